@@ -1,0 +1,48 @@
+"""yaynay: reader YAY/NAY polls and comments for any article page."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from service import errors
+from service.config import load_settings
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: settings, extensions, blueprints. ``test_config`` overrides settings."""
+    app = Flask(__name__)
+    app.config.update(_flask_and_smorest_settings())
+    app.config.update(load_settings(test_config))
+    app.config.setdefault("CLOCK", time.time)
+    if app.config["PROXY_HOPS"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"],
+                                x_proto=app.config["PROXY_HOPS"])
+
+    from service.api import register
+    from service.extensions import api, cors, store
+
+    store.init_app(app)
+    cors.init_app(app, resources={r"/api/*": {"origins": app.config["ALLOWED_ORIGINS"]}},
+                  allow_headers=["Content-Type", "Authorization", "If-None-Match", "Idempotency-Key"],
+                  expose_headers=["ETag", "Retry-After", "RateLimit", "RateLimit-Policy",
+                                  "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"],
+                  max_age=600)
+    api.init_app(app)
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    register(app, api)
+    errors.init_app(app)
+    return app
+
+
+def _flask_and_smorest_settings() -> dict:
+    return {
+        "API_TITLE": "yaynay",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "JSON_SORT_KEYS": False,
+    }

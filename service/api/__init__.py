@@ -1,0 +1,49 @@
+"""The HTTP API: one module a resource, each a flask-smorest Blueprint of thin views."""
+
+from __future__ import annotations
+
+import time
+
+from flask import current_app, request
+from werkzeug.routing import BaseConverter
+
+from service.errors import UnsupportedMediaType
+from service.identity import ip_digest
+from service.schemas import POLL_ID_PATTERN
+
+BEARER_AUTH = [{"bearerAuth": []}]
+
+
+class ResourceIdConverter(BaseConverter):
+    """Poll and thread ids: 1-64 of ``[a-z0-9-]``; anything else is a 404."""
+
+    regex = POLL_ID_PATTERN.strip("^$")
+
+
+def now() -> float:
+    """The current time, from the app's clock (tests may pin it)."""
+    return current_app.config["CLOCK"]()
+
+
+def client_ip_digest() -> str:
+    """The keyed digest of the client address (ProxyFix has already applied PROXY_HOPS)."""
+    return ip_digest(current_app.config["SECRET_KEY"], request.remote_addr or "unknown")
+
+
+def require_json_body() -> None:
+    """Refuse a write whose body is not JSON with 415, before any parsing."""
+    if request.method in {"POST", "PUT", "PATCH"} and not request.is_json:
+        raise UnsupportedMediaType(
+            "Send the body as application/json.",
+            errors={"headers": {"Content-Type": ["Must be application/json."]}},
+        )
+
+
+def register(app, api) -> None:
+    """Add every API blueprint to the flask-smorest Api."""
+    from service.api import health, polls
+
+    app.url_map.converters["resource_id"] = ResourceIdConverter
+    api.register_converter(ResourceIdConverter, lambda converter: {"type": "string", "pattern": POLL_ID_PATTERN})
+    for module in (polls, health):
+        api.register_blueprint(module.blp)

@@ -1,0 +1,136 @@
+"""Settings: defaults, overlaid by a TOML file (``YAYNAY_CONFIG``), then by ``YAYNAY_*`` variables.
+
+Every number a publisher may want to change lives here. Environment variables are
+named after the setting (``VOTE_RATE_LIMIT`` is ``YAYNAY_VOTE_RATE_LIMIT``) and are
+converted to the type of the default: ``true``/``false`` for booleans, a comma
+separated list for lists.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+ENV_PREFIX = "YAYNAY_"
+
+DEFAULTS: dict[str, object] = {
+    # "development" generates a secret key into VAR_DIR; "production" requires one.
+    "ENV": "development",
+    "VAR_DIR": "var",
+    # Empty: `yaynay serve` starts an embedded Redis under VAR_DIR.
+    "REDIS_URL": "",
+    # Set when REDIS_URL points at a Redis Cluster node.
+    "REDIS_CLUSTER": False,
+    # Seconds; keep them short so a dead Redis turns into a quick 503.
+    "REDIS_SOCKET_TIMEOUT": 0.5,
+    "REDIS_CONNECT_TIMEOUT": 0.5,
+    "KEY_PREFIX": "yaynay",
+    "SECRET_KEY": "",
+    "ADMIN_TOKEN": "",
+    "ALLOWED_ORIGINS": [],
+    # How many X-Forwarded-For entries, counted from the right, were added by proxies we trust.
+    "PROXY_HOPS": 0,
+    # Rate limits, "<count>/<second|minute|hour|day>", counted per client IP and poll.
+    "VOTE_RATE_LIMIT": "30/minute",
+    # Distinct new voters one client IP may bring to one poll in a day.
+    "VOTERS_PER_IP_PER_DAY": 20,
+    # Let the first vote on an unknown poll id create it, up to MAX_POLLS polls.
+    "AUTO_CREATE_POLLS": False,
+    "MAX_POLLS": 10000,
+    # Request bodies larger than this many bytes are refused with 413.
+    "MAX_CONTENT_LENGTH": 16 * 1024,
+    # Seconds a public poll answer may be cached by browsers and CDNs.
+    "POLL_CACHE_MAX_AGE": 5,
+    # Seconds a client should wait before retrying when Redis is unavailable.
+    "UNAVAILABLE_RETRY_AFTER": 1,
+}
+
+
+class ConfigError(Exception):
+    """A setting is missing or has a value that cannot be used."""
+
+
+RATE_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_RATE_PATTERN = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(second|minute|hour|day)s?\s*$")
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most ``count`` hits in a fixed window of ``window`` seconds."""
+
+    count: int
+    window: int
+
+    @classmethod
+    def parse(cls, text: str) -> "RateLimit":
+        """Read ``"30/minute"`` or ``"30 per minute"``."""
+        match = _RATE_PATTERN.match(text)
+        if not match or int(match.group(1)) < 1:
+            raise ConfigError(f"not a rate limit: {text!r} (expected e.g. '30/minute')")
+        return cls(int(match.group(1)), RATE_UNITS[match.group(2)])
+
+
+def _coerce(name: str, raw: str, default: object) -> object:
+    if isinstance(default, bool):
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off", ""}:
+            return False
+        raise ConfigError(f"{ENV_PREFIX}{name} must be true or false, not {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{ENV_PREFIX}{name} must be an integer, not {raw!r}") from None
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{ENV_PREFIX}{name} must be a number, not {raw!r}") from None
+    if isinstance(default, list):
+        return [item.strip() for item in raw.split(",") if item.strip()]
+    return raw
+
+
+def load_settings(overrides: dict | None = None, environ: dict | None = None) -> dict[str, object]:
+    """Return the settings: defaults, then the ``YAYNAY_CONFIG`` file, the environment, ``overrides``."""
+    environ = os.environ if environ is None else environ
+    settings = dict(DEFAULTS)
+    config_file = environ.get(f"{ENV_PREFIX}CONFIG")
+    if config_file:
+        with open(config_file, "rb") as handle:
+            from_file = tomllib.load(handle)
+        settings.update({key.upper(): value for key, value in from_file.items()})
+    for name, default in DEFAULTS.items():
+        raw = environ.get(f"{ENV_PREFIX}{name}")
+        if raw is not None:
+            settings[name] = _coerce(name, raw, default)
+    settings.update(overrides or {})
+    if isinstance(settings["ALLOWED_ORIGINS"], str):
+        settings["ALLOWED_ORIGINS"] = _coerce("ALLOWED_ORIGINS", settings["ALLOWED_ORIGINS"], [])
+    settings["SECRET_KEY"] = settings["SECRET_KEY"] or _development_secret_key(settings)
+    RateLimit.parse(str(settings["VOTE_RATE_LIMIT"]))
+    return settings
+
+
+def _development_secret_key(settings: dict) -> str:
+    """Read, or create once, the secret key under VAR_DIR; refuse in production."""
+    if settings["ENV"] == "production":
+        raise ConfigError(f"{ENV_PREFIX}SECRET_KEY is required when {ENV_PREFIX}ENV=production")
+    path = Path(str(settings["VAR_DIR"])) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker created it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key

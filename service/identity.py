@@ -1,0 +1,44 @@
+"""Keyed hashes of who sent a request, so that Redis never holds a voter token or an IP.
+
+Both digests are HMAC-SHA256 under the secret key. A voter digest is salted by the poll,
+so the same browser cannot be followed from one poll to the next in the data.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+
+VOTER_DIGEST_BYTES = 8
+
+
+def voter_digest(secret_key: str, poll_id: str, voter_token: str) -> bytes:
+    """The 8-byte keyed digest identifying one voter token on one poll."""
+    message = f"voter\0{poll_id}\0{voter_token}".encode()
+    return hmac.new(secret_key.encode(), message, hashlib.sha256).digest()[:VOTER_DIGEST_BYTES]
+
+
+def client_network(ip: str) -> str:
+    """The address that identifies one client: IPv4 as is, IPv6 by its /64 network.
+
+    One IPv6 subscriber usually holds a whole /64, so counting single IPv6 addresses
+    would let one reader rotate through billions of them.
+    """
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if address.version == 4:
+        return str(address)
+    if address.ipv4_mapped:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{address}/64", strict=False))
+
+
+def ip_digest(secret_key: str, ip: str) -> str:
+    """A short, key-safe keyed digest of the client's network, for rate-limit keys."""
+    message = f"ip\0{client_network(ip)}".encode()
+    digest = hmac.new(secret_key.encode(), message, hashlib.sha256).digest()[:9]
+    return base64.urlsafe_b64encode(digest).decode()

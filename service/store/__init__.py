@@ -1,0 +1,36 @@
+"""Everything yaynay keeps in Redis; the only package that imports redis."""
+
+from __future__ import annotations
+
+from service.store.connection import UNAVAILABLE_ERRORS, connect
+from service.store.keys import Keys
+from service.store.polls import PollStore
+from service.store.scripts import Scripts
+
+
+class Store:
+    """One Redis client and the repositories that share it."""
+
+    def __init__(self, redis, prefix: str = "yaynay"):
+        self.redis = redis
+        self.keys = Keys(prefix)
+        self.scripts = Scripts(redis)
+        self.polls = PollStore(redis, self.keys, self.scripts)
+
+    @classmethod
+    def from_settings(cls, settings) -> "Store":
+        """Connect as the settings say (``REDIS_URL``, ``REDIS_CLUSTER``, timeouts, ``KEY_PREFIX``)."""
+        client = connect(
+            settings["REDIS_URL"],
+            cluster=settings["REDIS_CLUSTER"],
+            socket_timeout=settings["REDIS_SOCKET_TIMEOUT"],
+            connect_timeout=settings["REDIS_CONNECT_TIMEOUT"],
+        )
+        return cls(client, settings["KEY_PREFIX"])
+
+    def is_ready(self) -> bool:
+        """True when Redis answers a PING."""
+        try:
+            return bool(self.redis.ping())
+        except UNAVAILABLE_ERRORS:
+            return False
