@@ -21,7 +21,7 @@ DEFAULTS: dict[str, object] = {
     # "development" generates a secret key into VAR_DIR; "production" requires one.
     "ENV": "development",
     "VAR_DIR": "var",
-    # Empty: `yaynay serve` starts an embedded Redis under VAR_DIR.
+    # Empty: the embedded Redis under VAR_DIR, which `yaynay serve` starts and stops.
     "REDIS_URL": "",
     # Set when REDIS_URL points at a Redis Cluster node.
     "REDIS_CLUSTER": False,
@@ -114,8 +114,18 @@ def load_settings(overrides: dict | None = None, environ: dict | None = None) ->
     if isinstance(settings["ALLOWED_ORIGINS"], str):
         settings["ALLOWED_ORIGINS"] = _coerce("ALLOWED_ORIGINS", settings["ALLOWED_ORIGINS"], [])
     settings["SECRET_KEY"] = settings["SECRET_KEY"] or _development_secret_key(settings)
+    settings["REDIS_EMBEDDED"] = not settings["REDIS_URL"]
+    if settings["REDIS_EMBEDDED"]:
+        if settings["ENV"] == "production":
+            raise ConfigError(f"{ENV_PREFIX}REDIS_URL is required when {ENV_PREFIX}ENV=production")
+        settings["REDIS_URL"] = f"unix://{embedded_redis_dir(settings) / 'redis.sock'}"
     RateLimit.parse(str(settings["VOTE_RATE_LIMIT"]))
     return settings
+
+
+def embedded_redis_dir(settings: dict) -> Path:
+    """Where the embedded Redis keeps its socket, append-only file and log."""
+    return (Path(str(settings["VAR_DIR"])) / "redis").resolve()
 
 
 def _development_secret_key(settings: dict) -> str:

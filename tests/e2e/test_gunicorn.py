@@ -1,0 +1,78 @@
+"""The real server: gunicorn with config/gunicorn.conf.py, votes over HTTP."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from service.store.embedded import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def request(method, url, body=None, headers=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as response:
+            return response.status, dict(response.headers), json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read() or b"null")
+
+
+@pytest.fixture
+def server(redis_url, redis_client, tmp_path):
+    port = free_port()
+    env = dict(os.environ, YAYNAY_REDIS_URL=redis_url, YAYNAY_SECRET_KEY="e2e-secret",
+               YAYNAY_ADMIN_TOKEN="e2e-admin", YAYNAY_BIND=f"127.0.0.1:{port}", YAYNAY_WORKERS="2",
+               YAYNAY_VAR_DIR=str(tmp_path / "var"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "config" / "gunicorn.conf.py"),
+         "service.wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if request("GET", f"{base}/readyz")[0] == 200:
+                break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("gunicorn did not start:\n" + process.stdout.read().decode())
+        time.sleep(0.1)
+    yield base
+    process.terminate()
+    process.wait(timeout=15)
+
+
+@pytest.mark.e2e
+def test_votes_over_http_through_gunicorn(server):
+    status, _, _ = request("PUT", f"{server}/api/v1/polls/mini-backpacks",
+                           {"question": "Are you YAY or NAY on mini backpacks?"},
+                           {"Authorization": "Bearer e2e-admin"})
+    assert status == 201
+
+    status, headers, body = request("POST", f"{server}/api/v1/polls/mini-backpacks/votes",
+                                    {"choice": "yay", "voter": "e2e-reader-token-1"})
+    assert status == 200
+    assert body["tally"] == {"yay": 1, "nay": 0, "total": 1}
+    assert headers["RateLimit-Policy"] == '"votes";q=30;w=60'
+
+    status, _, body = request("POST", f"{server}/api/v1/polls/mini-backpacks/votes",
+                              {"choice": "nay", "voter": "e2e-reader-token-1"})
+    assert (status, body["changed"], body["tally"]["nay"]) == (200, True, 1)
+
+    status, _, body = request("POST", f"{server}/api/v1/polls/mini-backpacks/votes", {"choice": "meh"})
+    assert status == 422 and set(body["errors"]["json"]) == {"choice", "voter"}
+
+    status, headers, body = request("GET", f"{server}/api/v1/polls/mini-backpacks")
+    assert status == 200 and body["tally"] == {"yay": 0, "nay": 1, "total": 1}
+    assert headers["Server"] == "gunicorn"
