@@ -39,8 +39,10 @@ class RedisProcess:
     without, it keeps nothing on disk (tests).
     """
 
-    def __init__(self, directory: str | Path, *, port: int | None = None, persist: bool = True):
+    def __init__(self, directory: str | Path, *, port: int | None = None, persist: bool = True,
+                 extra_args: list[str] | None = None):
         self.directory = Path(directory).resolve()
+        self.extra_args = extra_args or []
         self.port = port
         self.persist = persist
         self.process: subprocess.Popen | None = None
@@ -76,6 +78,7 @@ class RedisProcess:
             args += ["--appendonly", "yes", "--appendfsync", "everysec", "--save", "900 1 300 100"]
         else:
             args += ["--appendonly", "no", "--save", ""]
+        args += self.extra_args
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout

@@ -1,0 +1,53 @@
+"""The same app on a real three-node Redis Cluster: every script touches one slot."""
+
+import subprocess
+
+import pytest
+
+from service import create_app
+from service.store.embedded import RedisProcess, free_port, redis_server_binary
+
+
+@pytest.fixture(scope="module")
+def cluster_url(tmp_path_factory):
+    """Three cluster-enabled redis-servers, joined with redis-cli into one cluster."""
+    cli = str(redis_server_binary()).replace("redis-server", "redis-cli")
+    nodes = []
+    try:
+        for index in range(3):
+            node = RedisProcess(tmp_path_factory.mktemp(f"node{index}"), port=free_port(), persist=False,
+                                extra_args=["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"])
+            nodes.append(node.start())
+        created = subprocess.run(
+            [cli, "--cluster", "create", *(f"127.0.0.1:{node.port}" for node in nodes),
+             "--cluster-replicas", "0", "--cluster-yes"], capture_output=True, text=True, timeout=60)
+        assert created.returncode == 0, created.stdout + created.stderr
+        for _ in range(100):
+            info = subprocess.run([cli, "-p", str(nodes[0].port), "cluster", "info"],
+                                  capture_output=True, text=True).stdout
+            if "cluster_state:ok" in info:
+                break
+            subprocess.run(["sleep", "0.1"])
+        yield nodes[0].url
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+def test_polls_and_votes_work_unchanged_on_redis_cluster(cluster_url, settings, admin, new_voter):
+    settings.update(REDIS_URL=cluster_url, REDIS_CLUSTER=True, AUTO_CREATE_POLLS=True)
+    client = create_app(settings).test_client()
+    poll_ids = [f"poll-{n}" for n in range(12)]  # enough ids to land on every node
+    for poll_id in poll_ids:
+        assert client.put(f"/api/v1/polls/{poll_id}", json={"question": "Q?"}, headers=admin).status_code == 201
+        reader = new_voter()
+        for choice in ("yay", "nay", "nay"):
+            response = client.post(f"/api/v1/polls/{poll_id}/votes", json={"choice": choice, "voter": reader})
+            assert response.status_code == 200, response.json
+    assert client.post("/api/v1/polls/auto-made/votes",
+                       json={"choice": "yay", "voter": new_voter()}).status_code == 200
+
+    many = client.get("/api/v1/polls?ids=" + ",".join(poll_ids + ["auto-made"]))
+    assert many.status_code == 200
+    assert [poll["tally"] for poll in many.json["polls"]] == [{"yay": 0, "nay": 1, "total": 1}] * 12 + [
+        {"yay": 1, "nay": 0, "total": 1}]
