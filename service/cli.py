@@ -135,3 +135,75 @@ def poll_show(poll_id: str):
         records = store.polls.count_voter_records(poll_id)
         consistent = records == {"yay": found.yay, "nay": found.nay}
         click.echo(f"voter records: {records} ({'match' if consistent else 'DO NOT MATCH'} the tally)")
+
+
+@main.group()
+def token():
+    """Bearer tokens for moderators and admins."""
+
+
+@token.command("create")
+@click.option("--name", required=True, help="Who holds the token; shown in the audit log.")
+@click.option("--role", type=click.Choice(["moderator", "admin"]), default="moderator", show_default=True)
+def token_create(name: str, role: str):
+    """Create a token and print it once; only its hash is stored."""
+    if not re.match(r"^[A-Za-z0-9_.@-]{1,64}$", name):
+        raise click.BadParameter("1-64 characters of letters, digits and _ . @ -", param_hint="--name")
+    with app_context():
+        created = store.tokens.create(name, role, now=time.time())
+    if created is None:
+        raise click.ClickException(f"a token named {name!r} exists; revoke it first")
+    click.echo(created)
+    click.echo(f"(the {role} token of {name}; it is not shown again)", err=True)
+
+
+@token.command("list")
+def token_list():
+    """List token holders, their roles and when each token was made."""
+    with app_context():
+        holders = store.tokens.all()
+    for holder in holders:
+        made = dt.datetime.fromtimestamp(holder.created_at, dt.timezone.utc).isoformat(timespec="seconds")
+        click.echo(f"{holder.name}\t{holder.role}\t{made}")
+
+
+@token.command("revoke")
+@click.argument("name")
+def token_revoke(name: str):
+    """Revoke NAME's token at once."""
+    with app_context():
+        if not store.tokens.revoke(name):
+            raise click.ClickException(f"no token named {name!r}")
+    click.echo(f"revoked {name}")
+
+
+@main.group()
+def privacy():
+    """Find or erase what one person submitted."""
+
+
+@privacy.command("export")
+@click.option("--email", required=True)
+def privacy_export(email: str):
+    """Print every stored comment submitted with EMAIL, as JSON."""
+    from service.api.moderation import present_for_moderator
+    from service.identity import email_digest
+    from service.schemas import ModerationCommentSchema
+
+    with app_context() as app:
+        comments = store.comments.by_email(email_digest(app.config["SECRET_KEY"], email))
+        click.echo(json.dumps({"email": email, "comments": ModerationCommentSchema(many=True).dump(
+            [present_for_moderator(comment) for comment in comments])}, indent=2, sort_keys=True))
+
+
+@privacy.command("delete")
+@click.option("--email", required=True)
+@click.confirmation_option(prompt="Delete every comment submitted with this address?")
+def privacy_delete(email: str):
+    """Delete every comment submitted with EMAIL, published copies included, and say how many."""
+    from service.identity import email_digest
+
+    with app_context() as app:
+        removed = store.comments.delete_by_email(email_digest(app.config["SECRET_KEY"], email),
+                                                 moderator="privacy-request", now=time.time())
+    click.echo(f"deleted {removed} comment{'s' if removed != 1 else ''} submitted with {email}")

@@ -41,6 +41,22 @@ DEFAULTS: dict[str, object] = {
     # Let the first vote on an unknown poll id create it, up to MAX_POLLS polls.
     "AUTO_CREATE_POLLS": False,
     "MAX_POLLS": 10000,
+    # Comments. "pre": every comment waits for a moderator; "off": published at once.
+    "MODERATION": "pre",
+    # Per client IP, site-wide; every one of them applies.
+    "COMMENT_RATE_LIMITS": ["5/minute", "50/day"],
+    # Comments submitted site-wide in an hour above which moderators see a surge flag.
+    "PENDING_SURGE_PER_HOUR": 100,
+    "MAX_THREADS": 100000,
+    "COMMENT_AUTHOR_MAX_LENGTH": 80,
+    "COMMENT_BODY_MAX_LENGTH": 5000,
+    # The hidden form field that people leave empty and bots fill in.
+    "HONEYPOT_FIELD": "subject",
+    # Seconds within which the same text from the same client is the same comment.
+    "DUPLICATE_WINDOW": 600,
+    # Seconds an Idempotency-Key is remembered.
+    "IDEMPOTENCY_TTL": 86400,
+    "COMMENTS_PAGE_SIZE": 50,
     # Request bodies larger than this many bytes are refused with 413.
     "MAX_CONTENT_LENGTH": 16 * 1024,
     # Seconds a public poll answer may be cached by browsers and CDNs.
@@ -120,6 +136,12 @@ def load_settings(overrides: dict | None = None, environ: dict | None = None) ->
             raise ConfigError(f"{ENV_PREFIX}REDIS_URL is required when {ENV_PREFIX}ENV=production")
         settings["REDIS_URL"] = f"unix://{embedded_redis_dir(settings) / 'redis.sock'}"
     RateLimit.parse(str(settings["VOTE_RATE_LIMIT"]))
+    if isinstance(settings["COMMENT_RATE_LIMITS"], str):
+        settings["COMMENT_RATE_LIMITS"] = _coerce("COMMENT_RATE_LIMITS", settings["COMMENT_RATE_LIMITS"], [])
+    for text in settings["COMMENT_RATE_LIMITS"]:
+        RateLimit.parse(text)
+    if settings["MODERATION"] not in ("pre", "off"):
+        raise ConfigError(f"{ENV_PREFIX}MODERATION must be 'pre' or 'off', not {settings['MODERATION']!r}")
     return settings
 
 

@@ -7,6 +7,7 @@ field is to blame.
 
 from __future__ import annotations
 
+import datetime as dt
 from http import HTTPStatus
 
 from flask import Flask, current_app, jsonify
@@ -82,7 +83,10 @@ def error_body(status_code: int, message: str, errors: dict | None = None) -> di
 
 
 def handle_yaynay_error(error: YaynayError):
-    response = jsonify(error_body(error.status_code, error.message, error.errors))
+    body = error_body(error.status_code, error.message, error.errors)
+    if isinstance(error, DecisionConflict):
+        body["standing"] = error.standing
+    response = jsonify(body)
     response.status_code = error.status_code
     response.headers.update(error.headers)
     if isinstance(error, StoreUnavailable):
@@ -137,3 +141,38 @@ class Forbidden(YaynayError):
 
 class UnsupportedMediaType(YaynayError):
     status_code = 415
+
+
+class CommentNotFound(NotFound):
+    def __init__(self, comment_id: str):
+        super().__init__(f"No comment with id {comment_id!r}.")
+        self.comment_id = comment_id
+
+
+class DecisionConflict(Conflict):
+    """Another decision stands: the comment is no longer in the status the moderator saw."""
+
+    def __init__(self, comment_id: str, *, status: str, decided_by: str | None,
+                 decided_at: float | None, reason: str | None):
+        who = f" by {decided_by}" if decided_by else ""
+        super().__init__(f"Comment {comment_id!r} is already {status}{who}.")
+        self.comment_id = comment_id
+        at = dt.datetime.fromtimestamp(decided_at, dt.timezone.utc).isoformat() if decided_at else None
+        self.standing = {"status": status, "decided_by": decided_by, "decided_at": at, "reason": reason}
+
+
+class InvalidParent(YaynayError):
+    """A reply names a comment that is not an approved comment of the same thread."""
+
+    status_code = 422
+
+    def __init__(self, parent_id: str):
+        super().__init__(
+            "The comment replied to is not a published comment of this thread.",
+            errors={"json": {"parent_id": [f"No published comment {parent_id!r} in this thread."]}},
+        )
+
+
+class ThreadLimitReached(YaynayError):
+    status_code = 409
+

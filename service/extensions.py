@@ -6,7 +6,14 @@ from flask import Flask, current_app
 from flask_cors import CORS
 from flask_smorest import Api
 
+from service.schemas import ErrorSchema
 from service.store import Store
+
+
+class YaynayApi(Api):
+    """flask-smorest's Api, documenting errors with yaynay's one error shape."""
+
+    ERROR_SCHEMA = ErrorSchema
 
 
 class StoreExtension:
@@ -21,6 +28,6 @@ class StoreExtension:
         return getattr(current_app.extensions[self.extension_name], name)
 
 
-api = Api()
+api = YaynayApi()
 cors = CORS()
 store = StoreExtension()

@@ -42,3 +42,22 @@ def ip_digest(secret_key: str, ip: str) -> str:
     message = f"ip\0{client_network(ip)}".encode()
     digest = hmac.new(secret_key.encode(), message, hashlib.sha256).digest()[:9]
     return base64.urlsafe_b64encode(digest).decode()
+
+
+def _keyed_hex(secret_key: str, purpose: str, value: str, length: int = 32) -> str:
+    return hmac.new(secret_key.encode(), f"{purpose}\0{value}".encode(), hashlib.sha256).hexdigest()[:length]
+
+
+def email_digest(secret_key: str, email: str) -> str:
+    """Keyed digest of an email address (case-insensitive), for finding a person's comments."""
+    return _keyed_hex(secret_key, "email", email.strip().lower())
+
+
+def text_digest(secret_key: str, body: str) -> str:
+    """Keyed digest of a comment's text, blind to case and spacing: the "same text" signal."""
+    return _keyed_hex(secret_key, "text", " ".join(body.lower().split()))
+
+
+def idempotency_digest(secret_key: str, client: str, key: str) -> str:
+    """Keyed digest of one client's Idempotency-Key, so two clients' keys never collide."""
+    return _keyed_hex(secret_key, "idem", f"{client}\0{key}")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates
+from flask import current_app
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates, validates_schema
 
 POLL_ID_PATTERN = r"^[a-z0-9-]{1,64}$"
 VOTER_TOKEN_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
@@ -114,3 +115,202 @@ class VoteResultSchema(Schema):
 
 class HealthSchema(Schema):
     status = fields.String()
+
+
+# -- comments ---------------------------------------------------------------------
+
+COMMENT_ID_PATTERN = r"^[a-z0-9-]{1,64}\.[a-z2-7]{8}$"
+STATUSES = ("pending", "approved", "rejected", "spam")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _plain_text(value: str) -> str:
+    """Line breaks as \\n, no control characters, no surrounding blank space."""
+    return _CONTROL_CHARACTERS.sub("", value.replace("\r\n", "\n").replace("\r", "\n")).strip()
+
+
+class CommentSubmitSchema(StrictSchema):
+    """A reader's comment, from the widget (JSON) or a plain HTML form."""
+
+    author = fields.String(required=True, metadata={"maxLength": 80, "description": "1-80 characters."})
+    email = fields.Email(load_default=None, validate=validate.Length(max=254),
+                         metadata={"description": "Never published."})
+    website = fields.URL(load_default=None, schemes={"http", "https"}, validate=validate.Length(max=300))
+    body = fields.String(required=True, metadata={
+        "maxLength": 5000, "description": "Plain text, 1-5,000 characters; line breaks are kept."})
+    parent_id = fields.String(load_default=None, validate=validate.Regexp(COMMENT_ID_PATTERN, error="Not a comment id."))
+    voter = fields.String(load_default=None, validate=validate.Regexp(
+        VOTER_TOKEN_PATTERN, error="Must be 16-64 characters of A-Z, a-z, 0-9, '_' and '-'."),
+        metadata={"description": "The voting token, so the comment shows its author's YAY or NAY."})
+    honeypot = fields.String(load_default="", metadata={
+        "description": "Leave empty. Sent under the name set by HONEYPOT_FIELD (default 'subject')."})
+    return_to = fields.String(load_default=None, validate=validate.Length(max=2000), metadata={
+        "description": "Form posts: the page to return to; its origin must be allowed."})
+
+    @pre_load
+    def tidy(self, data, **kwargs):
+        """Empty optional fields count as absent; the honeypot arrives under its configured name."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        honeypot_name = current_app.config["HONEYPOT_FIELD"]
+        if honeypot_name in data and honeypot_name != "honeypot":
+            data["honeypot"] = data.pop(honeypot_name)
+        for name in ("email", "website", "parent_id", "voter", "return_to"):
+            if isinstance(data.get(name), str) and not data[name].strip():
+                data.pop(name)
+        for name in ("author", "body"):
+            if isinstance(data.get(name), str):
+                data[name] = _plain_text(data[name])
+        if isinstance(data.get("email"), str):
+            data["email"] = data["email"].strip()
+        return data
+
+    @validates_schema
+    def lengths(self, data, **kwargs):
+        config = current_app.config
+        errors = {}
+        for name, most in (("author", config["COMMENT_AUTHOR_MAX_LENGTH"]), ("body", config["COMMENT_BODY_MAX_LENGTH"])):
+            if name in data and not 1 <= len(data[name]) <= most:
+                errors[name] = [f"Must be 1 to {most} characters." if data[name] else "Must not be empty."]
+        if errors:
+            raise ValidationError(errors)
+
+
+class SubmissionSchema(Schema):
+    id = fields.String()
+    status = fields.String(metadata={"enum": ["pending", "approved"]})
+
+
+class CommentSchema(Schema):
+    """A published comment: never an email, an IP or its hash, a user agent."""
+
+    id = fields.String()
+    author = fields.String()
+    website = fields.String(allow_none=True)
+    body = fields.String()
+    created_at = fields.DateTime()
+    parent_id = fields.String(allow_none=True)
+    vote = fields.String(allow_none=True, metadata={"enum": ["yay", "nay", None],
+                                                    "description": "The author's live vote on the thread's poll."})
+
+
+class PageQuerySchema(StrictSchema):
+    limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=100))
+    cursor = fields.String(load_default=None, validate=validate.Regexp(r"^[0-9A-Za-z:._-]{1,160}$"))
+
+
+class CommentPageSchema(Schema):
+    count = fields.Integer(metadata={"description": "Approved comments in the thread."})
+    comments = fields.List(fields.Nested(CommentSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class ThreadIdsQuerySchema(PollIdsQuerySchema):
+    pass
+
+
+class ThreadCountSchema(Schema):
+    id = fields.String()
+    count = fields.Integer()
+
+
+class ThreadCountsSchema(Schema):
+    threads = fields.List(fields.Nested(ThreadCountSchema))
+
+
+# -- moderation -------------------------------------------------------------------
+
+class SignalsSchema(Schema):
+    links = fields.Integer(metadata={"description": "Links in the body."})
+    same_text_before = fields.Integer(metadata={"description": "Other submissions of the same text (30 days)."})
+    recent_from_ip = fields.Integer(metadata={"description": "Submissions from the same hashed IP that hour."})
+    surge = fields.Boolean(metadata={"description": "Submitted while comments site-wide exceeded the surge level."})
+
+
+class ModerationCommentSchema(Schema):
+    id = fields.String()
+    thread = fields.String()
+    status = fields.String(metadata={"enum": list(STATUSES)})
+    author = fields.String()
+    email = fields.String(allow_none=True)
+    website = fields.String(allow_none=True)
+    body = fields.String()
+    parent_id = fields.String(allow_none=True)
+    vote = fields.String(allow_none=True)
+    submitted_at = fields.DateTime()
+    ip_hash = fields.String()
+    user_agent = fields.String()
+    signals = fields.Nested(SignalsSchema)
+    decided_by = fields.String(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+class QueueQuerySchema(PageQuerySchema):
+    status = fields.String(load_default="pending", validate=validate.OneOf(STATUSES))
+    thread = fields.String(load_default=None, validate=validate.Regexp(POLL_ID_PATTERN, error="Not a thread id."))
+
+
+class SurgeSchema(Schema):
+    active = fields.Boolean()
+    this_hour = fields.Integer()
+    ceiling = fields.Integer()
+
+
+class QueuePageSchema(Schema):
+    comments = fields.List(fields.Nested(ModerationCommentSchema))
+    next_cursor = fields.String(allow_none=True)
+    surge = fields.Nested(SurgeSchema)
+
+
+class DecisionSchema(StrictSchema):
+    action = fields.String(required=True, validate=validate.OneOf(["approve", "reject", "spam", "delete"]))
+    reason = fields.String(load_default="", validate=validate.Length(max=500))
+    seen = fields.String(load_default=None, data_key="from", validate=validate.OneOf(STATUSES), metadata={
+        "description": "The status you saw; required to re-decide a comment that is no longer pending."})
+
+
+class BulkDecisionItemSchema(DecisionSchema):
+    id = fields.String(required=True, validate=validate.Regexp(COMMENT_ID_PATTERN, error="Not a comment id."))
+
+
+class BulkDecisionSchema(StrictSchema):
+    decisions = fields.List(fields.Nested(BulkDecisionItemSchema), required=True,
+                            validate=validate.Length(min=1, max=100))
+
+
+class DecisionResultSchema(Schema):
+    id = fields.String()
+    action = fields.String()
+    status = fields.String(metadata={"enum": ["approved", "rejected", "spam", "deleted"]})
+    previous = fields.String()
+    moderator = fields.String()
+    at = fields.DateTime()
+
+
+class BulkItemResultSchema(Schema):
+    id = fields.String()
+    ok = fields.Boolean()
+    decision = fields.Nested(DecisionResultSchema, allow_none=True)
+    error = fields.Nested(ErrorSchema, allow_none=True)
+    standing = fields.Dict(allow_none=True)
+
+
+class BulkResultSchema(Schema):
+    results = fields.List(fields.Nested(BulkItemResultSchema))
+
+
+class LogEntrySchema(Schema):
+    id = fields.String()
+    comment_id = fields.String()
+    action = fields.String()
+    previous = fields.String()
+    moderator = fields.String()
+    reason = fields.String()
+    at = fields.DateTime()
+
+
+class LogPageSchema(Schema):
+    entries = fields.List(fields.Nested(LogEntrySchema))
+    next_cursor = fields.String(allow_none=True)

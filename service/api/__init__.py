@@ -9,7 +9,7 @@ from werkzeug.routing import BaseConverter
 
 from service.errors import UnsupportedMediaType
 from service.identity import ip_digest
-from service.schemas import POLL_ID_PATTERN
+from service.schemas import COMMENT_ID_PATTERN, POLL_ID_PATTERN
 
 BEARER_AUTH = [{"bearerAuth": []}]
 
@@ -18,6 +18,12 @@ class ResourceIdConverter(BaseConverter):
     """Poll and thread ids: 1-64 of ``[a-z0-9-]``; anything else is a 404."""
 
     regex = POLL_ID_PATTERN.strip("^$")
+
+
+class CommentIdConverter(BaseConverter):
+    """Comment ids: ``<thread id>.<8 characters of a-z and 2-7>``."""
+
+    regex = COMMENT_ID_PATTERN.strip("^$")
 
 
 def now() -> float:
@@ -41,9 +47,11 @@ def require_json_body() -> None:
 
 def register(app, api) -> None:
     """Add every API blueprint to the flask-smorest Api."""
-    from service.api import health, polls
+    from service.api import comments, health, moderation, polls
 
-    app.url_map.converters["resource_id"] = ResourceIdConverter
-    api.register_converter(ResourceIdConverter, lambda converter: {"type": "string", "pattern": POLL_ID_PATTERN})
-    for module in (polls, health):
+    for name, converter, pattern in (("resource_id", ResourceIdConverter, POLL_ID_PATTERN),
+                                     ("comment_id", CommentIdConverter, COMMENT_ID_PATTERN)):
+        app.url_map.converters[name] = converter
+        api.register_converter(converter, lambda _, pattern=pattern: {"type": "string", "pattern": pattern})
+    for module in (polls, comments, moderation, health):
         api.register_blueprint(module.blp)

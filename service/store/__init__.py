@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from service.store.comments import CommentStore
 from service.store.connection import UNAVAILABLE_ERRORS, connect
 from service.store.keys import Keys
 from service.store.polls import PollStore
 from service.store.scripts import Scripts
+from service.store.tokens import TokenStore
 
 
 class Store:
@@ -16,6 +18,8 @@ class Store:
         self.keys = Keys(prefix)
         self.scripts = Scripts(redis)
         self.polls = PollStore(redis, self.keys, self.scripts)
+        self.comments = CommentStore(redis, self.keys, self.scripts)
+        self.tokens = TokenStore(redis, self.keys)
 
     @classmethod
     def from_settings(cls, settings) -> "Store":

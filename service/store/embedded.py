@@ -85,7 +85,9 @@ class RedisProcess:
         while not self.is_answering():
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"redis-server did not start; see {self.directory / 'redis.log'}")
+                log = self.directory / "redis.log"
+                tail = log.read_text()[-600:] if log.exists() else "(no log)"
+                raise RuntimeError(f"redis-server did not start; {log} ends:\n{tail}")
             time.sleep(0.05)
         return self
 

@@ -11,6 +11,20 @@ in KEYS touches a single slot.
 | ``P:poll:{id}:rl:vote:<ip>:<window>`` | string | window + 1 s | votes from one client IP in one rate-limit window |
 | ``P:poll:{id}:newvoters:<ip>:<day>`` | string | 1 day + 1 h | new voters brought by one client IP in one UTC day |
 | ``P:polls`` | sorted set | permanent | every poll id, scored by creation time: the ceiling on auto-created polls |
+| ``P:thread:{id}:comment:<key>`` | hash | permanent | one comment: text, email, hashed IP, status, signals; id is ``<thread>.<key>`` |
+| ``P:thread:{id}:seq`` | string | permanent | comment counter of the thread: the order of its comments |
+| ``P:thread:{id}:status:<status>`` | sorted set | permanent | comment keys by status (pending, approved, rejected, spam), scored by seq |
+| ``P:thread:{id}:log`` | stream | permanent | the thread's moderation decisions, written with the decision |
+| ``P:thread:{id}:idem:<digest>`` | string | IDEMPOTENCY_TTL | comment key answered for one client's Idempotency-Key |
+| ``P:thread:{id}:same:<digest>`` | string | DUPLICATE_WINDOW | comment key of one client's identical submission |
+| ``P:threads`` | sorted set | permanent | every thread id, scored by first comment: the ceiling on threads |
+| ``P:ip:{<ip>}:rl:comment:<window>:<start>`` | string | window + 1 s | one client IP's comments in one window (site-wide) |
+| ``P:moderation:{queue}:<status>`` | sorted set | permanent | comment ids of every thread by status, scored by submission time (ms) |
+| ``P:moderation:{queue}:log`` | stream | permanent | every decision of every thread, newest last |
+| ``P:moderation:{queue}:surge:<hour>`` | string | 2 h | comments submitted site-wide in one hour |
+| ``P:text:{<digest>}`` | string | 30 days | how many times a comment body was submitted (the "same text" signal) |
+| ``P:email:{<digest>}`` | set | permanent | comment ids submitted with one email address, for privacy export and delete |
+| ``P:tokens:{auth}:by-hash`` / ``:by-name`` | hash | permanent | moderator tokens: SHA-256 of the token -> name, name -> role and metadata |
 
 Voters are bucketed so each bucket stays a small listpack-encoded hash (Redis keeps a
 hash compact up to ``hash-max-listpack-entries``, 128 by default): with 16,384 buckets a
@@ -21,6 +35,15 @@ are slices of one keyed digest, so neither reveals the token.
 steps, registry first; both steps are idempotent, so a failure between them is repaired
 by the next attempt, and a registry entry without a poll hash only lowers the ceiling.
 ``<ip>`` is a keyed hash of the client address, never the address itself.
+
+Comments are the same story across slots. Submitting runs one script in the thread's
+slot (the comment, its place in the thread's status set, the duplicate guards); then,
+outside it, the site-wide indexes are written: the moderation queue, the surge counter,
+the text and email indexes. A decision runs one script in the thread's slot (state,
+status sets, the thread's log line), then appends to the site-wide log and moves the
+queue entry. The thread's keys are the truth; the site-wide ones are indexes a crash
+between the two steps can leave behind, so the queue reader checks each entry against
+its comment and repairs a stale one, and the thread logs hold every decision.
 """
 
 from __future__ import annotations
@@ -44,6 +67,11 @@ class Keys:
         """One bucket of the poll's voter records."""
         return f"{self.poll(poll_id)}:voters:{bucket:04x}"
 
+    def voter_record(self, poll_id: str, voter: bytes) -> tuple[str, bytes]:
+        """The bucket key and field holding one voter's record, from the voter's 8-byte digest."""
+        bucket = int.from_bytes(voter[:2], "big") % VOTER_BUCKETS
+        return self.voter_bucket(poll_id, bucket), voter[2:]
+
     def vote_rate(self, poll_id: str, ip_digest: str, window_start: int) -> str:
         """Counter of one client IP's votes on the poll in one rate-limit window."""
         return f"{self.poll(poll_id)}:rl:vote:{ip_digest}:{window_start}"
@@ -55,3 +83,52 @@ class Keys:
     def poll_registry(self) -> str:
         """Sorted set of every poll id, scored by creation time."""
         return f"{self.prefix}:polls"
+
+    def thread(self, thread_id: str) -> str:
+        """Prefix of every key of one comment thread (not a key itself)."""
+        return f"{self.prefix}:thread:{{{thread_id}}}"
+
+    def comment(self, thread_id: str, comment_key: str) -> str:
+        return f"{self.thread(thread_id)}:comment:{comment_key}"
+
+    def thread_seq(self, thread_id: str) -> str:
+        return f"{self.thread(thread_id)}:seq"
+
+    def thread_status(self, thread_id: str, status: str) -> str:
+        return f"{self.thread(thread_id)}:status:{status}"
+
+    def thread_log(self, thread_id: str) -> str:
+        return f"{self.thread(thread_id)}:log"
+
+    def idempotency(self, thread_id: str, digest: str) -> str:
+        return f"{self.thread(thread_id)}:idem:{digest}"
+
+    def duplicate(self, thread_id: str, digest: str) -> str:
+        return f"{self.thread(thread_id)}:same:{digest}"
+
+    def thread_registry(self) -> str:
+        return f"{self.prefix}:threads"
+
+    def comment_rate(self, ip_digest: str, window: int, window_start: int) -> str:
+        return f"{self.prefix}:ip:{{{ip_digest}}}:rl:comment:{window}:{window_start}"
+
+    def queue(self, status: str) -> str:
+        return f"{self.prefix}:moderation:{{queue}}:{status}"
+
+    def moderation_log(self) -> str:
+        return f"{self.prefix}:moderation:{{queue}}:log"
+
+    def surge(self, hour: int) -> str:
+        return f"{self.prefix}:moderation:{{queue}}:surge:{hour}"
+
+    def text_seen(self, digest: str) -> str:
+        return f"{self.prefix}:text:{{{digest}}}"
+
+    def email_comments(self, digest: str) -> str:
+        return f"{self.prefix}:email:{{{digest}}}"
+
+    def tokens_by_hash(self) -> str:
+        return f"{self.prefix}:tokens:{{auth}}:by-hash"
+
+    def tokens_by_name(self) -> str:
+        return f"{self.prefix}:tokens:{{auth}}:by-name"

@@ -119,16 +119,16 @@ class PollStore:
         With ``auto_create_up_to`` set, an unknown poll is created while fewer polls exist.
         Raises PollNotFound, PollClosed, VoteChangeNotAllowed or RateLimited.
         """
-        bucket = int.from_bytes(voter[:2], "big") % VOTER_BUCKETS
+        bucket_key, field = self.keys.voter_record(poll_id, voter)
         window_start = int(now // limits.window) * limits.window
         day = int(now // 86400)
         keys = [
             self.keys.poll(poll_id),
-            self.keys.voter_bucket(poll_id, bucket),
+            bucket_key,
             self.keys.vote_rate(poll_id, ip, window_start),
             self.keys.new_voters(poll_id, ip, day),
         ]
-        args = [voter[2:], _CHOICE_CODES[choice], repr(now), limits.count, limits.window,
+        args = [field, _CHOICE_CODES[choice], repr(now), limits.count, limits.window,
                 window_start, limits.new_voters_per_day, max(1, int((day + 1) * 86400 - now)), 0]
         reply = self.scripts.vote(keys=keys, args=args)
         if reply[0] == b"not_found" and auto_create_up_to and self._admit(poll_id, now, auto_create_up_to):
@@ -137,7 +137,7 @@ class PollStore:
         return _vote_result(poll_id, choice, reply, limits)
 
     def _admit(self, poll_id: str, now: float, ceiling: int) -> bool:
-        return bool(self.scripts.register_poll(
+        return bool(self.scripts.register(
             keys=[self.keys.poll_registry()], args=[poll_id, repr(now), ceiling]))
 
     @translate_errors

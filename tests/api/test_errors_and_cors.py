@@ -82,7 +82,7 @@ def test_the_openapi_document_covers_every_endpoint(client, app):
     for rule in app.url_map.iter_rules():
         if rule.endpoint in ("static",) or rule.rule.startswith("/openapi"):
             continue
-        path = rule.rule.replace("<resource_id:", "{").replace(">", "}")
+        path = rule.rule.replace("<resource_id:", "{").replace("<comment_id:", "{").replace(">", "}")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             served.add((path, method))
     assert served <= documented, served - documented

@@ -8,6 +8,20 @@ from service import create_app
 from service.store.embedded import RedisProcess, free_port, redis_server_binary
 
 
+def start_node(directory):
+    """A cluster-enabled redis-server; it also needs its port + 10000 free for the cluster bus."""
+    for _ in range(5):
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        try:
+            return RedisProcess(directory, port=port, persist=False,
+                                extra_args=["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]).start()
+        except RuntimeError:
+            continue  # the bus port was taken: try another
+    raise RuntimeError("no free port pair for a cluster node")
+
+
 @pytest.fixture(scope="module")
 def cluster_url(tmp_path_factory):
     """Three cluster-enabled redis-servers, joined with redis-cli into one cluster."""
@@ -15,9 +29,7 @@ def cluster_url(tmp_path_factory):
     nodes = []
     try:
         for index in range(3):
-            node = RedisProcess(tmp_path_factory.mktemp(f"node{index}"), port=free_port(), persist=False,
-                                extra_args=["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"])
-            nodes.append(node.start())
+            nodes.append(start_node(tmp_path_factory.mktemp(f"node{index}")))
         created = subprocess.run(
             [cli, "--cluster", "create", *(f"127.0.0.1:{node.port}" for node in nodes),
              "--cluster-replicas", "0", "--cluster-yes"], capture_output=True, text=True, timeout=60)

@@ -1,0 +1,72 @@
+"""Moderator and admin bearer tokens: only their SHA-256 is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+
+from service.store.connection import translate_errors
+from service.store.keys import Keys
+
+ROLES = ("moderator", "admin")
+
+
+@dataclass(frozen=True)
+class TokenHolder:
+    name: str
+    role: str
+    created_at: float | None = None
+
+
+def token_hash(token: str) -> str:
+    """Tokens are 256 random bits, so a plain SHA-256 is enough to keep them unguessable at rest."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenStore:
+    def __init__(self, redis, keys: Keys):
+        self.redis = redis
+        self.keys = keys
+
+    @translate_errors
+    def create(self, name: str, role: str, *, now: float) -> str | None:
+        """A new token for ``name`` with ``role``, returned once; None when the name is taken."""
+        token = secrets.token_urlsafe(32)
+        digest = token_hash(token)
+        record = json.dumps({"role": role, "created_at": now, "hash": digest})
+        if not self.redis.hsetnx(self.keys.tokens_by_name(), name, record):
+            return None
+        self.redis.hset(self.keys.tokens_by_hash(), digest, name)
+        return token
+
+    @translate_errors
+    def holder(self, token: str) -> TokenHolder | None:
+        """Who a token belongs to, or None for an unknown or revoked token."""
+        name = self.redis.hget(self.keys.tokens_by_hash(), token_hash(token))
+        if name is None:
+            return None
+        record = self.redis.hget(self.keys.tokens_by_name(), name)
+        if record is None:
+            return None
+        data = json.loads(record)
+        return TokenHolder(name.decode(), data["role"], data["created_at"])
+
+    @translate_errors
+    def all(self) -> list[TokenHolder]:
+        records = self.redis.hgetall(self.keys.tokens_by_name())
+        return sorted((TokenHolder(name.decode(), json.loads(raw)["role"], json.loads(raw)["created_at"])
+                       for name, raw in records.items()), key=lambda holder: holder.name)
+
+    @translate_errors
+    def revoke(self, name: str) -> bool:
+        """Revoke ``name``'s token; False when there is none."""
+        record = self.redis.hget(self.keys.tokens_by_name(), name)
+        if record is None:
+            return False
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(self.keys.tokens_by_hash(), json.loads(record)["hash"])
+            pipe.hdel(self.keys.tokens_by_name(), name)
+            pipe.execute()
+        return True
