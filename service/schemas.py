@@ -6,7 +6,7 @@ import datetime as dt
 import re
 
 from flask import current_app
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates
 
 POLL_ID_PATTERN = r"^[a-z0-9-]{1,64}$"
 VOTER_TOKEN_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
@@ -166,15 +166,20 @@ class CommentSubmitSchema(StrictSchema):
             data["email"] = data["email"].strip()
         return data
 
-    @validates_schema
-    def lengths(self, data, **kwargs):
-        config = current_app.config
-        errors = {}
-        for name, most in (("author", config["COMMENT_AUTHOR_MAX_LENGTH"]), ("body", config["COMMENT_BODY_MAX_LENGTH"])):
-            if name in data and not 1 <= len(data[name]) <= most:
-                errors[name] = [f"Must be 1 to {most} characters." if data[name] else "Must not be empty."]
-        if errors:
-            raise ValidationError(errors)
+    @validates("author")
+    def author_length(self, value, **kwargs):
+        _check_length(value, current_app.config["COMMENT_AUTHOR_MAX_LENGTH"])
+
+    @validates("body")
+    def body_length(self, value, **kwargs):
+        _check_length(value, current_app.config["COMMENT_BODY_MAX_LENGTH"])
+
+
+def _check_length(value: str, most: int) -> None:
+    if not value:
+        raise ValidationError("Must not be empty.")
+    if len(value) > most:
+        raise ValidationError(f"Must be at most {most} characters.")
 
 
 class SubmissionSchema(Schema):

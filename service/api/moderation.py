@@ -52,10 +52,10 @@ def present_decision(decision: Decision) -> dict:
 
 @blp.route("/queue")
 class Queue(MethodView):
+    @require_moderator
     @blp.doc(security=BEARER_AUTH)
     @blp.arguments(QueueQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, QueuePageSchema)
-    @require_moderator
     def get(self, status, thread, limit, cursor):
         """Comments of one status (pending by default), oldest first, with moderators' signals."""
         page = store.comments.queue(status, thread_id=thread, limit=limit or 50, cursor=cursor)
@@ -65,11 +65,11 @@ class Queue(MethodView):
 
 @blp.route("/comments/<comment_id:comment_id>")
 class CommentDecision(MethodView):
+    @require_moderator
     @blp.doc(security=BEARER_AUTH)
     @blp.arguments(DecisionSchema)
     @blp.response(200, DecisionResultSchema)
     @blp.alt_response(409, schema=None, description="Another decision stands; the body names it.")
-    @require_moderator
     def post(self, decision, comment_id):
         """Approve, reject, mark as spam or delete one comment; the first decision wins."""
         result = store.comments.decide(comment_id, decision["action"], moderator=g.moderator.name, now=now(),
@@ -79,10 +79,10 @@ class CommentDecision(MethodView):
 
 @blp.route("/decisions")
 class BulkDecisions(MethodView):
+    @require_moderator
     @blp.doc(security=BEARER_AUTH)
     @blp.arguments(BulkDecisionSchema)
     @blp.response(200, BulkResultSchema)
-    @require_moderator
     def post(self, bulk):
         """Up to 100 decisions at once; each item reports its own outcome."""
         items = [(item["id"], item["action"], item["reason"], item["seen"]) for item in bulk["decisions"]]
@@ -100,10 +100,10 @@ class BulkDecisions(MethodView):
 
 @blp.route("/log")
 class Log(MethodView):
+    @require_moderator
     @blp.doc(security=BEARER_AUTH)
     @blp.arguments(PageQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, LogPageSchema)
-    @require_moderator
     def get(self, limit, cursor):
         """Who decided what, when and why; newest first."""
         page = store.comments.log(limit=limit or 50, cursor=cursor)

@@ -74,10 +74,10 @@ class PollItem(MethodView):
             raise PollNotFound(poll_id)
         return present(poll, now()), 200, public_cache_headers()
 
+    @require_admin
     @blp.doc(security=BEARER_AUTH)
     @blp.arguments(PollUpdateSchema)
     @blp.response(200, PollSchema, description="Updated; 201 when created.")
-    @require_admin
     def put(self, settings, poll_id):
         """Create or update a poll (admin). Its tally is kept."""
         closes_at = settings["closes_at"].timestamp() if settings["closes_at"] else None

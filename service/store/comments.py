@@ -146,7 +146,7 @@ class CommentStore:
         duplicate window) answers with the stored comment and creates nothing. Raises
         RateLimited, ThreadLimitReached or InvalidParent.
         """
-        repeat = self._stored_repeat(thread_id, comment)
+        repeat = self._stored_repeat(thread_id, comment, now, limits)
         if repeat:
             return repeat
         rate, recent_from_ip = self._count_submission(comment.ip_digest, now, limits)
@@ -168,7 +168,7 @@ class CommentStore:
             keys=[self.keys.comment(thread_id, key), self.keys.thread_seq(thread_id),
                   self.keys.thread_status(thread_id, status), self.keys.thread_status(thread_id, "approved"),
                   self._idempotency_key(thread_id, comment), self._duplicate_key(thread_id, comment)],
-            args=[key, status, repr(now), parent_key, limits.idempotency_ttl if comment.idempotency_digest else 0,
+            args=[key, status, repr(now), parent_key, self._idempotency_ttl(comment, limits),
                   limits.duplicate_window, *[item for pair in fields.items() for item in pair]],
         )
         outcome = reply[0].decode()
@@ -186,14 +186,17 @@ class CommentStore:
     def _duplicate_key(self, thread_id: str, comment: NewComment) -> str:
         return self.keys.duplicate(thread_id, f"{comment.ip_digest}.{comment.text_digest}")
 
-    def _stored_repeat(self, thread_id: str, comment: NewComment) -> Submission | None:
-        """A cheap look for a repeat before counting the submission against the rate limits."""
-        with self.redis.pipeline(transaction=False) as pipe:
-            if comment.idempotency_digest:
-                pipe.get(self._idempotency_key(thread_id, comment))
-            pipe.get(self._duplicate_key(thread_id, comment))
-            earlier = next((value for value in pipe.execute() if value), None)
+    def _stored_repeat(self, thread_id: str, comment: NewComment, now: float,
+                       limits: CommentLimits) -> Submission | None:
+        """A look for a repeat before the submission counts against the rate limits."""
+        earlier = self.scripts.find_repeat(
+            keys=[self._idempotency_key(thread_id, comment), self._duplicate_key(thread_id, comment)],
+            args=[repr(now), self._idempotency_ttl(comment, limits), limits.duplicate_window])
         return self._existing(thread_id, earlier.decode()) if earlier else None
+
+    @staticmethod
+    def _idempotency_ttl(comment: NewComment, limits: CommentLimits) -> int:
+        return limits.idempotency_ttl if comment.idempotency_digest else 0
 
     def _existing(self, thread_id: str, key: str) -> Submission:
         status = self.redis.hget(self.keys.comment(thread_id, key), "status")

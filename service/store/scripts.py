@@ -23,7 +23,7 @@ def script_source(name: str) -> str:
 class Scripts:
     """Every script, registered on one client; call them as ``scripts.vote(keys=..., args=...)``."""
 
-    NAMES = ("vote", "register", "rate_limit", "submit_comment", "decide")
+    NAMES = ("vote", "register", "rate_limit", "find_repeat", "submit_comment", "decide")
 
     def __init__(self, redis):
         for name in self.NAMES:

@@ -1,3 +1,4 @@
+--!include guard
 -- Store a new comment in its thread, unless it repeats one already stored.
 --
 -- KEYS[1] the new comment's hash          KEYS[2] the thread's comment counter
@@ -16,11 +17,9 @@ local idem, duplicate = KEYS[5], KEYS[6]
 local key, status, now, parent = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local idem_ttl, duplicate_ttl = tonumber(ARGV[5]), tonumber(ARGV[6])
 
-if idem_ttl > 0 and redis.call('EXISTS', idem) == 1 then
-  return {'existing', redis.call('GET', idem)}
-end
-if redis.call('EXISTS', duplicate) == 1 then
-  return {'existing', redis.call('GET', duplicate)}
+local earlier = repeat_of(idem, idem_ttl, duplicate, duplicate_ttl, now)
+if earlier then
+  return {'existing', earlier}
 end
 
 if parent ~= '' and not redis.call('ZSCORE', approved, parent) then
@@ -35,7 +34,7 @@ end
 redis.call('HSET', comment, unpack(fields))
 redis.call('ZADD', status_set, seq, key)
 if idem_ttl > 0 then
-  redis.call('SET', idem, key, 'EX', idem_ttl)
+  redis.call('SET', idem, key .. ' ' .. now, 'EX', idem_ttl)
 end
-redis.call('SET', duplicate, key, 'EX', duplicate_ttl)
+redis.call('SET', duplicate, key .. ' ' .. now, 'EX', duplicate_ttl)
 return {'created', key}
