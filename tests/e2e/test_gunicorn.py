@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -16,22 +17,36 @@ from service.store.embedded import free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def request(method, url, body=None, headers=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json", **(headers or {})})
+class NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+OPENER = urllib.request.build_opener(NoRedirects)
+
+
+def request(method, url, body=None, headers=None, form=None):
+    """(status, headers, parsed JSON or text) of one HTTP request, redirects not followed."""
+    if form is not None:
+        data, content_type = urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded"
+    else:
+        data, content_type = (json.dumps(body).encode() if body is not None else None), "application/json"
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": content_type, **(headers or {})})
     try:
-        with urllib.request.urlopen(req, timeout=5) as response:
-            return response.status, dict(response.headers), json.loads(response.read() or b"null")
+        response = OPENER.open(req, timeout=5)
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), json.loads(error.read() or b"null")
+        response = error
+    with response:
+        raw, headers = response.read(), dict(response.headers)
+    is_json = headers.get("Content-Type", "").startswith("application/json")
+    return response.status, headers, json.loads(raw or b"null") if is_json else raw.decode()
 
 
 @pytest.fixture
 def server(redis_url, redis_client, tmp_path):
     port = free_port()
     env = dict(os.environ, YAYNAY_REDIS_URL=redis_url, YAYNAY_SECRET_KEY="e2e-secret",
-               YAYNAY_ADMIN_TOKEN="e2e-admin", YAYNAY_BIND=f"127.0.0.1:{port}", YAYNAY_WORKERS="2",
+               YAYNAY_ADMIN_TOKEN="e2e-admin", YAYNAY_ALLOWED_ORIGINS="https://blog.example", YAYNAY_BIND=f"127.0.0.1:{port}", YAYNAY_WORKERS="2",
                YAYNAY_VAR_DIR=str(tmp_path / "var"))
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "config" / "gunicorn.conf.py"),
@@ -76,3 +91,29 @@ def test_votes_over_http_through_gunicorn(server):
     status, headers, body = request("GET", f"{server}/api/v1/polls/mini-backpacks")
     assert status == 200 and body["tally"] == {"yay": 0, "nay": 1, "total": 1}
     assert headers["Server"] == "gunicorn"
+
+
+@pytest.mark.e2e
+def test_a_form_comment_is_moderated_and_published_through_gunicorn(server):
+    admin = {"Authorization": "Bearer e2e-admin"}
+    status, headers, _ = request("POST", f"{server}/api/v1/threads/mini-backpacks/comments", form={
+        "author": "Form Reader", "email": "form@example.com", "body": "Posted\nwithout JavaScript",
+        "return_to": "https://blog.example/mini-backpacks"})
+    assert status == 303
+    assert headers["Location"] == "https://blog.example/mini-backpacks#yaynay-comment-pending"
+
+    status, _, page = request("POST", f"{server}/api/v1/threads/mini-backpacks/comments",
+                              form={"author": "", "body": "Kept text"})
+    assert status == 422 and "Kept text" in page
+
+    status, _, queue = request("GET", f"{server}/api/v1/moderation/queue", headers=admin)
+    (pending,) = queue["comments"]
+    assert pending["email"] == "form@example.com"
+
+    status, _, decision = request("POST", f"{server}/api/v1/moderation/comments/{pending['id']}",
+                                  {"action": "approve"}, admin)
+    assert (status, decision["status"]) == (200, "approved")
+
+    status, _, listing = request("GET", f"{server}/api/v1/threads/mini-backpacks/comments")
+    assert [c["body"] for c in listing["comments"]] == ["Posted\nwithout JavaScript"]
+    assert "form@example.com" not in json.dumps(listing)
