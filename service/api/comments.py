@@ -73,12 +73,17 @@ def submit(thread_id: str, data: dict) -> Submission:
 
 
 def allowed_return_url(url: str | None) -> str | None:
-    """``url`` when its origin is one of ALLOWED_ORIGINS, else None: never an open redirect."""
+    """``url`` when its origin is this service's own or one of ALLOWED_ORIGINS, else None.
+
+    Never an open redirect: the origin is compared whole, so look-alike hosts fail.
+    """
     if not url:
         return None
     parts = urlsplit(url)
     origin = f"{parts.scheme}://{parts.netloc}".lower()
-    if parts.scheme not in ("http", "https") or origin not in {o.lower() for o in current_app.config["ALLOWED_ORIGINS"]}:
+    allowed = {o.lower().rstrip("/") for o in current_app.config["ALLOWED_ORIGINS"]}
+    allowed.add(request.host_url.lower().rstrip("/"))
+    if parts.scheme not in ("http", "https") or origin not in allowed:
         return None
     return urlunsplit(parts._replace(fragment=""))
 

@@ -205,11 +205,12 @@ def test_the_thread_ceiling_bounds_new_threads(settings, redis_client):
                        environ_base={"REMOTE_ADDR": "198.51.100.3"}).status_code == 202
 
 
-def test_a_surge_is_flagged_to_moderators_but_comments_keep_coming(settings, redis_client, admin):
+def test_a_surge_is_flagged_to_moderators_but_comments_keep_coming(settings, redis_client, admin, clock):
     settings["PENDING_SURGE_PER_HOUR"] = 2
     client = create_app(settings).test_client()
     for n in range(3):
         assert comment(client, ip=f"198.51.100.{n}", body=f"Surge {n}").status_code == 202
+        clock.advance(1)
     queue = client.get("/api/v1/moderation/queue", headers=admin).json
     assert [c["signals"]["surge"] for c in queue["comments"]] == [False, False, True]
     assert queue["surge"] == {"active": True, "this_hour": 3, "ceiling": 2}
@@ -230,6 +231,12 @@ def test_a_form_post_from_an_allowed_page_redirects_back_with_a_pending_fragment
                     return_to="https://blog.example/2026/mini-backpacks?ref=home#comments")
     assert response.status_code == 303
     assert response.headers["Location"] == "https://blog.example/2026/mini-backpacks?ref=home#yaynay-comment-pending"
+
+
+def test_a_form_post_may_return_to_the_services_own_pages(client):
+    response = form(client, author="Bob", body="From the demo", return_to="http://localhost/embed/mini-backpacks")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "http://localhost/embed/mini-backpacks#yaynay-comment-pending"
 
 
 def test_a_form_post_falls_back_to_the_referer(client):
