@@ -23,6 +23,9 @@ from service.schemas import POLL_ID_PATTERN, PollSchema, PollUpdateSchema
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_GUNICORN_CONFIG = PROJECT_ROOT / "config" / "gunicorn.conf.py"
+PRIVACY_MODERATOR = "privacy-request"
+# The bootstrap admin token and privacy erasures sign the log with these names.
+RESERVED_TOKEN_NAMES = {"admin", PRIVACY_MODERATOR}
 
 
 @contextlib.contextmanager
@@ -149,6 +152,9 @@ def token_create(name: str, role: str):
     """Create a token and print it once; only its hash is stored."""
     if not re.match(r"^[A-Za-z0-9_.@-]{1,64}$", name):
         raise click.BadParameter("1-64 characters of letters, digits and _ . @ -", param_hint="--name")
+    if name in RESERVED_TOKEN_NAMES:
+        raise click.BadParameter(f"{name!r} names yaynay's own actions in the log; choose another",
+                                 param_hint="--name")
     with app_context():
         created = store.tokens.create(name, role, now=time.time())
     if created is None:
@@ -205,5 +211,5 @@ def privacy_delete(email: str):
 
     with app_context() as app:
         removed = store.comments.delete_by_email(email_digest(app.config["SECRET_KEY"], email),
-                                                 moderator="privacy-request", now=time.time())
+                                                 moderator=PRIVACY_MODERATOR, now=time.time())
     click.echo(f"deleted {removed} comment{'s' if removed != 1 else ''} submitted with {email}")

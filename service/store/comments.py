@@ -443,13 +443,30 @@ class CommentStore:
 
     @translate_errors
     def delete_by_email(self, email_digest: str, *, moderator: str, now: float) -> int:
-        """Remove every comment submitted with that address, public copies included; return how many."""
-        comments = self.by_email(email_digest)
-        results = self._decide_many([(comment.id, "delete", "privacy request", comment.status)
-                                     for comment in comments], moderator=moderator, now=now, raise_errors=False)
-        self.redis.delete(self.keys.email_comments(email_digest))
-        return sum(1 for result in results if isinstance(result, Decision))
+        """Remove every comment submitted with that address, public copies included; return how many.
 
+        Deletes whatever status each comment has by then, and looks again until none is left,
+        so a decision or a submission racing the erasure cannot leave one behind.
+        """
+        removed = 0
+        for _ in range(5):
+            comments = self.by_email(email_digest)
+            if not comments:
+                break
+            results = self._decide_many([(comment.id, "delete", "privacy request", "*") for comment in comments],
+                                        moderator=moderator, now=now, raise_errors=False)
+            removed += sum(1 for result in results if isinstance(result, Decision))
+        self._forget_missing(email_digest)
+        return removed
+
+    def _forget_missing(self, email_digest: str) -> None:
+        """Drop index entries whose comment no longer exists."""
+        index = self.keys.email_comments(email_digest)
+        listed = [member.decode() for member in self.redis.smembers(index)]
+        existing = {comment.id for comment in self.by_email(email_digest)}
+        missing = [comment_id for comment_id in listed if comment_id not in existing]
+        if missing:
+            self.redis.srem(index, *missing)
 
 def _comment(thread_id: str, key: str, row: dict) -> Comment:
     value = {name.decode(): data for name, data in row.items()}

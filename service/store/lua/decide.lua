@@ -6,7 +6,7 @@
 -- KEYS[2..5] the thread's status sets: pending, approved, rejected, spam
 -- KEYS[6] the thread's moderation log (stream)
 -- ARGV[1] comment key   ARGV[2] action: approve, reject, spam or delete
--- ARGV[3] the status the moderator saw ('' means pending)
+-- ARGV[3] the status the moderator saw ('' means pending, '*' any: privacy erasure)
 -- ARGV[4] moderator name   ARGV[5] reason   ARGV[6] now (epoch seconds)
 --
 -- Returns {'decided', new status, old status, created_at, email digest, log entry id}
@@ -25,6 +25,8 @@ if not status then
 end
 if seen == '' then
   seen = 'pending'
+elseif seen == '*' then
+  seen = status
 end
 local new_status = outcome[action]
 if status ~= seen or status == new_status then
