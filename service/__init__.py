@@ -33,6 +33,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     api.init_app(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     register(app, api)
+    from service import demo
+    from service.api import embed
+
+    app.register_blueprint(embed.blp)
+    app.register_blueprint(demo.blp)
     errors.init_app(app)
     return app
 

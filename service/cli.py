@@ -17,6 +17,7 @@ import click
 from marshmallow import ValidationError
 
 from service.api.polls import present
+from service.demo import ensure_demo_poll
 from service.config import ConfigError, embedded_redis_dir, load_settings
 from service.extensions import store
 from service.schemas import POLL_ID_PATTERN, PollSchema, PollUpdateSchema
@@ -83,6 +84,9 @@ def serve(gunicorn_config: str, bind: str):
     if settings["REDIS_EMBEDDED"]:
         click.echo(f"yaynay: embedded Redis in {embedded_redis_dir(settings)}")
     with redis_for(settings):
+        if settings["DEMO"]:
+            with app_context():
+                ensure_demo_poll(store.polls, time.time())
         gunicorn = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--config", gunicorn_config, "service.wsgi:app"], env=env)
         signal.signal(signal.SIGTERM, lambda *_: gunicorn.terminate())

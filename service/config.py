@@ -61,6 +61,10 @@ DEFAULTS: dict[str, object] = {
     "MAX_CONTENT_LENGTH": 16 * 1024,
     # Seconds a public poll answer may be cached by browsers and CDNs.
     "POLL_CACHE_MAX_AGE": 5,
+    # Serve the demo article at / and the moderators' page at /moderate (default: not in production).
+    "DEMO": None,
+    # Seconds between keep-alive comments on an idle live tally stream.
+    "EVENTS_KEEPALIVE": 15.0,
     # Seconds a client should wait before retrying when Redis is unavailable.
     "UNAVAILABLE_RETRY_AFTER": 1,
 }
@@ -125,11 +129,13 @@ def load_settings(overrides: dict | None = None, environ: dict | None = None) ->
     for name, default in DEFAULTS.items():
         raw = environ.get(f"{ENV_PREFIX}{name}")
         if raw is not None:
-            settings[name] = _coerce(name, raw, default)
+            settings[name] = _coerce(name, raw, False if default is None else default)
     settings.update(overrides or {})
     if isinstance(settings["ALLOWED_ORIGINS"], str):
         settings["ALLOWED_ORIGINS"] = _coerce("ALLOWED_ORIGINS", settings["ALLOWED_ORIGINS"], [])
     settings["SECRET_KEY"] = settings["SECRET_KEY"] or _development_secret_key(settings)
+    if settings["DEMO"] is None:
+        settings["DEMO"] = settings["ENV"] != "production"
     settings["REDIS_EMBEDDED"] = not settings["REDIS_URL"]
     if settings["REDIS_EMBEDDED"]:
         if settings["ENV"] == "production":

@@ -5,6 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
 import pytest
 import redis
@@ -12,6 +18,7 @@ import redis
 from service import create_app
 from service.store.embedded import RedisProcess, free_port
 
+ROOT = Path(__file__).resolve().parents[1]
 ADMIN_TOKEN = "test-admin-token"
 ALLOWED_ORIGIN = "https://blog.example"
 # Ten seconds into a minute and a day, so fixed-window limits do not roll over mid-test.
@@ -100,3 +107,38 @@ def make_poll(client, admin):
 def new_voter():
     """Make fresh tokens of the kind the widget keeps in localStorage."""
     return lambda: secrets.token_urlsafe(16)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def live_server(redis_url, redis_client, tmp_path):
+    """The real server: gunicorn with config/gunicorn.conf.py on a free port; yields its base URL."""
+    port = free_port()
+    env = dict(os.environ, YAYNAY_REDIS_URL=redis_url, YAYNAY_SECRET_KEY="live-secret",
+               YAYNAY_ADMIN_TOKEN=ADMIN_TOKEN, YAYNAY_ALLOWED_ORIGINS=ALLOWED_ORIGIN,
+               YAYNAY_BIND=f"127.0.0.1:{port}", YAYNAY_WORKERS="2", YAYNAY_VAR_DIR=str(tmp_path / "var"))
+    log_path = tmp_path / "gunicorn.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "config" / "gunicorn.conf.py"),
+             "service.wsgi:app"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while not _answers(f"{base}/readyz"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("gunicorn did not start:\n" + log_path.read_text())
+        time.sleep(0.1)
+    yield base
+    process.send_signal(signal.SIGINT)  # quick shutdown: graceful would wait out open event streams
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()

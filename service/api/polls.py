@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import queue
+from dataclasses import replace
 
-from flask import current_app
+from flask import Response, current_app, render_template, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -23,7 +27,7 @@ from service.schemas import (
     VoteResultSchema,
     VoteSchema,
 )
-from service.store.polls import Poll, VoteLimits
+from service.store.polls import Poll, VoteLimits, VoteResult
 
 blp = Blueprint("polls", __name__, url_prefix="/api/v1/polls", description="YAY/NAY polls and votes.")
 blp.before_request(require_json_body)
@@ -87,23 +91,96 @@ class PollItem(MethodView):
         return present(poll, now()), 201 if created else 200
 
 
+def cast_vote(poll_id: str, choice: str, voter_token: str) -> VoteResult:
+    """Cast a reader's vote with this request's client and the configured limits."""
+    config = current_app.config
+    rate = RateLimit.parse(config["VOTE_RATE_LIMIT"])
+    return store.polls.cast_vote(
+        poll_id,
+        voter=voter_digest(config["SECRET_KEY"], poll_id, voter_token),
+        choice=choice,
+        ip=client_ip_digest(),
+        now=now(),
+        limits=VoteLimits(rate.count, rate.window, config["VOTERS_PER_IP_PER_DAY"]),
+        auto_create_up_to=config["MAX_POLLS"] if config["AUTO_CREATE_POLLS"] else 0,
+    )
+
+
+@blp.route("/<resource_id:poll_id>/badge.svg")
+class PollBadge(MethodView):
+    @blp.doc(responses={"200": {"description": "The tally as an SVG image.",
+                                "content": {"image/svg+xml": {"schema": {"type": "string"}}}}})
+    @blp.alt_response(404, schema=None, description="No such poll.")
+    def get(self, poll_id):
+        """The tally as a small SVG badge, for newsletters, feeds and pages without scripts."""
+        poll = store.polls.get(poll_id)
+        if poll is None:
+            raise PollNotFound(poll_id)
+        svg = render_template("badge.svg", poll=present(poll, now()))
+        response = Response(svg, mimetype="image/svg+xml", headers=public_cache_headers())
+        response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+        response.set_etag(hashlib.sha256(svg.encode()).hexdigest()[:20])
+        return response.make_conditional(request)
+
+
+def tally_event(poll: Poll) -> str:
+    """One Server-Sent Event carrying the poll's full tally; its id is the tally version."""
+    data = json.dumps({"id": poll.id, "version": poll.version, "percent": poll.percent,
+                       "tally": {"yay": poll.yay, "nay": poll.nay, "total": poll.total}},
+                      separators=(",", ":"), sort_keys=True)
+    return f"id: {poll.version}\nevent: tally\ndata: {data}\n\n"
+
+
+def tally_stream(poll: Poll, feed, last_event_id: str | None, keepalive: float):
+    """The current tally (unless the client has it), then every change, with keep-alive comments."""
+    inbox = feed.listen(poll.id)
+    sent = -1
+    try:
+        yield "retry: 3000\n\n"
+        if last_event_id != str(poll.version):
+            yield tally_event(poll)
+        sent = poll.version
+        while True:
+            try:
+                update = inbox.get(timeout=keepalive)
+            except queue.Empty:
+                yield ": keep-alive\n\n"
+                continue
+            if update.version > sent:
+                sent = update.version
+                yield tally_event(replace(poll, yay=update.yay, nay=update.nay, version=update.version))
+    finally:
+        feed.forget(poll.id, inbox)
+
+
+@blp.route("/<resource_id:poll_id>/events")
+class PollEvents(MethodView):
+    @blp.doc(responses={"200": {"description": "A stream of `tally` events (text/event-stream).",
+                                "content": {"text/event-stream": {"schema": {"type": "string"}}}}})
+    @blp.alt_response(404, schema=None, description="No such poll.")
+    def get(self, poll_id):
+        """Live tally: Server-Sent Events after each change (at most about four a second).
+
+        Each event's id is the tally version; reconnecting with Last-Event-ID resumes
+        without repeating a tally the client already has. A comment line every 15 s keeps
+        proxies from closing an idle stream.
+        """
+        poll = store.polls.get(poll_id)
+        if poll is None:
+            raise PollNotFound(poll_id)
+        stream = tally_stream(poll, store.tally_feed, request.headers.get("Last-Event-ID"),
+                              current_app.config["EVENTS_KEEPALIVE"])
+        return Response(stream, mimetype="text/event-stream", headers={
+            "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
 @blp.route("/<resource_id:poll_id>/votes")
 class PollVotes(MethodView):
     @blp.arguments(VoteSchema)
     @blp.response(200, VoteResultSchema)
     def post(self, ballot, poll_id):
         """Cast a vote, repeat it (no change) or change it (moves it between the tallies)."""
-        config = current_app.config
-        rate = RateLimit.parse(config["VOTE_RATE_LIMIT"])
-        result = store.polls.cast_vote(
-            poll_id,
-            voter=voter_digest(config["SECRET_KEY"], poll_id, ballot["voter"]),
-            choice=ballot["choice"],
-            ip=client_ip_digest(),
-            now=now(),
-            limits=VoteLimits(rate.count, rate.window, config["VOTERS_PER_IP_PER_DAY"]),
-            auto_create_up_to=config["MAX_POLLS"] if config["AUTO_CREATE_POLLS"] else 0,
-        )
+        result = cast_vote(poll_id, ballot["choice"], ballot["voter"])
         poll = result.poll
         body = {"poll_id": poll_id, "vote": result.vote, "changed": result.changed,
                 "tally": {"yay": poll.yay, "nay": poll.nay, "total": poll.total},

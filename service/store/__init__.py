@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from service.store.comments import CommentStore
 from service.store.connection import UNAVAILABLE_ERRORS, connect
+from service.store.events import TallyFeed
 from service.store.keys import Keys
 from service.store.polls import PollStore
 from service.store.scripts import Scripts
@@ -20,6 +21,7 @@ class Store:
         self.polls = PollStore(redis, self.keys, self.scripts)
         self.comments = CommentStore(redis, self.keys, self.scripts)
         self.tokens = TokenStore(redis, self.keys)
+        self.tally_feed = TallyFeed(redis, self.keys.tally_channel())
 
     @classmethod
     def from_settings(cls, settings) -> "Store":

@@ -6,7 +6,7 @@ in KEYS touches a single slot.
 
 | key | type | lifetime | holds |
 | --- | --- | --- | --- |
-| ``P:poll:{id}`` | hash | permanent | question, closes_at, allow_change, created_at, and the tally fields yay, nay |
+| ``P:poll:{id}`` | hash | permanent | question, closes_at, allow_change, created_at, and the tally: yay, nay, version |
 | ``P:poll:{id}:voters:<bucket>`` | hash | permanent | voter digest (6 bytes) -> 1 (yay) or 2 (nay); one of VOTER_BUCKETS buckets |
 | ``P:poll:{id}:rl:vote:<ip>:<window>`` | string | window + 1 s | votes from one client IP in one rate-limit window |
 | ``P:poll:{id}:newvoters:<ip>:<day>`` | string | 1 day + 1 h | new voters brought by one client IP in one UTC day |
@@ -83,6 +83,10 @@ class Keys:
     def poll_registry(self) -> str:
         """Sorted set of every poll id, scored by creation time."""
         return f"{self.prefix}:polls"
+
+    def tally_channel(self) -> str:
+        """Pub/sub channel of every tally change: "<poll id> <version> <yay> <nay>" (not a key)."""
+        return f"{self.prefix}:tallies"
 
     def thread(self, thread_id: str) -> str:
         """Prefix of every key of one comment thread (not a key itself)."""

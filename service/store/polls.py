@@ -17,7 +17,7 @@ from service.store.scripts import Scripts
 
 CHOICES = ("yay", "nay")
 _CHOICE_CODES = {"yay": 1, "nay": 2}
-_POLL_FIELDS = ("question", "closes_at", "allow_change", "created_at", "yay", "nay")
+_POLL_FIELDS = ("question", "closes_at", "allow_change", "created_at", "yay", "nay", "version")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class Poll:
     closes_at: float | None = None
     allow_change: bool = True
     created_at: float | None = None
+    # Counts tally changes: the id of live tally events.
+    version: int = 0
 
     @property
     def total(self) -> int:
@@ -129,16 +131,23 @@ class PollStore:
             self.keys.new_voters(poll_id, ip, day),
         ]
         args = [field, _CHOICE_CODES[choice], repr(now), limits.count, limits.window,
-                window_start, limits.new_voters_per_day, max(1, int((day + 1) * 86400 - now)), 0]
+                window_start, limits.new_voters_per_day, max(1, int((day + 1) * 86400 - now)), 0,
+                self.keys.tally_channel(), poll_id]
         reply = self.scripts.vote(keys=keys, args=args)
         if reply[0] == b"not_found" and auto_create_up_to and self._admit(poll_id, now, auto_create_up_to):
-            args[-1] = 1
+            args[8] = 1
             reply = self.scripts.vote(keys=keys, args=args)
         return _vote_result(poll_id, choice, reply, limits)
 
     def _admit(self, poll_id: str, now: float, ceiling: int) -> bool:
         return bool(self.scripts.register(
             keys=[self.keys.poll_registry()], args=[poll_id, repr(now), ceiling]))
+
+    @translate_errors
+    def vote_of(self, poll_id: str, voter: bytes) -> str | None:
+        """The live choice of the voter with this digest, or None."""
+        code = self.redis.hget(*self.keys.voter_record(poll_id, voter))
+        return CHOICES[int(code) - 1] if code else None
 
     @translate_errors
     def count_voter_records(self, poll_id: str) -> dict[str, int]:
@@ -156,8 +165,8 @@ class PollStore:
 def _vote_result(poll_id: str, choice: str, reply: list, limits: VoteLimits) -> VoteResult:
     status = reply[0].decode()
     if status == "ok":
-        _, yay, nay, previous, remaining, reset = reply
-        poll = Poll(id=poll_id, question="", yay=yay, nay=nay)
+        _, yay, nay, previous, remaining, reset, version = reply
+        poll = Poll(id=poll_id, question="", yay=yay, nay=nay, version=version)
         rate = RateState("votes", limits.count, limits.window, remaining, reset)
         return VoteResult(poll=poll, vote=choice, changed=previous not in (0, _CHOICE_CODES[choice]),
                           rate=rate)
@@ -178,7 +187,7 @@ def _vote_result(poll_id: str, choice: str, reply: list, limits: VoteLimits) -> 
 
 
 def _poll_from_fields(poll_id: str, values: list) -> Poll | None:
-    question, closes_at, allow_change, created_at, yay, nay = values
+    question, closes_at, allow_change, created_at, yay, nay, version = values
     if created_at is None:
         return None
     return Poll(
@@ -189,4 +198,5 @@ def _poll_from_fields(poll_id: str, values: list) -> Poll | None:
         closes_at=float(closes_at) if closes_at else None,
         allow_change=allow_change != b"0",
         created_at=float(created_at),
+        version=int(version or 0),
     )

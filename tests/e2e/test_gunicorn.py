@@ -1,20 +1,13 @@
 """The real server: gunicorn with config/gunicorn.conf.py, votes over HTTP."""
 
 import json
-import os
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from service.store.embedded import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import ADMIN_TOKEN
 
 
 class NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -43,36 +36,15 @@ def request(method, url, body=None, headers=None, form=None):
 
 
 @pytest.fixture
-def server(redis_url, redis_client, tmp_path):
-    port = free_port()
-    env = dict(os.environ, YAYNAY_REDIS_URL=redis_url, YAYNAY_SECRET_KEY="e2e-secret",
-               YAYNAY_ADMIN_TOKEN="e2e-admin", YAYNAY_ALLOWED_ORIGINS="https://blog.example", YAYNAY_BIND=f"127.0.0.1:{port}", YAYNAY_WORKERS="2",
-               YAYNAY_VAR_DIR=str(tmp_path / "var"))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "config" / "gunicorn.conf.py"),
-         "service.wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if request("GET", f"{base}/readyz")[0] == 200:
-                break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("gunicorn did not start:\n" + process.stdout.read().decode())
-        time.sleep(0.1)
-    yield base
-    process.terminate()
-    process.wait(timeout=15)
+def server(live_server):
+    return live_server
 
 
 @pytest.mark.e2e
 def test_votes_over_http_through_gunicorn(server):
     status, _, _ = request("PUT", f"{server}/api/v1/polls/mini-backpacks",
                            {"question": "Are you YAY or NAY on mini backpacks?"},
-                           {"Authorization": "Bearer e2e-admin"})
+                           {"Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert status == 201
 
     status, headers, body = request("POST", f"{server}/api/v1/polls/mini-backpacks/votes",
@@ -95,7 +67,7 @@ def test_votes_over_http_through_gunicorn(server):
 
 @pytest.mark.e2e
 def test_a_form_comment_is_moderated_and_published_through_gunicorn(server):
-    admin = {"Authorization": "Bearer e2e-admin"}
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     status, headers, _ = request("POST", f"{server}/api/v1/threads/mini-backpacks/comments", form={
         "author": "Form Reader", "email": "form@example.com", "body": "Posted\nwithout JavaScript",
         "return_to": "https://blog.example/mini-backpacks"})

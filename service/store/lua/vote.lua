@@ -8,8 +8,11 @@
 -- ARGV[5] rate window (s)                      ARGV[6] rate window start (epoch s)
 -- ARGV[7] new voters allowed per IP per day    ARGV[8] seconds until the day ends
 -- ARGV[9] 1 to create the poll when missing (already admitted by the registry)
+-- ARGV[10] the channel tally changes are published on   ARGV[11] the poll id
 --
--- Returns {'ok', yay, nay, previous choice or 0, remaining, reset}
+-- A change bumps the poll's tally version and publishes "<poll id> <version> <yay> <nay>".
+--
+-- Returns {'ok', yay, nay, previous choice or 0, remaining, reset, version}
 --      or {'not_found'} | {'closed'} | {'change_not_allowed', current choice}
 --      or {'rate_limited', retry_after} | {'too_many_voters', retry_after}
 local poll, bucket, rate_key, new_voters_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -37,8 +40,8 @@ end
 local names = {'yay', 'nay'}
 local previous = tonumber(redis.call('HGET', bucket, field) or '0')
 if previous == choice then
-  local tally = redis.call('HMGET', poll, 'yay', 'nay')
-  return {'ok', tonumber(tally[1]), tonumber(tally[2]), previous, remaining, reset}
+  local tally = redis.call('HMGET', poll, 'yay', 'nay', 'version')
+  return {'ok', tonumber(tally[1]), tonumber(tally[2]), previous, remaining, reset, tonumber(tally[3] or '0')}
 end
 
 if previous == 0 then
@@ -57,5 +60,7 @@ end
 
 redis.call('HSET', bucket, field, choice)
 redis.call('HINCRBY', poll, names[choice], 1)
+local version = redis.call('HINCRBY', poll, 'version', 1)
 local tally = redis.call('HMGET', poll, 'yay', 'nay')
-return {'ok', tonumber(tally[1]), tonumber(tally[2]), previous, remaining, reset}
+redis.call('PUBLISH', ARGV[10], table.concat({ARGV[11], version, tally[1], tally[2]}, ' '))
+return {'ok', tonumber(tally[1]), tonumber(tally[2]), previous, remaining, reset, version}

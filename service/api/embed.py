@@ -1,0 +1,136 @@
+"""What an article page embeds: the widget script, and the iframe page that needs no JavaScript."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from functools import cache
+from importlib.resources import files
+
+from flask import Blueprint, Response, abort, current_app, make_response, redirect, render_template, request, url_for
+
+from service.api import now
+from service.api.comments import present as present_comment
+from service.api.polls import cast_vote, present
+from service.errors import PollNotFound, YaynayError
+from service.extensions import store
+from service.identity import voter_digest
+from service.schemas import VOTER_TOKEN_PATTERN
+
+blp = Blueprint("embed", __name__)
+
+VOTER_COOKIE = "yaynay_voter"
+WIDGET_MAX_AGE = 86400
+IMMUTABLE_MAX_AGE = 365 * 86400
+
+
+@cache
+def widget_source() -> tuple[bytes, str]:
+    """The widget script and its version (a hash of its content)."""
+    source = files("service").joinpath("static", "widget.js").read_bytes()
+    return source, hashlib.sha256(source).hexdigest()[:12]
+
+
+def content_security_policy(frame_ancestors: str) -> str:
+    return ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "connect-src 'self'; form-action 'self'; base-uri 'none'; "
+            f"frame-ancestors {frame_ancestors}")
+
+
+def embeddable_by() -> str:
+    """``'self'`` and the publisher's origins: the only pages that may frame the iframe page."""
+    return " ".join(["'self'", *current_app.config["ALLOWED_ORIGINS"]])
+
+
+def secure_html(response: Response, frame_ancestors: str | None = None) -> Response:
+    """Headers every HTML page of ours carries."""
+    response.headers["Content-Security-Policy"] = content_security_policy(frame_ancestors or embeddable_by())
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    return response
+
+
+@blp.route("/widget.js")
+def widget():
+    """The widget; cached for a day and revalidated by its ETag (its version)."""
+    source, version = widget_source()
+    return _script(source, version, f"public, max-age={WIDGET_MAX_AGE}, stale-while-revalidate=604800")
+
+
+@blp.route("/widget.<version>.js")
+def pinned_widget(version: str):
+    """One version of the widget, cached for a year: what the widget itself is at that version."""
+    source, current = widget_source()
+    if version != current:
+        abort(404)
+    return _script(source, version, f"public, max-age={IMMUTABLE_MAX_AGE}, immutable")
+
+
+def _script(source: bytes, version: str, cache_control: str):
+    response = make_response(source)
+    response.mimetype = "text/javascript"
+    response.headers["Cache-Control"] = cache_control
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.set_etag(version)
+    return response.make_conditional(request)
+
+
+def _reader_token() -> tuple[str, bool]:
+    """The no-JavaScript reader's voter token from its cookie, or a new one (and True)."""
+    token = request.cookies.get(VOTER_COOKIE, "")
+    if re.match(VOTER_TOKEN_PATTERN, token):
+        return token, False
+    return secrets.token_urlsafe(16), True
+
+
+def _remember_reader(response: Response, token: str) -> None:
+    """Keep the token in a cookie that also works inside a third-party iframe where the browser allows."""
+    third_party_ready = request.is_secure or request.host.split(":")[0] in ("localhost", "127.0.0.1")
+    response.set_cookie(VOTER_COOKIE, token, max_age=IMMUTABLE_MAX_AGE, httponly=True,
+                        secure=third_party_ready, samesite="None" if third_party_ready else "Lax",
+                        partitioned=third_party_ready, path="/embed/")
+
+
+def render_embed(poll_id: str, *, status_code: int = 200, message: str | None = None, headers=None):
+    """The iframe page: question, tally, vote buttons, published comments and a comment form."""
+    poll = store.polls.get(poll_id)
+    if poll is None:
+        raise PollNotFound(poll_id)
+    token = request.cookies.get(VOTER_COOKIE)
+    choice = None
+    if token:
+        choice = store.polls.vote_of(poll_id, voter_digest(current_app.config["SECRET_KEY"], poll_id, token))
+    page = store.comments.approved(poll_id, limit=current_app.config["COMMENTS_PAGE_SIZE"], cursor=None)
+    html = render_template(
+        "embed.html", poll=present(poll, now()), choice=choice, message=message,
+        comments=[present_comment(comment) for comment in page.items], comment_count=page.extra["count"],
+        return_to=url_for("embed.embed_page", poll_id=poll_id, _external=True),
+        honeypot_field=current_app.config["HONEYPOT_FIELD"])
+    response = make_response(html, status_code, headers or {})
+    response.headers["Cache-Control"] = "no-store"
+    return secure_html(response)
+
+
+@blp.route("/embed/<resource_id:poll_id>")
+def embed_page(poll_id: str):
+    return render_embed(poll_id)
+
+
+@blp.route("/embed/<resource_id:poll_id>/vote", methods=["POST"])
+def embed_vote(poll_id: str):
+    """A plain form vote: 303 back to the iframe page, or the page with what went wrong."""
+    choice = request.form.get("choice")
+    if choice not in ("yay", "nay"):
+        return render_embed(poll_id, status_code=422, message="Choose YAY or NAY.")
+    token, is_new = _reader_token()
+    try:
+        cast_vote(poll_id, choice, token)
+    except YaynayError as error:
+        if isinstance(error, PollNotFound):
+            raise
+        return render_embed(poll_id, status_code=error.status_code, message=error.message, headers=error.headers)
+    response = redirect(url_for("embed.embed_page", poll_id=poll_id) + "#tally", code=303)
+    if is_new:
+        _remember_reader(response, token)
+    return response

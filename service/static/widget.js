@@ -1,0 +1,298 @@
+/*! yaynay widget: <div data-yaynay-poll="ID"></div><script src=".../widget.js" async></script> */
+(function () {
+  "use strict";
+
+  var script = document.currentScript ||
+    document.querySelector('script[src*="/widget.js"], script[src*="/widget."]');
+  var API = new URL(script.src, location.href).origin + "/api/v1";
+  var TOKEN_KEY = "yaynay:voter";
+  var POLL_EVERY = 5000;
+  var memory = {};
+
+  var CSS = [
+    ":host{all:initial;display:block!important;visibility:visible!important;opacity:1!important;",
+    "--fg:#1a1a1a;--bg:#fff;--muted:#595959;--line:#d0d0d0;--yay:#1b7f3b;--nay:#b3261e;--on:#fff;--focus:#0b5cad;",
+    "font:16px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif;color:var(--fg)}",
+    "@media (prefers-color-scheme:dark){:host{--fg:#f0f0f0;--bg:#1c1c1c;--muted:#b8b8b8;--line:#444;",
+    "--yay:#7ee2a0;--nay:#ff9d94;--on:#111;--focus:#8ab4f8}}",
+    ".w{background:var(--bg);border:1px solid var(--line);border-radius:10px;padding:1rem 1.2rem}",
+    "h2{font-size:1.2rem;margin:0 0 .8rem}h3{font-size:1rem;margin:1.4rem 0 .5rem}",
+    ".b{display:flex;gap:.6rem;margin-bottom:.8rem}",
+    "button{font:inherit;font-weight:700;cursor:pointer;border-radius:6px;padding:.45rem 1.2rem;",
+    "border:2px solid var(--fg);background:var(--bg);color:var(--fg)}",
+    "button:focus-visible,input:focus-visible,textarea:focus-visible{outline:3px solid var(--focus);outline-offset:2px}",
+    ".yay{border-color:var(--yay);color:var(--fg)}.nay{border-color:var(--nay);color:var(--fg)}",
+    ".yay[aria-pressed=true]{background:var(--yay);color:var(--on)}.nay[aria-pressed=true]{background:var(--nay);color:var(--on)}",
+    ".r{display:grid;grid-template-columns:3.2rem 1fr 6.5rem;gap:.5rem;align-items:center;margin:.25rem 0}",
+    ".bar{height:.8rem;background:var(--line);border-radius:4px;overflow:hidden}",
+    ".fill{height:100%;width:0;transition:width .4s}@media (prefers-reduced-motion:reduce){.fill{transition:none}}.r.yay .fill{background:var(--yay)}.r.nay .fill{background:var(--nay)}",
+    ".r .n{text-align:right;font-variant-numeric:tabular-nums}.m{color:var(--muted);margin:.4rem 0}",
+    ".msg:empty{display:none}.msg{margin:.5rem 0;font-weight:600}",
+    "ol{list-style:none;padding:0;margin:0}li{border-top:1px solid var(--line);padding:.6rem 0}",
+    ".who{font-weight:700}.t{font-size:.75rem;font-weight:700;border-radius:3px;padding:0 .35rem;margin-left:.4rem;color:var(--on)}",
+    ".t.yay{background:var(--yay)}.t.nay{background:var(--nay)}time{color:var(--muted);margin-left:.4rem;font-size:.9rem}",
+    ".txt{white-space:pre-wrap;overflow-wrap:anywhere;margin:.25rem 0 0}a{color:var(--focus)}",
+    "label{display:block;font-weight:600;margin-top:.6rem}small{font-weight:400;color:var(--muted)}",
+    "input,textarea{box-sizing:border-box;width:100%;font:inherit;padding:.4rem;color:var(--fg);background:var(--bg);",
+    "border:1px solid var(--muted);border-radius:4px}textarea{min-height:6rem}.err{color:var(--nay);display:block}",
+    ".f button{margin-top:.8rem}.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}"
+  ].join("");
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    for (var name in attrs || {}) {
+      if (name === "text") node.textContent = attrs[name];
+      else node.setAttribute(name, attrs[name]);
+    }
+    (children || []).forEach(function (child) { if (child) node.appendChild(child); });
+    return node;
+  }
+
+  function storage(key, value) {
+    try {
+      if (value === undefined) return localStorage.getItem(key);
+      localStorage.setItem(key, value);
+    } catch (e) {
+      if (value === undefined) return memory[key] || null;
+      memory[key] = value;
+    }
+  }
+
+  function voterToken() {
+    var token = storage(TOKEN_KEY);
+    if (!token || !/^[A-Za-z0-9_-]{16,64}$/.test(token)) {
+      var bytes = new Uint8Array(16);
+      crypto.getRandomValues(bytes);
+      token = Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+      storage(TOKEN_KEY, token);
+    }
+    return token;
+  }
+
+  function request(method, path, body, headers) {
+    // "no-cache" revalidates by ETag (a cheap 304) so a reader never sees a tally older than a reload.
+    var init = { method: method, headers: headers || {}, cache: "no-cache" };
+    if (body) { init.body = JSON.stringify(body); init.headers["Content-Type"] = "application/json"; }
+    return fetch(API + path, init).then(function (response) {
+      if (response.status === 304) return { status: 304 };
+      return response.json().then(function (data) {
+        return { status: response.status, data: data, etag: response.headers.get("ETag"),
+                 retry: response.headers.get("Retry-After") };
+      }, function () { return { status: response.status, data: {} }; });
+    });
+  }
+
+  function trouble(result) {
+    if (!result) return "Could not reach the poll. Check your connection and try again.";
+    if (result.status === 429) return "Too many tries from your network. Try again in " + (result.retry || "a few") + " seconds.";
+    if (result.status === 503) return "The poll is busy right now. Try again in a moment.";
+    return (result.data && result.data.message) || "Something went wrong.";
+  }
+
+  function mount(host) {
+    if (host.shadowRoot) return;
+    var pollId = host.getAttribute("data-yaynay-poll");
+    var threadId = host.getAttribute("data-yaynay-thread") || pollId;
+    var withComments = host.getAttribute("data-yaynay-comments") !== "off";
+    var root = host.attachShadow({ mode: "open" });
+    var voteKey = "yaynay:vote:" + pollId;
+    var etag = null, live = null, polling = null, lastVersion = -1;
+
+    var question = el("h2", { id: "q", text: "YAY or NAY?" });
+    var buttons = { yay: el("button", { type: "button", "class": "yay", "aria-pressed": "false", text: "YAY" }),
+                    nay: el("button", { type: "button", "class": "nay", "aria-pressed": "false", text: "NAY" }) };
+    var rows = {};
+    ["yay", "nay"].forEach(function (side) {
+      rows[side] = { fill: el("div", { "class": "fill" }), n: el("span", { "class": "n", text: "0% · 0" }) };
+      rows[side].row = el("div", { "class": "r " + side }, [el("span", { text: side.toUpperCase() }),
+        el("div", { "class": "bar", "aria-hidden": "true" }, [rows[side].fill]), rows[side].n]);
+    });
+    var total = el("p", { "class": "m total" });
+    var message = el("p", { "class": "msg", role: "alert" });
+    var announcer = el("p", { "class": "sr", "aria-live": "polite" });
+    var panel = el("section", { "class": "w", "aria-labelledby": "q" }, [question,
+      el("div", { "class": "b", role: "group", "aria-label": "Your vote" }, [buttons.yay, buttons.nay]),
+      rows.yay.row, rows.nay.row, total, message, announcer]);
+    if (root.adoptedStyleSheets && window.CSSStyleSheet && CSSStyleSheet.prototype.replaceSync) {
+      var sheet = new CSSStyleSheet();  // not an inline <style>, so a strict host CSP allows it
+      sheet.replaceSync(CSS);
+      root.adoptedStyleSheets = [sheet];
+    } else {
+      root.appendChild(el("style", { text: CSS }));
+    }
+    root.appendChild(panel);
+
+    function showTally(poll, announce) {
+      if (poll.question) question.textContent = poll.question;
+      ["yay", "nay"].forEach(function (side) {
+        rows[side].fill.style.width = poll.percent[side] + "%";
+        rows[side].n.textContent = poll.percent[side] + "% · " + poll.tally[side];
+      });
+      var mine = storage(voteKey);
+      total.textContent = poll.tally.total + (poll.tally.total === 1 ? " vote" : " votes") +
+        (mine ? " · You voted " + mine.toUpperCase() + " (you can change it)" : "");
+      ["yay", "nay"].forEach(function (side) { buttons[side].setAttribute("aria-pressed", String(mine === side)); });
+      if (announce) {
+        announcer.textContent = "YAY " + poll.percent.yay + "%, NAY " + poll.percent.nay + "%, " + poll.tally.total + " votes";
+      }
+    }
+
+    function failure(result, retry) {
+      message.textContent = trouble(result);
+      if (retry) {
+        var again = el("button", { type: "button", text: "Try again" });
+        again.addEventListener("click", function () { message.textContent = ""; retry(); });
+        message.appendChild(document.createTextNode(" "));
+        message.appendChild(again);
+      }
+    }
+
+    function load() {
+      return request("GET", "/polls/" + encodeURIComponent(pollId), null, etag ? { "If-None-Match": etag } : {})
+        .then(function (result) {
+          if (result.status === 304) return;
+          if (result.status !== 200) return failure(result, load);
+          etag = result.etag;
+          if (result.data.state === "closed") { buttons.yay.disabled = buttons.nay.disabled = true; }
+          showTally(result.data, lastVersion >= 0);
+        }, function () { failure(null, load); });
+    }
+
+    function vote(choice) {
+      message.textContent = "";
+      request("POST", "/polls/" + encodeURIComponent(pollId) + "/votes", { choice: choice, voter: voterToken() })
+        .then(function (result) {
+          if (result.status !== 200) return failure(result, function () { vote(choice); });
+          storage(voteKey, choice);
+          showTally(result.data, true);
+        }, function () { failure(null, function () { vote(choice); }); });
+    }
+    buttons.yay.addEventListener("click", function () { vote("yay"); });
+    buttons.nay.addEventListener("click", function () { vote("nay"); });
+
+    function startPolling() {
+      host.setAttribute("data-yaynay-live", "polling");
+      if (live) { live.close(); live = null; }
+      if (!polling) polling = setInterval(load, POLL_EVERY);
+    }
+
+    function listen() {
+      if (!window.EventSource) return startPolling();
+      var failures = 0;
+      live = new EventSource(API + "/polls/" + encodeURIComponent(pollId) + "/events");
+      live.addEventListener("tally", function (event) {
+        failures = 0;
+        host.setAttribute("data-yaynay-live", "stream");
+        var update = JSON.parse(event.data);
+        var first = lastVersion < 0;
+        lastVersion = update.version;
+        showTally(update, !first);
+      });
+      live.onerror = function () {
+        failures += 1;
+        if (live.readyState === EventSource.CLOSED || failures >= 3) startPolling();
+      };
+    }
+
+    load().then(listen);
+    if (withComments) mountComments(panel, threadId);
+  }
+
+  function mountComments(panel, threadId) {
+    var path = "/threads/" + encodeURIComponent(threadId) + "/comments";
+    var heading = el("h3", { text: "Responses" });
+    var list = el("ol");
+    var more = el("button", { type: "button", text: "Show more" });
+    var cursor = null;
+    more.hidden = true;
+
+    function authorLine(comment) {
+      var who = el("span", { "class": "who", text: comment.author });
+      var site = comment.website && /^https?:\/\//i.test(comment.website) ? comment.website : null;
+      if (site) who = el("a", { href: site, rel: "nofollow ugc noopener", target: "_blank" }, [who]);
+      var when = new Date(comment.created_at);
+      return el("p", { "class": "m" }, [who,
+        comment.vote ? el("span", { "class": "t " + comment.vote, text: comment.vote.toUpperCase() }) : null,
+        el("time", { datetime: comment.created_at, text: when.toLocaleDateString() })]);
+    }
+
+    function loadComments() {
+      request("GET", path + "?limit=50" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""))
+        .then(function (result) {
+          if (result.status !== 200) return;
+          heading.textContent = result.data.count + (result.data.count === 1 ? " Response" : " Responses");
+          result.data.comments.forEach(function (comment) {
+            list.appendChild(el("li", { id: "c-" + comment.id }, [authorLine(comment),
+              el("p", { "class": "txt", text: comment.body })]));
+          });
+          cursor = result.data.next_cursor;
+          more.hidden = !cursor;
+        });
+    }
+    more.addEventListener("click", loadComments);
+
+    var fields = {};
+    function field(name, label, input, note) {
+      fields[name] = { input: input, error: el("span", { "class": "err", id: "e-" + name }) };
+      input.id = "f-" + name;
+      input.name = name;
+      return el("div", {}, [el("label", { "for": input.id, text: label }, note ? [el("small", { text: note })] : []),
+        input, fields[name].error]);
+    }
+    var status = el("p", { "class": "msg", role: "status" });
+    var send = el("button", { type: "submit", text: "Post comment" });
+    var form = el("form", { "class": "f", novalidate: "" }, [
+      el("h3", { text: "Leave a comment" }),
+      field("author", "Name", el("input", { maxlength: "80", autocomplete: "name", required: "" })),
+      field("email", "Email ", el("input", { type: "email", autocomplete: "email" }),
+            "(optional; your email address will not be published)"),
+      field("body", "Comment", el("textarea", { maxlength: "5000", required: "" })),
+      send, status]);
+
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      Object.keys(fields).forEach(function (name) {
+        fields[name].error.textContent = "";
+        fields[name].input.removeAttribute("aria-invalid");
+      });
+      status.textContent = "Sending…";
+      send.disabled = true;
+      var body = { author: fields.author.input.value, body: fields.body.input.value, voter: voterToken() };
+      if (fields.email.input.value.trim()) body.email = fields.email.input.value.trim();
+      var key = form.getAttribute("data-key") || String(Date.now()) + Math.random().toString(16).slice(2);
+      form.setAttribute("data-key", key);
+      request("POST", path, body, { "Idempotency-Key": key }).then(function (result) {
+        send.disabled = false;
+        if (result.status === 202 || result.status === 201) {
+          form.removeAttribute("data-key");
+          fields.body.input.value = "";
+          status.textContent = result.data.status === "pending"
+            ? "Thank you! Your comment awaits moderation and will appear once approved."
+            : "Thank you! Your comment is published.";
+          if (result.data.status !== "pending") { list.textContent = ""; cursor = null; loadComments(); }
+          return;
+        }
+        var problems = (result.data && result.data.errors && result.data.errors.json) || {};
+        Object.keys(problems).forEach(function (name) {
+          if (!fields[name]) return;
+          fields[name].error.textContent = [].concat(problems[name]).join(" ");
+          fields[name].input.setAttribute("aria-invalid", "true");
+          fields[name].input.setAttribute("aria-describedby", "e-" + name);
+        });
+        status.textContent = Object.keys(problems).length ? "Please check the marked fields." : trouble(result);
+      }, function () { send.disabled = false; status.textContent = trouble(null); });
+    });
+
+    panel.appendChild(heading);
+    panel.appendChild(list);
+    panel.appendChild(more);
+    panel.appendChild(form);
+    loadComments();
+  }
+
+  function start() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-yaynay-poll]"), mount);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -1,0 +1,123 @@
+"""The widget in a real headless Chromium against the real gunicorn server."""
+
+import json
+import time
+import urllib.request
+
+import pytest
+
+from tests.conftest import ADMIN_TOKEN
+
+POLL = "mini-backpacks"
+
+
+def api(base, method, path, body=None, token=ADMIN_TOKEN):
+    request = urllib.request.Request(f"{base}/api/v1{path}", method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read() or b"null")
+
+
+def widget(page):
+    """The widget's shadow root content, located through Playwright's shadow-piercing selectors."""
+    return page.locator("[data-yaynay-poll]")
+
+
+def wait_for_total(page, text, timeout=5000):
+    page.locator("[data-yaynay-poll] p.total").filter(has_text=text).wait_for(timeout=timeout)
+
+
+@pytest.fixture
+def demo(live_server, new_page):
+    """The demo article (which creates its poll) opened in a fresh browser context."""
+    return lambda **options: new_page(f"{live_server}/", **options)
+
+
+def test_vote_yay_change_to_nay_and_reload_remembers_the_vote(demo, live_server):
+    page = demo()
+    host = widget(page)
+    host.locator("button.yay").click()
+    wait_for_total(page, "1 vote · You voted YAY")
+    assert host.locator("button.yay").get_attribute("aria-pressed") == "true"
+
+    host.locator("button.nay").click()
+    wait_for_total(page, "1 vote · You voted NAY")
+    assert host.locator("button.yay").get_attribute("aria-pressed") == "false"
+    assert host.locator("button.nay").get_attribute("aria-pressed") == "true"
+
+    page.reload()
+    wait_for_total(page, "1 vote · You voted NAY")
+    assert host.locator(".r.nay .n").inner_text() == "100% · 1"
+    assert host.locator(".r.yay .n").inner_text() == "0% · 0"
+    assert api(live_server, "GET", f"/polls/{POLL}")["tally"] == {"yay": 0, "nay": 1, "total": 1}
+
+
+def test_a_second_page_sees_the_first_pages_vote_within_a_second(demo):
+    watcher = demo()
+    wait_for_total(watcher, "0 votes")
+    # The stream must be open before the vote (polling would take five seconds).
+    watcher.locator("[data-yaynay-live=stream]").wait_for(timeout=5000)
+    voter = demo()
+    wait_for_total(voter, "0 votes")
+    voter.locator("[data-yaynay-poll] button.yay").click()
+    started = time.monotonic()
+    wait_for_total(watcher, "1 vote", timeout=1000)
+    assert time.monotonic() - started < 1.0
+    announcer = watcher.locator("[data-yaynay-poll] [aria-live]")
+    assert "YAY 100%" in announcer.inner_text()
+
+
+def test_comments_from_the_widget_and_the_plain_form_appear_once_approved(demo, live_server, new_page):
+    page = demo()
+    host = widget(page)
+    host.locator("#f-author").fill("Widget Reader")
+    host.locator("#f-email").fill("widget@example.com")
+    host.locator("#f-body").fill("Posted from the widget.\nTwo lines.")
+    host.locator("form.f button[type=submit]").click()
+    host.locator("form.f p.msg").filter(has_text="awaits moderation").wait_for()
+
+    page.locator("#demo-author").fill("Form Reader")
+    page.locator("#demo-body").fill("Posted from the plain form.")
+    page.locator("section.no-js button[type=submit]").click()
+    page.wait_for_url(f"{live_server}/#yaynay-comment-pending")
+    assert page.locator("#yaynay-comment-pending").is_visible()
+
+    queue = api(live_server, "GET", "/moderation/queue")["comments"]
+    assert sorted(c["author"] for c in queue) == ["Form Reader", "Widget Reader"]
+    for comment in queue:
+        api(live_server, "POST", f"/moderation/comments/{comment['id']}", {"action": "approve"})
+
+    page.reload()
+    host.locator("h3").filter(has_text="2 Responses").wait_for()
+    bodies = host.locator("ol li p.txt").all_inner_texts()
+    assert bodies == ["Posted from the widget.\nTwo lines.", "Posted from the plain form."]
+    assert "widget@example.com" not in page.content()
+
+    iframe_page = new_page(f"{live_server}/embed/{POLL}")
+    assert iframe_page.locator("ol.comments li .body").all_inner_texts() == bodies
+
+
+def test_a_vote_after_the_rate_limit_shows_a_readable_message_with_a_retry(demo, live_server):
+    page = demo()
+    host = widget(page)
+    for _ in range(15):  # 30 votes a minute per IP: alternate to use them up
+        for side in ("yay", "nay"):
+            host.locator(f"button.{side}").click()
+            wait_for_total(page, f"You voted {side.upper()}")
+    host.locator("button.yay").click()
+    alert = host.locator("p.msg[role=alert]")
+    alert.filter(has_text="Too many tries").wait_for()
+    assert alert.locator("button").inner_text() == "Try again"
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_screenshots_of_the_widget(demo, output_dir, scheme):
+    page = demo(color_scheme=scheme, reduced_motion="reduce", viewport={"width": 720, "height": 1200})
+    host = widget(page)
+    host.locator("button.yay").click()
+    wait_for_total(page, "You voted YAY")
+    background = page.evaluate(
+        "getComputedStyle(document.querySelector('[data-yaynay-poll]').shadowRoot.querySelector('.w')).backgroundColor")
+    assert background == ("rgb(255, 255, 255)" if scheme == "light" else "rgb(28, 28, 28)")
+    host.screenshot(path=str(output_dir / f"widget-{scheme}.png"))
