@@ -117,13 +117,23 @@ def _answers(url: str) -> bool:
         return False
 
 
+LIVE_SECRET = "live-secret"
+
+
 @pytest.fixture
-def live_server(redis_url, redis_client, tmp_path):
+def server_env():
+    """Extra YAYNAY_* settings for ``live_server``; a test module may override this fixture."""
+    return {}
+
+
+@pytest.fixture
+def live_server(redis_url, redis_client, tmp_path, server_env):
     """The real server: gunicorn with config/gunicorn.conf.py on a free port; yields its base URL."""
     port = free_port()
-    env = dict(os.environ, YAYNAY_REDIS_URL=redis_url, YAYNAY_SECRET_KEY="live-secret",
+    env = dict(os.environ, YAYNAY_REDIS_URL=redis_url, YAYNAY_SECRET_KEY=LIVE_SECRET,
                YAYNAY_ADMIN_TOKEN=ADMIN_TOKEN, YAYNAY_ALLOWED_ORIGINS=ALLOWED_ORIGIN,
-               YAYNAY_BIND=f"127.0.0.1:{port}", YAYNAY_WORKERS="2", YAYNAY_VAR_DIR=str(tmp_path / "var"))
+               YAYNAY_BIND=f"127.0.0.1:{port}", YAYNAY_WORKERS="2", YAYNAY_VAR_DIR=str(tmp_path / "var"),
+               **server_env)
     log_path = tmp_path / "gunicorn.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(

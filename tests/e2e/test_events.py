@@ -1,0 +1,149 @@
+"""Live tallies over Server-Sent Events, through gunicorn and Redis pub/sub."""
+
+import http.client
+import json
+import select
+import socket
+import time
+import urllib.parse
+
+import pytest
+
+from service import create_app
+from tests.conftest import ADMIN_TOKEN, LIVE_SECRET
+
+POLL = "live"
+
+
+@pytest.fixture
+def server_env():
+    return {"YAYNAY_EVENTS_KEEPALIVE": "0.5"}
+
+
+@pytest.fixture
+def voting(redis_url, live_server):
+    """Cast votes in-process on the live server's Redis (same prefix and secret), free of rate limits."""
+    app = create_app({"REDIS_URL": redis_url, "SECRET_KEY": LIVE_SECRET, "ADMIN_TOKEN": ADMIN_TOKEN,
+                      "VOTE_RATE_LIMIT": "100000/minute", "VOTERS_PER_IP_PER_DAY": 100000})
+    client = app.test_client()
+    client.put(f"/api/v1/polls/{POLL}", json={"question": "Live?"}, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+
+    def vote(n: int, choice: str = "yay"):
+        response = client.post(f"/api/v1/polls/{POLL}/votes", json={"choice": choice, "voter": f"live-voter-{n:06d}"})
+        assert response.status_code == 200, response.json
+        return response.json
+
+    return vote
+
+
+class Stream:
+    """A raw SSE connection (HTTP/1.0, so no chunked framing), read with a deadline."""
+
+    def __init__(self, base: str, last_event_id: str | None = None):
+        url = urllib.parse.urlsplit(base)
+        self.sock = socket.create_connection((url.hostname, url.port), timeout=5)
+        extra = f"Last-Event-ID: {last_event_id}\r\n" if last_event_id is not None else ""
+        self.sock.sendall(f"GET /api/v1/polls/{POLL}/events HTTP/1.0\r\nHost: {url.netloc}\r\n"
+                          f"Accept: text/event-stream\r\n{extra}\r\n".encode())
+        self.buffer = b""
+        while b"\r\n\r\n" not in self.buffer:
+            self.buffer += self.sock.recv(4096)
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        self.status = int(head.split(b" ")[1])
+        self.headers = head.decode().lower()
+
+    def read(self, seconds: float) -> list[dict]:
+        """Every event or comment block that arrives within ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([self.sock], [], [], left)
+            if ready:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    break
+                self.buffer += chunk
+        text, _, rest = self.buffer.decode().rpartition("\n\n")
+        self.buffer = rest.encode()
+        blocks = []
+        for raw in filter(None, text.split("\n\n")):
+            block = {}
+            for line in raw.split("\n"):
+                field, _, value = line.partition(":")
+                block[field or "comment"] = value.strip()
+            blocks.append(block)
+        return blocks
+
+    def close(self):
+        self.sock.close()
+
+
+def tallies(blocks):
+    return [block for block in blocks if block.get("event") == "tally"]
+
+
+def test_a_stream_starts_with_the_tally_then_sends_each_change(live_server, voting):
+    voting(1)
+    stream = Stream(live_server)
+    assert stream.status == 200 and "content-type: text/event-stream" in stream.headers
+    first = tallies(stream.read(0.5))
+    assert [json.loads(block["data"])["tally"] for block in first] == [{"yay": 1, "nay": 0, "total": 1}]
+    assert first[0]["id"] == "1"
+
+    voting(1, "nay")
+    (change,) = tallies(stream.read(1.0))
+    assert json.loads(change["data"])["tally"] == {"yay": 0, "nay": 1, "total": 1}
+    assert change["id"] == "2"
+    stream.close()
+
+
+def test_heavy_voting_is_coalesced_to_about_four_events_a_second(live_server, voting):
+    stream = Stream(live_server)
+    stream.read(0.3)
+    started = time.monotonic()
+    for n in range(300):
+        voting(n)
+    elapsed = time.monotonic() - started
+    events = tallies(stream.read(1.0))
+    assert len(events) <= (elapsed + 1.0) * 4 + 2
+    assert json.loads(events[-1]["data"])["tally"]["total"] == 300
+    versions = [int(event["id"]) for event in events]
+    assert versions == sorted(set(versions))
+    stream.close()
+
+
+def test_reconnecting_with_last_event_id_resumes_without_repeats(live_server, voting):
+    voting(1)
+    voting(2)
+    current = Stream(live_server, last_event_id="2")
+    assert tallies(current.read(0.6)) == []
+    behind = Stream(live_server, last_event_id="1")
+    (catch_up,) = tallies(behind.read(0.6))
+    assert catch_up["id"] == "2"
+    current.close()
+    behind.close()
+
+
+def test_idle_streams_get_keep_alive_comments(live_server, voting):
+    stream = Stream(live_server)
+    blocks = stream.read(1.3)
+    assert sum(1 for block in blocks if "comment" in block) >= 2
+    stream.close()
+
+
+def test_streams_share_one_redis_subscription_per_worker(live_server, voting, redis_client):
+    streams = [Stream(live_server) for _ in range(20)]
+    for stream in streams:
+        stream.read(0.1)
+    (_, subscribers), = redis_client.pubsub_numsub("yaynay:tallies")
+    assert 1 <= subscribers <= 2  # YAYNAY_WORKERS=2
+    voting(7)
+    time.sleep(0.6)  # one flush interval and then some; the sockets buffer what arrives
+    for stream in streams:
+        assert tallies(stream.read(0.05)), "every stream gets the change"
+        stream.close()
+
+
+def test_an_unknown_poll_has_no_stream(live_server):
+    connection = http.client.HTTPConnection(urllib.parse.urlsplit(live_server).netloc, timeout=5)
+    connection.request("GET", "/api/v1/polls/nothing-here/events")
+    assert connection.getresponse().status == 404
