@@ -1,0 +1,41 @@
+"""The moderators' page in a real browser: sign in with a token, work the queue."""
+
+import json
+import urllib.request
+
+from tests.conftest import ADMIN_TOKEN
+
+
+def submit(base, author, body):
+    request = urllib.request.Request(f"{base}/api/v1/threads/mini-backpacks/comments", method="POST",
+                                     data=json.dumps({"author": author, "body": body}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())["id"]
+
+
+def test_a_moderator_signs_in_and_approves_a_comment(live_server, new_page):
+    new_page(f"{live_server}/")  # the demo article creates its poll
+    approved = submit(live_server, "Ann", "Love them <b>so</b> much")
+    rejected = submit(live_server, "Eve", "Buy watches")
+    page = new_page(f"{live_server}/moderate")
+
+    page.locator("#token").fill("wrong-token")
+    page.locator("#sign-in").click()
+    page.locator("#status").filter(has_text="not accepted").wait_for()
+
+    page.locator("#token").fill(ADMIN_TOKEN)
+    page.locator("#sign-in").click()
+    item = page.locator(f'article[data-comment-id="{approved}"]')
+    item.wait_for()
+    assert item.locator("p.body").inner_text() == "Love them <b>so</b> much"
+    assert page.evaluate("sessionStorage.getItem('yaynay:moderator-token')") == ADMIN_TOKEN
+    assert page.evaluate("localStorage.length") == 0
+
+    item.locator('[data-action="approve"]').click()
+    item.wait_for(state="detached")
+    page.locator(f'article[data-comment-id="{rejected}"] [data-action="reject"]').click()
+    page.locator(f'article[data-comment-id="{rejected}"]').wait_for(state="detached")
+
+    published = new_page(f"{live_server}/embed/mini-backpacks")
+    assert published.locator("ol.comments li .body").all_inner_texts() == ["Love them <b>so</b> much"]
