@@ -28,6 +28,9 @@ DEFAULTS: dict[str, object] = {
     # Seconds; keep them short so a dead Redis turns into a quick 503.
     "REDIS_SOCKET_TIMEOUT": 0.5,
     "REDIS_CONNECT_TIMEOUT": 0.5,
+    # Redis connections per worker process, and seconds a request waits for a free one.
+    "REDIS_MAX_CONNECTIONS": 50,
+    "REDIS_POOL_TIMEOUT": 1.0,
     "KEY_PREFIX": "yaynay",
     "SECRET_KEY": "",
     "ADMIN_TOKEN": "",

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, make_response, render_template
 
-from service.api import now
-from service.api.embed import secure_html
+from service.api import now, secure_html
 from service.extensions import store
 
 DEMO_POLL = "mini-backpacks"

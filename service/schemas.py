@@ -13,11 +13,22 @@ VOTER_TOKEN_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
 MAX_BATCH_IDS = 100
 
 
+_LONE_SURROGATES = re.compile(r"[\ud800-\udfff]")
+
+
 class StrictSchema(Schema):
-    """Rejects unknown fields, naming them."""
+    """Rejects unknown fields, naming them; half an emoji (a lone surrogate) becomes U+FFFD."""
 
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def replace_lone_surrogates(self, data, **kwargs):
+        # Valid JSON may carry them, but no UTF-8 encoder (nor Redis) takes them.
+        if isinstance(data, dict):
+            return {key: _LONE_SURROGATES.sub("\ufffd", value) if isinstance(value, str) else value
+                    for key, value in data.items()}
+        return data
 
 
 class ErrorSchema(Schema):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from werkzeug.routing import BaseConverter
 
 from service.errors import UnsupportedMediaType
@@ -43,6 +43,27 @@ def require_json_body() -> None:
             "Send the body as application/json.",
             errors={"headers": {"Content-Type": ["Must be application/json."]}},
         )
+
+
+def publisher_sources() -> str:
+    """``'self'`` and the publisher's origins (ALLOWED_ORIGINS), as a CSP source list."""
+    return " ".join(["'self'", *current_app.config["ALLOWED_ORIGINS"]])
+
+
+def content_security_policy(frame_ancestors: str) -> str:
+    """Our pages run only our own scripts and styles; forms may end on the publisher's pages
+    (a comment form redirects back to the article, and CSP form-action covers redirects)."""
+    return ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            f"connect-src 'self'; form-action {publisher_sources()}; base-uri 'none'; "
+            f"frame-ancestors {frame_ancestors}")
+
+
+def secure_html(response: Response, frame_ancestors: str | None = None) -> Response:
+    """Headers every HTML page of ours carries; by default only the publisher may frame it."""
+    response.headers["Content-Security-Policy"] = content_security_policy(frame_ancestors or publisher_sources())
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    return response
 
 
 def register(app, api) -> None:

@@ -12,7 +12,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, ValidationError
 
-from service.api import client_ip_digest, now, require_json_body
+from service.api import client_ip_digest, now, require_json_body, secure_html
 from service.config import RateLimit
 from service.errors import YaynayError
 from service.extensions import store
@@ -93,7 +93,7 @@ def form_page(thread_id: str, values: dict, *, status_code: int, errors: dict | 
     """The comment form again, naming each problem, with everything the reader typed."""
     html = render_template("comment_form.html", thread_id=thread_id, values=values, errors=errors or {},
                            message=message, honeypot_field=current_app.config["HONEYPOT_FIELD"])
-    return make_response(html, status_code, {"Cache-Control": "no-store", **(headers or {})})
+    return secure_html(make_response(html, status_code, {"Cache-Control": "no-store", **(headers or {})}))
 
 
 def submit_form(thread_id: str):
@@ -118,7 +118,7 @@ def submit_form(thread_id: str):
         return form_page(thread_id, values, status_code=error.status_code, errors=field_errors,
                          message=error.message, headers=error.headers)
     if target is None:
-        return make_response(render_template("comment_received.html", submission=submission), 200)
+        return secure_html(make_response(render_template("comment_received.html", submission=submission), 200))
     fragment = PENDING_FRAGMENT if submission.status == "pending" else f"comment-{submission.id}"
     return redirect(f"{target}#{fragment}", code=303)
 

@@ -10,7 +10,7 @@ from importlib.resources import files
 
 from flask import Blueprint, Response, abort, current_app, make_response, redirect, render_template, request, url_for
 
-from service.api import now
+from service.api import now, secure_html
 from service.api.comments import present as present_comment
 from service.api.polls import cast_vote, present
 from service.errors import PollNotFound, YaynayError
@@ -30,25 +30,6 @@ def widget_source() -> tuple[bytes, str]:
     """The widget script and its version (a hash of its content)."""
     source = files("service").joinpath("static", "widget.js").read_bytes()
     return source, hashlib.sha256(source).hexdigest()[:12]
-
-
-def content_security_policy(frame_ancestors: str) -> str:
-    return ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            "connect-src 'self'; form-action 'self'; base-uri 'none'; "
-            f"frame-ancestors {frame_ancestors}")
-
-
-def embeddable_by() -> str:
-    """``'self'`` and the publisher's origins: the only pages that may frame the iframe page."""
-    return " ".join(["'self'", *current_app.config["ALLOWED_ORIGINS"]])
-
-
-def secure_html(response: Response, frame_ancestors: str | None = None) -> Response:
-    """Headers every HTML page of ours carries."""
-    response.headers["Content-Security-Policy"] = content_security_policy(frame_ancestors or embeddable_by())
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
-    return response
 
 
 @blp.route("/widget.js")

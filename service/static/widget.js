@@ -15,7 +15,9 @@
     "font:16px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif;color:var(--fg)}",
     "@media (prefers-color-scheme:dark){:host{--fg:#f0f0f0;--bg:#1c1c1c;--muted:#b8b8b8;--line:#444;",
     "--yay:#7ee2a0;--nay:#ff9d94;--on:#111;--focus:#8ab4f8}}",
-    ".w{background:var(--bg);border:1px solid var(--line);border-radius:10px;padding:1rem 1.2rem}",
+    // Set again on the panel: a host page's "div { font-size: 2px; color: white }" beats :host.
+    ".w{font:16px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif;color:var(--fg);text-align:left;",
+    "background:var(--bg);border:1px solid var(--line);border-radius:10px;padding:1rem 1.2rem}",
     "h2{font-size:1.2rem;margin:0 0 .8rem}h3{font-size:1rem;margin:1.4rem 0 .5rem}",
     ".b{display:flex;gap:.6rem;margin-bottom:.8rem}",
     "button{font:inherit;font-weight:700;cursor:pointer;border-radius:6px;padding:.45rem 1.2rem;",
@@ -129,11 +131,12 @@
         rows[side].n.textContent = poll.percent[side] + "% · " + poll.tally[side];
       });
       var mine = storage(voteKey);
-      total.textContent = poll.tally.total + (poll.tally.total === 1 ? " vote" : " votes") +
+      var votes = poll.tally.total + (poll.tally.total === 1 ? " vote" : " votes");
+      total.textContent = votes +
         (mine ? " · You voted " + mine.toUpperCase() + " (you can change it)" : "");
       ["yay", "nay"].forEach(function (side) { buttons[side].setAttribute("aria-pressed", String(mine === side)); });
       if (announce) {
-        announcer.textContent = "YAY " + poll.percent.yay + "%, NAY " + poll.percent.nay + "%, " + poll.tally.total + " votes";
+        announcer.textContent = "YAY " + poll.percent.yay + "%, NAY " + poll.percent.nay + "%, " + votes;
       }
     }
 

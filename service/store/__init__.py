@@ -31,6 +31,8 @@ class Store:
             cluster=settings["REDIS_CLUSTER"],
             socket_timeout=settings["REDIS_SOCKET_TIMEOUT"],
             connect_timeout=settings["REDIS_CONNECT_TIMEOUT"],
+            max_connections=settings["REDIS_MAX_CONNECTIONS"],
+            pool_timeout=settings["REDIS_POOL_TIMEOUT"],
         )
         return cls(client, settings["KEY_PREFIX"])
 

@@ -23,11 +23,14 @@ UNAVAILABLE_ERRORS = (
 
 
 def connect(url: str, *, cluster: bool = False, socket_timeout: float = 0.5,
-            connect_timeout: float = 0.5):
+            connect_timeout: float = 0.5, max_connections: int = 50, pool_timeout: float = 1.0):
     """A client for ``url`` with short timeouts and a single immediate retry.
 
     The retry reconnects a pooled connection that Redis closed (a restart); it is not
-    made on a timeout, so a hung Redis costs one socket timeout, not several.
+    made on a timeout, so a hung Redis costs one socket timeout, not several. The pool
+    is bounded: under a burst (a thousand streams opening at once in one gevent worker)
+    requests wait up to ``pool_timeout`` for a connection instead of each opening its
+    own and timing out together.
     """
     options = dict(
         socket_timeout=socket_timeout,
@@ -36,8 +39,10 @@ def connect(url: str, *, cluster: bool = False, socket_timeout: float = 0.5,
         health_check_interval=30,
     )
     if cluster:
-        return RedisCluster.from_url(url, **options)
-    return redis.Redis.from_url(url, **options)
+        return RedisCluster.from_url(url, max_connections=max_connections, **options)
+    pool = redis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=pool_timeout,
+                                                 **options)
+    return redis.Redis(connection_pool=pool, retry=options["retry"])
 
 
 def translate_errors(method):

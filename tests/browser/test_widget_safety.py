@@ -214,8 +214,6 @@ def test_the_api_keeps_hostile_comments_verbatim_and_refuses_script_websites(see
         assert list(response.json["errors"]["json"]) == ["website"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a lone surrogate in a JSON comment is a 500 "
-                   "(UnicodeEncodeError in service/identity.py), not a 422")
 def test_a_comment_with_a_lone_surrogate_is_refused_not_a_server_error(seed):
     # Valid JSON (RFC 8259 allows the escape), and what JSON.stringify sends for a lone surrogate.
     response = seed.client.post(f"/api/v1/threads/{DEMO_POLL}/comments", content_type="application/json",
@@ -316,8 +314,6 @@ def contrast(foreground: str, background: str) -> float:
     return (high + 0.05) / (low + 0.05)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: widget.js sets font and color only on :host, where the host "
-                   "page's `div {font-size: 2px; color: white}` wins; text inherits it")
 def test_hostile_host_css_cannot_whiten_or_shrink_the_widget_text(new_page, live_server, seed):
     page = open_hostile_article(new_page, live_server)
     widget = host(page)
@@ -328,6 +324,7 @@ def test_hostile_host_css_cannot_whiten_or_shrink_the_widget_text(new_page, live
         background = style["backgroundColor"] if selector.startswith("button") else panel
         assert float(style["fontSize"].removesuffix("px")) >= 12, (selector, style)
         assert contrast(style["color"], background) >= 4.5, (selector, style, background)
+
 
 def test_the_widget_buttons_are_real_toggle_buttons(new_page, live_server, seed):
     page = new_page(f"{live_server}/")
