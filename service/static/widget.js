@@ -31,7 +31,7 @@
     ".r .n{text-align:right;font-variant-numeric:tabular-nums}.m{color:var(--muted);margin:.4rem 0}",
     ".msg:empty{display:none}.msg{margin:.5rem 0;font-weight:600}",
     "ol{list-style:none;padding:0;margin:0}li{border-top:1px solid var(--line);padding:.6rem 0}",
-    ".who{font-weight:700}.t{font-size:.75rem;font-weight:700;border-radius:3px;padding:0 .35rem;margin-left:.4rem;color:var(--on)}",
+    ".who{font-weight:700;color:var(--fg)}.t{font-size:.75rem;font-weight:700;border-radius:3px;padding:0 .35rem;margin-left:.4rem;color:var(--on)}",
     ".t.yay{background:var(--yay)}.t.nay{background:var(--nay)}time{color:var(--muted);margin-left:.4rem;font-size:.9rem}",
     ".txt{white-space:pre-wrap;overflow-wrap:anywhere;margin:.25rem 0 0}a{color:var(--focus)}",
     "label{display:block;font-weight:600;margin-top:.6rem}small{font-weight:400;color:var(--muted)}",

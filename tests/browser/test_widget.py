@@ -111,12 +111,26 @@ def test_a_vote_after_the_rate_limit_shows_a_readable_message_with_a_retry(demo,
     assert alert.locator("button").inner_text() == "Try again"
 
 
+def seed_conversation(base):
+    """Two readers who voted and commented, approved: what a real article's widget shows."""
+    for token, choice, author, body in (
+            ("reader-token-yay-000001", "yay", "Priya", "Mine holds everything I need and nothing I don't. YAY!"),
+            ("reader-token-nay-000002", "nay", "Tom", "Cute, but my water bottle disagrees.\nNAY from me.")):
+        api(base, "POST", f"/polls/{POLL}/votes", {"choice": choice, "voter": token})
+        comment = api(base, "POST", f"/threads/{POLL}/comments", {"author": author, "body": body, "voter": token})
+        api(base, "POST", f"/moderation/comments/{comment['id']}", {"action": "approve"})
+
+
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_screenshots_of_the_widget(demo, output_dir, scheme):
+def test_screenshots_of_the_widget(demo, live_server, output_dir, scheme):
     page = demo(color_scheme=scheme, reduced_motion="reduce", viewport={"width": 720, "height": 1200})
+    seed_conversation(live_server)
+    page.reload()
     host = widget(page)
+    host.locator("h3").filter(has_text="2 Responses").wait_for()
     host.locator("button.yay").click()
-    wait_for_total(page, "You voted YAY")
+    wait_for_total(page, "3 votes · You voted YAY")
+    assert host.locator(".t.yay").inner_text() == "YAY" and host.locator(".t.nay").inner_text() == "NAY"
     background = page.evaluate(
         "getComputedStyle(document.querySelector('[data-yaynay-poll]').shadowRoot.querySelector('.w')).backgroundColor")
     assert background == ("rgb(255, 255, 255)" if scheme == "light" else "rgb(28, 28, 28)")
