@@ -31,6 +31,11 @@ def now() -> float:
     return current_app.config["CLOCK"]()
 
 
+def public_cache_headers() -> dict[str, str]:
+    """What public reads (tallies, published comments) may be cached for: a few seconds."""
+    return {"Cache-Control": f"public, max-age={current_app.config['POLL_CACHE_MAX_AGE']}"}
+
+
 def client_ip_digest() -> str:
     """The keyed digest of the client address (ProxyFix has already applied PROXY_HOPS)."""
     return ip_digest(current_app.config["SECRET_KEY"], request.remote_addr or "unknown")

@@ -12,7 +12,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, ValidationError
 
-from service.api import client_ip_digest, now, require_json_body, secure_html
+from service.api import client_ip_digest, now, public_cache_headers, require_json_body, secure_html
 from service.config import RateLimit
 from service.errors import YaynayError
 from service.extensions import store
@@ -132,7 +132,7 @@ class ThreadCounts(MethodView):
         """Approved-comment counts of up to 100 threads ("2 Responses" on list pages)."""
         counts = store.comments.approved_counts(ids)
         return {"threads": [{"id": thread_id, "count": counts[thread_id]} for thread_id in ids]}, 200, \
-            {"Cache-Control": f"public, max-age={current_app.config['POLL_CACHE_MAX_AGE']}"}
+            public_cache_headers()
 
 
 @blp.route("/<resource_id:thread_id>/comments")
@@ -146,7 +146,7 @@ class ThreadComments(MethodView):
             thread_id, limit=limit or current_app.config["COMMENTS_PAGE_SIZE"], cursor=cursor)
         body = {"count": page.extra["count"], "comments": [present(c) for c in page.items],
                 "next_cursor": page.next_cursor}
-        return body, 200, {"Cache-Control": f"public, max-age={current_app.config['POLL_CACHE_MAX_AGE']}"}
+        return body, 200, public_cache_headers()
 
     @blp.doc(requestBody={"required": True, "content": {
         "application/json": {"schema": CommentSubmitSchema},

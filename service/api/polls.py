@@ -12,7 +12,7 @@ from flask import Response, current_app, render_template, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from service.api import BEARER_AUTH, client_ip_digest, now, require_json_body
+from service.api import BEARER_AUTH, client_ip_digest, now, public_cache_headers, require_json_body
 from service.auth import require_admin
 from service.config import RateLimit
 from service.errors import PollNotFound
@@ -45,10 +45,6 @@ def present(poll: Poll, at: float) -> dict:
         "tally": {"yay": poll.yay, "nay": poll.nay, "total": poll.total},
         "percent": poll.percent,
     }
-
-
-def public_cache_headers() -> dict[str, str]:
-    return {"Cache-Control": f"public, max-age={current_app.config['POLL_CACHE_MAX_AGE']}"}
 
 
 @blp.route("")
