@@ -61,3 +61,13 @@ def test_without_a_redis_url_the_embedded_redis_socket_is_used(tmp_path):
 def test_rate_limits_are_read_from_text(text, expected):
     limit = RateLimit.parse(text)
     assert (limit.count, limit.window) == expected
+
+
+def test_the_example_settings_file_loads(tmp_path):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "config" / "yaynay.example.toml"
+    settings = load_settings(environ={"YAYNAY_CONFIG": str(example), "YAYNAY_SECRET_KEY": "k",
+                                      "YAYNAY_REDIS_URL": "redis://r:6379/0"})
+    assert settings["PROXY_HOPS"] == 1
+    assert settings["ALLOWED_ORIGINS"] == ["https://blog.example", "https://www.blog.example"]

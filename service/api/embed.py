@@ -95,7 +95,11 @@ def render_embed(poll_id: str, *, status_code: int = 200, message: str | None = 
 
 @blp.route("/embed/<resource_id:poll_id>")
 def embed_page(poll_id: str):
-    return render_embed(poll_id)
+    try:
+        return render_embed(poll_id)
+    except PollNotFound:
+        html = render_template("not_found.html", what="This poll does not exist (yet).")
+        return secure_html(make_response(html, 404))
 
 
 @blp.route("/embed/<resource_id:poll_id>/vote", methods=["POST"])

@@ -98,7 +98,7 @@
     var withComments = host.getAttribute("data-yaynay-comments") !== "off";
     var root = host.attachShadow({ mode: "open" });
     var voteKey = "yaynay:vote:" + pollId;
-    var etag = null, live = null, polling = null, lastVersion = -1;
+    var etag = null, polling = null, lastVersion = -1;
 
     var question = el("h2", { id: "q", text: "YAY or NAY?" });
     var buttons = { yay: el("button", { type: "button", "class": "yay", "aria-pressed": "false", text: "YAY" }),
@@ -173,28 +173,24 @@
     buttons.yay.addEventListener("click", function () { vote("yay"); });
     buttons.nay.addEventListener("click", function () { vote("nay"); });
 
+    // While the stream is down (or never worked) the tally is polled; a stream event stops that.
     function startPolling() {
       host.setAttribute("data-yaynay-live", "polling");
-      if (live) { live.close(); live = null; }
       if (!polling) polling = setInterval(load, POLL_EVERY);
     }
 
     function listen() {
       if (!window.EventSource) return startPolling();
-      var failures = 0;
-      live = new EventSource(API + "/polls/" + encodeURIComponent(pollId) + "/events");
+      var live = new EventSource(API + "/polls/" + encodeURIComponent(pollId) + "/events");
       live.addEventListener("tally", function (event) {
-        failures = 0;
+        if (polling) { clearInterval(polling); polling = null; }
         host.setAttribute("data-yaynay-live", "stream");
         var update = JSON.parse(event.data);
         var first = lastVersion < 0;
         lastVersion = update.version;
         showTally(update, !first);
       });
-      live.onerror = function () {
-        failures += 1;
-        if (live.readyState === EventSource.CLOSED || failures >= 3) startPolling();
-      };
+      live.onerror = startPolling;  // EventSource keeps reconnecting by itself unless CLOSED
     }
 
     load().then(listen);

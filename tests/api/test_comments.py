@@ -298,7 +298,8 @@ def test_no_public_response_ever_contains_a_submitted_email(client, admin, make_
     public = [first, form_post,
               client.get(URL), client.get(f"{URL}?limit=1"), client.get(f"/api/v1/threads?ids={THREAD}"),
               client.get(f"/api/v1/polls/{THREAD}"), client.get(f"/api/v1/polls?ids={THREAD}"),
-              client.get("/openapi.json"), client.get("/healthz"), client.get("/readyz")]
+              client.get("/openapi.json"), client.get("/healthz"), client.get("/readyz"),
+              client.get(f"/embed/{THREAD}"), client.get("/"), client.get(f"/api/v1/polls/{THREAD}/badge.svg")]
     for response in public:
         assert secret_email not in response.get_data(as_text=True), response.request.path
         assert secret_email not in str(response.headers)

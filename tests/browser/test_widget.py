@@ -135,3 +135,28 @@ def test_screenshots_of_the_widget(demo, live_server, output_dir, scheme):
         "getComputedStyle(document.querySelector('[data-yaynay-poll]').shadowRoot.querySelector('.w')).backgroundColor")
     assert background == ("rgb(255, 255, 255)" if scheme == "light" else "rgb(28, 28, 28)")
     host.screenshot(path=str(output_dir / f"widget-{scheme}.png"))
+
+
+def test_where_streams_fail_the_widget_polls_the_tally(demo, live_server, browser):
+    page = demo()
+    page.route("**/events", lambda route: route.abort())
+    page.reload()
+    page.locator("[data-yaynay-live=polling]").wait_for(timeout=5000)
+    api(live_server, "POST", f"/polls/{POLL}/votes", {"choice": "nay", "voter": "another-reader-token-1"})
+    wait_for_total(page, "1 vote", timeout=7000)
+
+
+def test_an_unavailable_service_gets_a_readable_message_and_a_retry(demo):
+    page = demo()
+    host = widget(page)
+    wait_for_total(page, "0 votes")
+    page.route("**/votes", lambda route: route.fulfill(
+        status=503, headers={"Retry-After": "1", "Content-Type": "application/json"},
+        body='{"code": 503, "status": "Service Unavailable", "message": "down", "errors": {}}'))
+    host.locator("button.yay").click()
+    alert = host.locator("p.msg[role=alert]")
+    alert.filter(has_text="busy right now").wait_for()
+    page.unroute("**/votes")
+    alert.locator("button").click()
+    wait_for_total(page, "1 vote · You voted YAY")
+    assert alert.inner_text() == ""
