@@ -126,8 +126,8 @@ def submit_form(thread_id: str):
 @blp.route("")
 class ThreadCounts(MethodView):
     @blp.etag
-    @blp.arguments(ThreadIdsQuerySchema, location="query", as_kwargs=True)
-    @blp.response(200, ThreadCountsSchema)
+    @blp.arguments(ThreadIdsQuerySchema(), location="query", as_kwargs=True)
+    @blp.response(200, ThreadCountsSchema())
     def get(self, ids):
         """Approved-comment counts of up to 100 threads ("2 Responses" on list pages)."""
         counts = store.comments.approved_counts(ids)
@@ -138,8 +138,8 @@ class ThreadCounts(MethodView):
 @blp.route("/<resource_id:thread_id>/comments")
 class ThreadComments(MethodView):
     @blp.etag
-    @blp.arguments(PageQuerySchema, location="query", as_kwargs=True)
-    @blp.response(200, CommentPageSchema)
+    @blp.arguments(PageQuerySchema(), location="query", as_kwargs=True)
+    @blp.response(200, CommentPageSchema())
     def get(self, thread_id, limit, cursor):
         """Approved comments, oldest first, with cursor pagination; never an email or an IP."""
         page = store.comments.approved(
@@ -152,7 +152,7 @@ class ThreadComments(MethodView):
         "application/json": {"schema": CommentSubmitSchema},
         FORM_CONTENT_TYPE: {"schema": CommentSubmitSchema},
     }})
-    @blp.response(202, SubmissionSchema, description="Held for moderation (201 when moderation is off). "
+    @blp.response(202, SubmissionSchema(), description="Held for moderation (201 when moderation is off). "
                   "A form post is answered 303 See Other to return_to or the Referer.")
     @blp.alt_response(303, schema=None, description="Form posts: back to the article.")
     @blp.alt_response(422, schema=None, description="Invalid fields (form posts: the form again, text kept).")
@@ -161,7 +161,7 @@ class ThreadComments(MethodView):
         if request.mimetype == FORM_CONTENT_TYPE:
             return submit_form(thread_id)
         require_json_body()
-        data = blp.ARGUMENTS_PARSER.parse(CommentSubmitSchema, request, location="json")
+        data = blp.ARGUMENTS_PARSER.parse(CommentSubmitSchema(), request, location="json")
         submission = submit(thread_id, data)
         code = 202 if submission.status == "pending" else 201
         headers = rate_limit_headers(submission.rate) if submission.rate else {}

@@ -14,7 +14,7 @@ blp = Blueprint("health", __name__, description="Health checks.")
 
 @blp.route("/healthz")
 class Liveness(MethodView):
-    @blp.response(200, HealthSchema)
+    @blp.response(200, HealthSchema())
     def get(self):
         """The process is alive (Redis is not consulted)."""
         return {"status": "ok"}
@@ -22,7 +22,7 @@ class Liveness(MethodView):
 
 @blp.route("/readyz")
 class Readiness(MethodView):
-    @blp.response(200, HealthSchema)
+    @blp.response(200, HealthSchema())
     @blp.alt_response(503, schema=None, description="Redis does not answer.")
     def get(self):
         """Redis answers: the service can take traffic."""

@@ -54,8 +54,8 @@ def present_decision(decision: Decision) -> dict:
 class Queue(MethodView):
     @require_moderator
     @blp.doc(security=BEARER_AUTH)
-    @blp.arguments(QueueQuerySchema, location="query", as_kwargs=True)
-    @blp.response(200, QueuePageSchema)
+    @blp.arguments(QueueQuerySchema(), location="query", as_kwargs=True)
+    @blp.response(200, QueuePageSchema())
     def get(self, status, thread, limit, cursor):
         """Comments of one status (pending by default), oldest first, with moderators' signals."""
         page = store.comments.queue(status, thread_id=thread, limit=limit or 50, cursor=cursor)
@@ -67,8 +67,8 @@ class Queue(MethodView):
 class CommentDecision(MethodView):
     @require_moderator
     @blp.doc(security=BEARER_AUTH)
-    @blp.arguments(DecisionSchema)
-    @blp.response(200, DecisionResultSchema)
+    @blp.arguments(DecisionSchema())
+    @blp.response(200, DecisionResultSchema())
     @blp.alt_response(409, schema=None, description="Another decision stands; the body names it.")
     def post(self, decision, comment_id):
         """Approve, reject, mark as spam or delete one comment; the first decision wins."""
@@ -81,8 +81,8 @@ class CommentDecision(MethodView):
 class BulkDecisions(MethodView):
     @require_moderator
     @blp.doc(security=BEARER_AUTH)
-    @blp.arguments(BulkDecisionSchema)
-    @blp.response(200, BulkResultSchema)
+    @blp.arguments(BulkDecisionSchema())
+    @blp.response(200, BulkResultSchema())
     def post(self, bulk):
         """Up to 100 decisions at once; each item reports its own outcome."""
         items = [(item["id"], item["action"], item["reason"], item["seen"]) for item in bulk["decisions"]]
@@ -102,8 +102,8 @@ class BulkDecisions(MethodView):
 class Log(MethodView):
     @require_moderator
     @blp.doc(security=BEARER_AUTH)
-    @blp.arguments(PageQuerySchema, location="query", as_kwargs=True)
-    @blp.response(200, LogPageSchema)
+    @blp.arguments(PageQuerySchema(), location="query", as_kwargs=True)
+    @blp.response(200, LogPageSchema())
     def get(self, limit, cursor):
         """Who decided what, when and why; newest first."""
         page = store.comments.log(limit=limit or 50, cursor=cursor)

@@ -50,8 +50,8 @@ def present(poll: Poll, at: float) -> dict:
 @blp.route("")
 class PollList(MethodView):
     @blp.etag
-    @blp.arguments(PollIdsQuerySchema, location="query", as_kwargs=True)
-    @blp.response(200, PollListSchema)
+    @blp.arguments(PollIdsQuerySchema(), location="query", as_kwargs=True)
+    @blp.response(200, PollListSchema())
     def get(self, ids):
         """Tallies of up to 100 polls at once, for article list pages."""
         at = now()
@@ -65,7 +65,7 @@ class PollList(MethodView):
 @blp.route("/<resource_id:poll_id>")
 class PollItem(MethodView):
     @blp.etag
-    @blp.response(200, PollSchema)
+    @blp.response(200, PollSchema())
     @blp.alt_response(404, schema=None, description="No such poll.")
     def get(self, poll_id):
         """One poll with its tally; send If-None-Match to get 304 when nothing changed."""
@@ -76,8 +76,8 @@ class PollItem(MethodView):
 
     @require_admin
     @blp.doc(security=BEARER_AUTH)
-    @blp.arguments(PollUpdateSchema)
-    @blp.response(200, PollSchema, description="Updated; 201 when created.")
+    @blp.arguments(PollUpdateSchema())
+    @blp.response(200, PollSchema(), description="Updated; 201 when created.")
     def put(self, settings, poll_id):
         """Create or update a poll (admin). Its tally is kept."""
         closes_at = settings["closes_at"].timestamp() if settings["closes_at"] else None
@@ -172,8 +172,8 @@ class PollEvents(MethodView):
 
 @blp.route("/<resource_id:poll_id>/votes")
 class PollVotes(MethodView):
-    @blp.arguments(VoteSchema)
-    @blp.response(200, VoteResultSchema)
+    @blp.arguments(VoteSchema())
+    @blp.response(200, VoteResultSchema())
     def post(self, ballot, poll_id):
         """Cast a vote, repeat it (no change) or change it (moves it between the tallies)."""
         result = cast_vote(poll_id, ballot["choice"], ballot["voter"])
