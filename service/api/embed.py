@@ -32,6 +32,15 @@ def widget_source() -> tuple[bytes, str]:
     return source, hashlib.sha256(source).hexdigest()[:12]
 
 
+@blp.route("/favicon.ico")
+def favicon():
+    """Browsers ask every page's origin for this; half YAY green, half NAY red."""
+    response = make_response(files("service").joinpath("static", "favicon.svg").read_bytes())
+    response.mimetype = "image/svg+xml"
+    response.headers["Cache-Control"] = f"public, max-age={WIDGET_MAX_AGE}"
+    return response
+
+
 @blp.route("/widget.js")
 def widget():
     """The widget; cached for a day and revalidated by its ETag (its version)."""

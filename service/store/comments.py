@@ -117,6 +117,11 @@ class Page:
     extra: dict = field(default_factory=dict)
 
 
+def queue_score(submitted_at: float) -> int:
+    """A comment's place in the site-wide queue: its submission time in microseconds."""
+    return int(submitted_at * 1_000_000)
+
+
 def split_comment_id(comment_id: str) -> tuple[str, str]:
     """``"mini-backpacks.k3x9a2mq"`` -> thread id and comment key."""
     thread_id, _, key = comment_id.rpartition(".")
@@ -224,7 +229,7 @@ class CommentStore:
         """The site-wide indexes of a new comment: queue, surge, same-text and email."""
         hour = int(now // 3600)
         with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(self.keys.queue(status), {comment_id: int(now * 1000)})
+            pipe.zadd(self.keys.queue(status), {comment_id: queue_score(now)})
             pipe.incr(self.keys.surge(hour))
             pipe.expire(self.keys.surge(hour), 7200)
             pipe.incr(self.keys.text_seen(comment.text_digest))
@@ -346,7 +351,7 @@ class CommentStore:
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.zrem(self.keys.queue(listed_as), comment_id)
             if comment is not None:
-                pipe.zadd(self.keys.queue(comment.status), {comment_id: int(comment.created_at * 1000)})
+                pipe.zadd(self.keys.queue(comment.status), {comment_id: queue_score(comment.created_at)})
             pipe.execute()
 
     @translate_errors
@@ -412,7 +417,7 @@ class CommentStore:
                     if email_digest:
                         pipe.srem(self.keys.email_comments(email_digest), decision.id)
                 else:
-                    pipe.zadd(self.keys.queue(decision.status), {decision.id: int(created_at * 1000)})
+                    pipe.zadd(self.keys.queue(decision.status), {decision.id: queue_score(created_at)})
                 pipe.xadd(self.keys.moderation_log(), {
                     "comment": decision.id, "action": decision.action, "from": decision.previous,
                     "moderator": decision.moderator, "reason": reason or "", "at": repr(decision.at)})

@@ -19,7 +19,7 @@ in KEYS touches a single slot.
 | ``P:thread:{id}:same:<digest>`` | string | DUPLICATE_WINDOW | comment key of one client's identical submission |
 | ``P:threads`` | sorted set | permanent | every thread id, scored by first comment: the ceiling on threads |
 | ``P:ip:{<ip>}:rl:comment:<window>:<start>`` | string | window + 1 s | one client IP's comments in one window (site-wide) |
-| ``P:moderation:{queue}:<status>`` | sorted set | permanent | comment ids of every thread by status, scored by submission time (ms) |
+| ``P:moderation:{queue}:<status>`` | sorted set | permanent | comment ids of every thread by status, scored by submission time (µs) |
 | ``P:moderation:{queue}:log`` | stream | permanent | every decision of every thread, newest last |
 | ``P:moderation:{queue}:surge:<hour>`` | string | 2 h | comments submitted site-wide in one hour |
 | ``P:text:{<digest>}`` | string | 30 days | how many times a comment body was submitted (the "same text" signal) |
