@@ -50,6 +50,26 @@ def require_json_body() -> None:
         )
 
 
+def is_publisher_origin(origin: str) -> bool:
+    """True for this service's own origin and those in ALLOWED_ORIGINS, compared whole."""
+    allowed = {o.lower().rstrip("/") for o in current_app.config["ALLOWED_ORIGINS"]}
+    allowed.add(request.host_url.lower().rstrip("/"))
+    return origin.lower().rstrip("/") in allowed
+
+
+def refuse_foreign_form_post() -> str | None:
+    """Why a plain form post must be refused, or None.
+
+    Browsers name the page a form was posted from in ``Origin``. A form on some other
+    site would otherwise make every visitor's browser vote or comment for it, from as
+    many IPs as it has visitors. A post without ``Origin`` (curl, old browsers) passes.
+    """
+    origin = request.headers.get("Origin")
+    if origin is None or is_publisher_origin(origin):
+        return None
+    return "This form was sent from a page of another site; nothing was stored."
+
+
 def publisher_sources() -> str:
     """``'self'`` and the publisher's origins (ALLOWED_ORIGINS), as a CSP source list."""
     return " ".join(["'self'", *current_app.config["ALLOWED_ORIGINS"]])

@@ -12,7 +12,15 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, ValidationError
 
-from service.api import client_ip_digest, now, public_cache_headers, require_json_body, secure_html
+from service.api import (
+    client_ip_digest,
+    is_publisher_origin,
+    now,
+    public_cache_headers,
+    refuse_foreign_form_post,
+    require_json_body,
+    secure_html,
+)
 from service.config import RateLimit
 from service.errors import YaynayError
 from service.extensions import store
@@ -80,10 +88,7 @@ def allowed_return_url(url: str | None) -> str | None:
     if not url:
         return None
     parts = urlsplit(url)
-    origin = f"{parts.scheme}://{parts.netloc}".lower()
-    allowed = {o.lower().rstrip("/") for o in current_app.config["ALLOWED_ORIGINS"]}
-    allowed.add(request.host_url.lower().rstrip("/"))
-    if parts.scheme not in ("http", "https") or origin not in allowed:
+    if parts.scheme not in ("http", "https") or not is_publisher_origin(f"{parts.scheme}://{parts.netloc}"):
         return None
     return urlunsplit(parts._replace(fragment=""))
 
@@ -99,6 +104,10 @@ def form_page(thread_id: str, values: dict, *, status_code: int, errors: dict | 
 def submit_form(thread_id: str):
     """A plain ``<form method="post">``: 303 back to the article, or the form again with the text kept."""
     values = request.form.to_dict()
+    refusal = refuse_foreign_form_post()
+    if refusal:
+        values.pop("return_to", None)
+        return form_page(thread_id, values, status_code=403, message=refusal)
     return_to = values.get("return_to") or request.headers.get("Referer")
     try:
         data = CommentSubmitSchema(unknown=EXCLUDE).load(values)

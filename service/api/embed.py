@@ -10,7 +10,7 @@ from importlib.resources import files
 
 from flask import Blueprint, Response, abort, current_app, make_response, redirect, render_template, request, url_for
 
-from service.api import now, secure_html
+from service.api import now, refuse_foreign_form_post, secure_html
 from service.api.comments import present as present_comment
 from service.api.polls import cast_vote, present
 from service.errors import PollNotFound, YaynayError
@@ -114,6 +114,9 @@ def embed_page(poll_id: str):
 @blp.route("/embed/<resource_id:poll_id>/vote", methods=["POST"])
 def embed_vote(poll_id: str):
     """A plain form vote: 303 back to the iframe page, or the page with what went wrong."""
+    refusal = refuse_foreign_form_post()
+    if refusal:
+        return render_embed(poll_id, status_code=403, message=refusal)
     choice = request.form.get("choice")
     if choice not in ("yay", "nay"):
         return render_embed(poll_id, status_code=422, message="Choose YAY or NAY.")

@@ -306,3 +306,15 @@ def test_no_public_response_ever_contains_a_submitted_email(client, admin, make_
     # The reader's own form, shown back to them, is the one place their address may appear.
     assert secret_email in bad_form.get_data(as_text=True)
     assert secret_email in client.get("/api/v1/moderation/queue", headers=admin).get_data(as_text=True)
+
+
+def test_a_form_posted_from_another_sites_page_is_refused(client, admin):
+    foreign = form(client, author="Visitor", body="Posted by a page I never saw",
+                   headers={"Origin": "https://evil.example"})
+    assert foreign.status_code == 403
+    assert "Posted by a page I never saw" in foreign.get_data(as_text=True)
+    publisher = form(client, ip="198.51.100.8", author="Reader", body="From the article",
+                     return_to="https://blog.example/a", headers={"Origin": "https://blog.example"})
+    assert publisher.status_code == 303
+    assert [c["body"] for c in client.get("/api/v1/moderation/queue", headers=admin).json["comments"]] == [
+        "From the article"]

@@ -94,3 +94,13 @@ def test_the_demo_is_off_in_production(settings, redis_client):
     client = create_app(settings).test_client()
     assert client.get("/").status_code == 404
     assert client.get("/moderate").status_code == 404
+
+
+def test_a_vote_form_posted_from_another_site_is_refused(client, make_poll):
+    make_poll()
+    refused = client.post("/embed/mini-backpacks/vote", data={"choice": "yay"},
+                          headers={"Origin": "https://evil.example"})
+    assert refused.status_code == 403
+    own = client.post("/embed/mini-backpacks/vote", data={"choice": "yay"}, headers={"Origin": "http://localhost"})
+    assert own.status_code == 303
+    assert client.get("/api/v1/polls/mini-backpacks").json["tally"]["total"] == 1
