@@ -211,9 +211,18 @@ class CommentSchema(Schema):
                                                     "description": "The author's live vote on the thread's poll."})
 
 
+def cursor_field(pattern: str, example: str) -> fields.String:
+    """A page cursor as the previous page's ``next_cursor`` gave it; anything else is a 422."""
+    return fields.String(load_default=None, validate=validate.Regexp(pattern, error="Not a cursor of this list."),
+                         metadata={"description": "The previous page's next_cursor.", "example": example})
+
+
 class PageQuerySchema(StrictSchema):
     limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=100))
-    cursor = fields.String(load_default=None, validate=validate.Regexp(r"^[0-9A-Za-z:._-]{1,160}$"))
+
+
+class CommentPageQuerySchema(PageQuerySchema):
+    cursor = cursor_field(r"^\d{1,18}$", "50")
 
 
 class CommentPageSchema(Schema):
@@ -264,6 +273,8 @@ class ModerationCommentSchema(Schema):
 
 
 class QueueQuerySchema(PageQuerySchema):
+    # Across threads "<microseconds>:<comment id>"; within one thread, a sequence number.
+    cursor = cursor_field(r"^\d{1,18}(:[a-z0-9-]{1,64}\.[a-z2-7]{8})?$", "1795696216461410:mini-backpacks.k3x9a2mq")
     status = fields.String(load_default="pending", validate=validate.OneOf(STATUSES))
     thread = fields.String(load_default=None, validate=validate.Regexp(POLL_ID_PATTERN, error="Not a thread id."))
 
@@ -325,6 +336,10 @@ class LogEntrySchema(Schema):
     moderator = fields.String()
     reason = fields.String()
     at = fields.DateTime()
+
+
+class LogQuerySchema(PageQuerySchema):
+    cursor = cursor_field(r"^\d{1,18}-\d{1,18}$", "1795696216473-0")
 
 
 class LogPageSchema(Schema):

@@ -27,9 +27,9 @@ from service.extensions import store
 from service.identity import email_digest, idempotency_digest, text_digest, voter_digest
 from service.ratelimit import rate_limit_headers
 from service.schemas import (
+    CommentPageQuerySchema,
     CommentPageSchema,
     CommentSubmitSchema,
-    PageQuerySchema,
     SubmissionSchema,
     ThreadCountsSchema,
     ThreadIdsQuerySchema,
@@ -147,7 +147,7 @@ class ThreadCounts(MethodView):
 @blp.route("/<resource_id:thread_id>/comments")
 class ThreadComments(MethodView):
     @blp.etag
-    @blp.arguments(PageQuerySchema(), location="query", as_kwargs=True)
+    @blp.arguments(CommentPageQuerySchema(), location="query", as_kwargs=True)
     @blp.response(200, CommentPageSchema())
     def get(self, thread_id, limit, cursor):
         """Approved comments, oldest first, with cursor pagination; never an email or an IP."""

@@ -18,7 +18,7 @@ from service.schemas import (
     DecisionResultSchema,
     DecisionSchema,
     LogPageSchema,
-    PageQuerySchema,
+    LogQuerySchema,
     QueuePageSchema,
     QueueQuerySchema,
 )
@@ -102,7 +102,7 @@ class BulkDecisions(MethodView):
 class Log(MethodView):
     @require_moderator
     @blp.doc(security=BEARER_AUTH)
-    @blp.arguments(PageQuerySchema(), location="query", as_kwargs=True)
+    @blp.arguments(LogQuerySchema(), location="query", as_kwargs=True)
     @blp.response(200, LogPageSchema())
     def get(self, limit, cursor):
         """Who decided what, when and why; newest first."""

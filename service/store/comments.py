@@ -309,7 +309,7 @@ class CommentStore:
     def queue(self, status: str, *, thread_id: str | None, limit: int, cursor: str | None) -> Page:
         """Comments of one status, oldest first, across threads or in one thread."""
         if thread_id:
-            after = int(cursor) if cursor else 0
+            after = int(cursor.split(":", 1)[0]) if cursor else 0
             rows = self.redis.zrange(self.keys.thread_status(thread_id, status), f"({after}", "+inf",
                                      byscore=True, offset=0, num=limit + 1, withscores=True)
             comments = self._load(thread_id, [member.decode() for member, _ in rows[:limit]],
@@ -330,7 +330,10 @@ class CommentStore:
     def _page_queue(self, status: str, limit: int, cursor: str | None) -> tuple[list[str], str | None]:
         """Queue ids after ``cursor`` ("<score>:<id>"), ties on the score broken by id."""
         key = self.keys.queue(status)
-        after_score, after_id = (int(cursor.split(":", 1)[0]), cursor.split(":", 1)[1]) if cursor else (None, "")
+        after_score, after_id = None, ""
+        if cursor:
+            score, _, after_id = cursor.partition(":")
+            after_score = int(score)
         low = after_score if after_score is not None else "-inf"
         picked, offset = [], 0
         while len(picked) <= limit:
@@ -426,6 +429,8 @@ class CommentStore:
     @translate_errors
     def log(self, *, limit: int, cursor: str | None) -> Page:
         """Decisions across threads, newest first; the cursor is the last entry id seen."""
+        if cursor and set(cursor) <= {"0", "-"}:
+            return Page([], None)  # nothing comes before 0-0, and Redis refuses "(0-0"
         rows = self.redis.xrevrange(self.keys.moderation_log(), max=f"({cursor}" if cursor else "+",
                                     min="-", count=limit + 1)
         entries = [LogEntry(id=entry_id.decode(), comment_id=_text(data[b"comment"]), action=_text(data[b"action"]),

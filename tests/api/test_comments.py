@@ -73,6 +73,7 @@ def test_listing_pages_with_a_cursor(client, admin):
     assert first["count"] == 5
     assert client.get(URL + "?limit=0").status_code == 422
     assert client.get(URL + "?cursor=%3Cscript%3E").status_code == 422
+    assert client.get(URL + "?cursor=abc").status_code == 422
 
 
 def test_the_listing_etag_changes_when_a_comment_is_approved(client, admin):

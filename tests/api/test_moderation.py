@@ -168,3 +168,17 @@ def test_moderation_needs_a_token(client):
                      client.get(QUEUE, headers={"Authorization": "Bearer wrong"})):
         assert response.status_code == 401
         assert response.json["code"] == 401
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/moderation/log?cursor=0-0",
+    "/api/v1/moderation/log?cursor=not-a-cursor",
+    "/api/v1/moderation/queue?cursor=abc",
+    "/api/v1/moderation/queue?cursor=12",
+    "/api/v1/moderation/queue?thread=a&cursor=12:a.aaaaaaaa",
+])
+def test_odd_cursors_are_a_422_or_an_empty_page_never_a_500(client, admin, path):
+    response = client.get(path, headers=admin)
+    assert response.status_code in (200, 422), response.json
+    if response.status_code == 200:
+        assert response.json.get("entries", response.json.get("comments")) == []
