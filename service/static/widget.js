@@ -34,6 +34,8 @@
     ".who{font-weight:700;color:var(--fg)}.t{font-size:.75rem;font-weight:700;border-radius:3px;padding:0 .35rem;margin-left:.4rem;color:var(--on)}",
     ".t.yay{background:var(--yay)}.t.nay{background:var(--nay)}time{color:var(--muted);margin-left:.4rem;font-size:.9rem}",
     ".txt{white-space:pre-wrap;overflow-wrap:anywhere;margin:.25rem 0 0}a{color:var(--focus)}",
+    ".replies{margin:.4rem 0 0 .4rem;padding-left:1rem;border-left:2px solid var(--line)}",
+    ".replies li:first-child{border-top:0}.rp{font-size:.85rem;font-weight:600;padding:.1rem .6rem;margin-top:.3rem}",
     "label{display:block;font-weight:600;margin-top:.6rem}small{font-weight:400;color:var(--muted)}",
     "input,textarea{box-sizing:border-box;width:100%;font:inherit;padding:.4rem;color:var(--fg);background:var(--bg);",
     "border:1px solid var(--muted);border-radius:4px}textarea{min-height:6rem}.err{color:var(--nay);display:block}",
@@ -202,7 +204,7 @@
     var heading = el("h3", { text: "Responses" });
     var list = el("ol");
     var more = el("button", { type: "button", text: "Show more" });
-    var cursor = null;
+    var cursor = null, rendered = {}, parentId = null;
     more.hidden = true;
 
     function authorLine(comment) {
@@ -221,8 +223,19 @@
           if (result.status !== 200) return;
           heading.textContent = result.data.count + (result.data.count === 1 ? " Response" : " Responses");
           result.data.comments.forEach(function (comment) {
-            list.appendChild(el("li", { id: "c-" + comment.id }, [authorLine(comment),
-              el("p", { "class": "txt", text: comment.body })]));
+            var reply = el("button", { type: "button", "class": "rp", "aria-label": "Reply to " + comment.author,
+                                       text: "Reply" });
+            reply.addEventListener("click", function () { replyTo(comment); });
+            var item = el("li", { id: "c-" + comment.id }, [authorLine(comment),
+              el("p", { "class": "txt", text: comment.body }), reply]);
+            var parent = comment.parent_id && rendered[comment.parent_id];
+            if (parent) {  // a reply sits under the comment it answers
+              if (!parent.replies) parent.appendChild(parent.replies = el("ol", { "class": "replies" }));
+              parent.replies.appendChild(item);
+            } else {
+              list.appendChild(item);
+            }
+            rendered[comment.id] = item;
           });
           cursor = result.data.next_cursor;
           more.hidden = !cursor;
@@ -239,9 +252,23 @@
         input, fields[name].error]);
     }
     var status = el("p", { "class": "msg", role: "status" });
+    var replying = el("p", { "class": "m" });
+    replying.hidden = true;
+
+    function replyTo(comment) {
+      parentId = comment ? comment.id : null;
+      replying.textContent = "";
+      replying.hidden = !comment;
+      if (!comment) return;
+      var cancel = el("button", { type: "button", "class": "rp", text: "Cancel" });
+      cancel.addEventListener("click", function () { replyTo(null); });
+      replying.appendChild(document.createTextNode("Replying to " + comment.author + " "));
+      replying.appendChild(cancel);
+      fields.body.input.focus();
+    }
     var send = el("button", { type: "submit", text: "Post comment" });
     var form = el("form", { "class": "f", novalidate: "" }, [
-      el("h3", { text: "Leave a comment" }),
+      el("h3", { text: "Leave a comment" }), replying,
       field("author", "Name", el("input", { maxlength: "80", autocomplete: "name", required: "" })),
       field("email", "Email ", el("input", { type: "email", autocomplete: "email" }),
             "(optional; your email address will not be published)"),
@@ -258,6 +285,7 @@
       send.disabled = true;
       var body = { author: fields.author.input.value, body: fields.body.input.value, voter: voterToken() };
       if (fields.email.input.value.trim()) body.email = fields.email.input.value.trim();
+      if (parentId) body.parent_id = parentId;
       var key = form.getAttribute("data-key") || String(Date.now()) + Math.random().toString(16).slice(2);
       form.setAttribute("data-key", key);
       request("POST", path, body, { "Idempotency-Key": key }).then(function (result) {
@@ -265,10 +293,11 @@
         if (result.status === 202 || result.status === 201) {
           form.removeAttribute("data-key");
           fields.body.input.value = "";
+          replyTo(null);
           status.textContent = result.data.status === "pending"
             ? "Thank you! Your comment awaits moderation and will appear once approved."
             : "Thank you! Your comment is published.";
-          if (result.data.status !== "pending") { list.textContent = ""; cursor = null; loadComments(); }
+          if (result.data.status !== "pending") { list.textContent = ""; cursor = null; rendered = {}; loadComments(); }
           return;
         }
         var problems = (result.data && result.data.errors && result.data.errors.json) || {};

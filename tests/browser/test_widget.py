@@ -147,3 +147,26 @@ def test_an_unavailable_service_gets_a_readable_message_and_a_retry(demo):
     alert.locator("button").click()
     wait_for_total(page, "1 vote · You voted YAY")
     assert alert.inner_text() == ""
+
+
+def test_a_reply_from_the_widget_appears_under_the_comment_it_answers(demo, live_server):
+    page = demo()
+    seed_conversation(live_server)
+    page.reload()
+    host = widget(page)
+    host.locator("h3").filter(has_text="2 Responses").wait_for()
+    host.locator("button[aria-label='Reply to Tom']").click()
+    assert host.locator("form.f p.m").inner_text().startswith("Replying to Tom")
+    host.locator("#f-author").fill("Priya")
+    host.locator("#f-body").fill("A bottle clip fixes that!")
+    host.locator("form.f button[type=submit]").click()
+    host.locator("form.f p.msg").filter(has_text="awaits moderation").wait_for()
+    assert host.locator("form.f p.m").is_hidden()
+
+    (pending,) = api(live_server, "GET", "/moderation/queue")["comments"]
+    assert pending["parent_id"].endswith(api(live_server, "GET", f"/threads/{POLL}/comments")["comments"][1]["id"])
+    api(live_server, "POST", f"/moderation/comments/{pending['id']}", {"action": "approve"})
+    page.reload()
+    host.locator("h3").filter(has_text="3 Responses").wait_for()
+    nested = host.locator("ol > li:nth-child(2) ol.replies > li p.txt")
+    assert nested.all_inner_texts() == ["A bottle clip fixes that!"]

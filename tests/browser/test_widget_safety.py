@@ -95,7 +95,7 @@ HOSTILE_WEBSITES = ["javascript:alert(1)", "data:text/html,<script>alert(1)</scr
 # What the widget itself puts in its shadow root; anything else came from a comment.
 WIDGET_TAGS = {"section", "h2", "h3", "div", "button", "span", "p", "ol", "li", "a", "time",
                "form", "label", "small", "input", "textarea"}
-COMMENT_TAGS = {"li", "p", "span", "a", "time"}
+COMMENT_TAGS = {"li", "p", "span", "a", "time", "button", "ol"}  # button: Reply; ol: replies
 EMBED_COMMENT_TAGS = {"li", "p", "span", "time"}
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
