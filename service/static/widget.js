@@ -35,7 +35,7 @@
     ".t.yay{background:var(--yay)}.t.nay{background:var(--nay)}time{color:var(--muted);margin-left:.4rem;font-size:.9rem}",
     ".txt{white-space:pre-wrap;overflow-wrap:anywhere;margin:.25rem 0 0}a{color:var(--focus)}",
     ".replies{margin:.4rem 0 0 .4rem;padding-left:1rem;border-left:2px solid var(--line)}",
-    ".replies li:first-child{border-top:0}.rp{font-size:.85rem;font-weight:600;padding:.1rem .6rem;margin-top:.3rem}",
+    ".replies li:first-child{border-top:0}.rp{font-size:.85rem;font-weight:600;padding:0;margin-top:.2rem;border:0;background:none;color:var(--focus);text-decoration:underline}",
     "label{display:block;font-weight:600;margin-top:.6rem}small{font-weight:400;color:var(--muted)}",
     "input,textarea{box-sizing:border-box;width:100%;font:inherit;padding:.4rem;color:var(--fg);background:var(--bg);",
     "border:1px solid var(--muted);border-radius:4px}textarea{min-height:6rem}.err{color:var(--nay);display:block}",
