@@ -17,8 +17,8 @@ import click
 from marshmallow import ValidationError
 
 from service.api.polls import present
-from service.demo import ensure_demo_poll
 from service.config import ConfigError, embedded_redis_dir, load_settings
+from service.demo import ensure_demo_poll
 from service.extensions import store
 from service.schemas import POLL_ID_PATTERN, PollSchema, PollUpdateSchema
 

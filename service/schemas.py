@@ -149,7 +149,8 @@ class CommentSubmitSchema(StrictSchema):
     website = fields.URL(load_default=None, schemes={"http", "https"}, validate=validate.Length(max=300))
     body = fields.String(required=True, metadata={
         "maxLength": 5000, "description": "Plain text, 1-5,000 characters; line breaks are kept."})
-    parent_id = fields.String(load_default=None, validate=validate.Regexp(COMMENT_ID_PATTERN, error="Not a comment id."))
+    parent_id = fields.String(load_default=None,
+                              validate=validate.Regexp(COMMENT_ID_PATTERN, error="Not a comment id."))
     voter = fields.String(load_default=None, validate=validate.Regexp(
         VOTER_TOKEN_PATTERN, error="Must be 16-64 characters of A-Z, a-z, 0-9, '_' and '-'."),
         metadata={"description": "The voting token, so the comment shows its author's YAY or NAY."})

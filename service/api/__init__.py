@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from flask import Response, current_app, request
 from werkzeug.routing import BaseConverter
 

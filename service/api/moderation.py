@@ -88,7 +88,7 @@ class BulkDecisions(MethodView):
         items = [(item["id"], item["action"], item["reason"], item["seen"]) for item in bulk["decisions"]]
         outcomes = store.comments.decide_many(items, moderator=g.moderator.name, now=now())
         results = []
-        for (comment_id, *_), outcome in zip(items, outcomes):
+        for (comment_id, *_), outcome in zip(items, outcomes, strict=False):
             if isinstance(outcome, YaynayError):
                 results.append({"id": comment_id, "ok": False,
                                 "error": error_body(outcome.status_code, outcome.message, outcome.errors),

@@ -261,7 +261,7 @@ class CommentStore:
         with self.redis.pipeline(transaction=False) as pipe:
             for thread_id in thread_ids:
                 pipe.zcard(self.keys.thread_status(thread_id, "approved"))
-            return dict(zip(thread_ids, pipe.execute()))
+            return dict(zip(thread_ids, pipe.execute(), strict=False))
 
     @translate_errors
     def get(self, comment_id: str) -> Comment | None:
@@ -278,7 +278,7 @@ class CommentStore:
             for key in comment_keys:
                 pipe.hgetall(self.keys.comment(thread_id, key))
             rows = pipe.execute()
-        comments = [_comment(thread_id, key, row) for key, row in zip(comment_keys, rows) if row]
+        comments = [_comment(thread_id, key, row) for key, row in zip(comment_keys, rows, strict=False) if row]
         return self._decorate(comments, with_votes=with_votes, with_signals=with_signals)
 
     def _decorate(self, comments: list[Comment], *, with_votes: bool, with_signals: bool) -> list[Comment]:

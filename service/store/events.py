@@ -9,6 +9,7 @@ poll however many readers watch it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -100,10 +101,8 @@ class TallyFeed:
                 log.warning("tally feed lost Redis; reconnecting in %s s", self.reconnect_delay)
                 time.sleep(self.reconnect_delay)
             finally:
-                try:
+                with contextlib.suppress(UNAVAILABLE_ERRORS):
                     pubsub.close()
-                except UNAVAILABLE_ERRORS:
-                    pass
 
     def _flush(self) -> None:
         """Every ``interval``, hand each listener the newest tally of its poll, if it changed."""
@@ -115,7 +114,6 @@ class TallyFeed:
                               for poll_id, update in latest.items()]
             for update, inboxes in deliveries:
                 for inbox in inboxes:
-                    try:
+                    # A stalled reader misses updates; it never blocks the others.
+                    with contextlib.suppress(queue.Full):
                         inbox.put_nowait(update)
-                    except queue.Full:  # a stalled reader misses updates, never blocks the others
-                        pass

@@ -109,7 +109,7 @@ class PollStore:
             for poll_id in poll_ids:
                 pipe.hmget(self.keys.poll(poll_id), _POLL_FIELDS)
             rows = pipe.execute()
-        polls = (_poll_from_fields(poll_id, row) for poll_id, row in zip(poll_ids, rows))
+        polls = (_poll_from_fields(poll_id, row) for poll_id, row in zip(poll_ids, rows, strict=False))
         return [poll for poll in polls if poll is not None]
 
     @translate_errors

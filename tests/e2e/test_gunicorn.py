@@ -24,7 +24,8 @@ def request(method, url, body=None, headers=None, form=None):
         data, content_type = urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded"
     else:
         data, content_type = (json.dumps(body).encode() if body is not None else None), "application/json"
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": content_type, **(headers or {})})
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": content_type, **(headers or {})})
     try:
         response = OPENER.open(req, timeout=5)
     except urllib.error.HTTPError as error:

@@ -5,9 +5,9 @@ import threading
 
 from redis.crc import key_slot
 
+from service.config import RateLimit
 from service.store import Store
 from service.store.comments import CommentLimits, Decision, NewComment
-from service.config import RateLimit
 from service.store.keys import Keys
 
 NOW = 1_790_000_000.0
