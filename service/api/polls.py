@@ -15,7 +15,7 @@ from flask_smorest import Blueprint
 from service.api import BEARER_AUTH, client_ip_digest, now, public_cache_headers, require_json_body
 from service.auth import require_admin
 from service.config import RateLimit
-from service.errors import PollNotFound
+from service.errors import PollNotFound, YaynayError
 from service.extensions import store
 from service.identity import voter_digest
 from service.ratelimit import rate_limit_headers
@@ -127,26 +127,21 @@ def tally_event(poll: Poll) -> str:
     return f"id: {poll.version}\nevent: tally\ndata: {data}\n\n"
 
 
-def tally_stream(poll: Poll, feed, last_event_id: str | None, keepalive: float):
+def tally_stream(poll: Poll, inbox: queue.Queue, last_event_id: str | None, keepalive: float):
     """The current tally (unless the client has it), then every change, with keep-alive comments."""
-    inbox = feed.listen(poll.id)
-    sent = -1
-    try:
-        yield "retry: 3000\n\n"
-        if last_event_id != str(poll.version):
-            yield tally_event(poll)
-        sent = poll.version
-        while True:
-            try:
-                update = inbox.get(timeout=keepalive)
-            except queue.Empty:
-                yield ": keep-alive\n\n"
-                continue
-            if update.version > sent:
-                sent = update.version
-                yield tally_event(replace(poll, yay=update.yay, nay=update.nay, version=update.version))
-    finally:
-        feed.forget(poll.id, inbox)
+    yield "retry: 3000\n\n"
+    if last_event_id != str(poll.version):
+        yield tally_event(poll)
+    sent = poll.version
+    while True:
+        try:
+            update = inbox.get(timeout=keepalive)
+        except queue.Empty:
+            yield ": keep-alive\n\n"
+            continue
+        if update.version > sent:
+            sent = update.version
+            yield tally_event(replace(poll, yay=update.yay, nay=update.nay, version=update.version))
 
 
 @blp.route("/<resource_id:poll_id>/events")
@@ -161,13 +156,22 @@ class PollEvents(MethodView):
         without repeating a tally the client already has. A comment line every 15 s keeps
         proxies from closing an idle stream.
         """
-        poll = store.polls.get(poll_id)
-        if poll is None:
-            raise PollNotFound(poll_id)
-        stream = tally_stream(poll, store.tally_feed, request.headers.get("Last-Event-ID"),
+        feed = store.tally_feed
+        # Listen first, then read the tally: a change in between is queued, not lost.
+        inbox = feed.listen(poll_id)
+        try:
+            poll = store.polls.get(poll_id)
+            if poll is None:
+                raise PollNotFound(poll_id)
+        except YaynayError:
+            feed.forget(poll_id, inbox)
+            raise
+        stream = tally_stream(poll, inbox, request.headers.get("Last-Event-ID"),
                               current_app.config["EVENTS_KEEPALIVE"])
-        return Response(stream, mimetype="text/event-stream", headers={
+        response = Response(stream, mimetype="text/event-stream", headers={
             "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        response.call_on_close(lambda: feed.forget(poll_id, inbox))
+        return response
 
 
 @blp.route("/<resource_id:poll_id>/votes")

@@ -53,12 +53,17 @@ class TallyFeed:
         self._started = False
         self.subscribed = threading.Event()
 
-    def listen(self, poll_id: str) -> queue.Queue:
-        """A queue that receives the poll's TallyUpdates until ``forget`` is called."""
+    def listen(self, poll_id: str, *, wait: float = 2.0) -> queue.Queue:
+        """A queue that receives the poll's TallyUpdates until ``forget`` is called.
+
+        Returns once the process's subscription is confirmed by Redis (or after ``wait``
+        seconds), so a tally read after this call misses no later change.
+        """
         self._start()
         inbox: queue.Queue = queue.Queue(maxsize=64)
         with self._lock:
             self._listeners[poll_id].add(inbox)
+        self.subscribed.wait(wait)
         return inbox
 
     def forget(self, poll_id: str, inbox: queue.Queue) -> None:
@@ -85,13 +90,14 @@ class TallyFeed:
     def _read_channel(self) -> None:
         """Keep one subscription open, reconnecting after Redis outages."""
         while True:
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            pubsub = self.redis.pubsub()
             try:
                 pubsub.subscribe(self.channel)
-                self.subscribed.set()
                 while True:
                     message = pubsub.get_message(timeout=1.0)
-                    if message and message["type"] == "message":
+                    if message and message["type"] == "subscribe":
+                        self.subscribed.set()  # Redis confirmed: from now on nothing is missed
+                    elif message and message["type"] == "message":
                         update = parse_update(message["data"])
                         if update is not None:
                             with self._lock:
