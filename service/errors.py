@@ -10,10 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from http import HTTPStatus
 
-from flask import Flask, current_app, jsonify
+from flask import Flask, current_app, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from service.ratelimit import RateState, rate_limit_headers
+
+# Blueprints whose pages a reader looks at: their outages are told in HTML.
+HTML_BLUEPRINTS = {"embed", "demo"}
 
 
 class YaynayError(Exception):
@@ -83,6 +86,8 @@ def error_body(status_code: int, message: str, errors: dict | None = None) -> di
 
 
 def handle_yaynay_error(error: YaynayError):
+    if isinstance(error, StoreUnavailable) and request.blueprint in HTML_BLUEPRINTS:
+        return _unavailable_page()
     body = error_body(error.status_code, error.message, error.errors)
     if isinstance(error, DecisionConflict):
         body["standing"] = error.standing
@@ -91,6 +96,17 @@ def handle_yaynay_error(error: YaynayError):
     response.headers.update(error.headers)
     if isinstance(error, StoreUnavailable):
         response.headers["Retry-After"] = str(current_app.config["UNAVAILABLE_RETRY_AFTER"])
+    return response
+
+
+def _unavailable_page():
+    """Pages (the iframe, the demo) say it in HTML: a reader may be looking at them."""
+    from service.api import secure_html
+
+    html = render_template("message.html", title="Back in a moment",
+                           what="The poll is not available right now. Please try again in a moment.")
+    response = secure_html(make_response(html, 503))
+    response.headers["Retry-After"] = str(current_app.config["UNAVAILABLE_RETRY_AFTER"])
     return response
 
 

@@ -107,7 +107,7 @@ def embed_page(poll_id: str):
     try:
         return render_embed(poll_id)
     except PollNotFound:
-        html = render_template("not_found.html", what="This poll does not exist (yet).")
+        html = render_template("message.html", title="Not found", what="This poll does not exist (yet).")
         return secure_html(make_response(html, 404))
 
 

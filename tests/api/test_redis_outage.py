@@ -68,3 +68,13 @@ def test_a_frozen_redis_times_out_into_a_503_within_a_second(own_redis, outage_c
     finally:
         own_redis.process.send_signal(signal.SIGCONT)
     assert outage_client.get("/api/v1/polls/mini-backpacks").status_code == 200
+
+
+def test_pages_say_it_in_html_when_redis_is_down(own_redis, outage_client):
+    own_redis.stop()
+    for path in ("/embed/mini-backpacks", "/"):
+        response = outage_client.get(path)
+        assert response.status_code == 503
+        assert response.mimetype == "text/html"
+        assert response.headers["Retry-After"] == "1"
+        assert "try again in a moment" in response.get_data(as_text=True)
