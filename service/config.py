@@ -8,6 +8,7 @@ separated list for lists.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
@@ -89,8 +90,9 @@ class RateLimit:
     window: int
 
     @classmethod
+    @functools.cache
     def parse(cls, text: str) -> "RateLimit":
-        """Read ``"30/minute"`` or ``"30 per minute"``."""
+        """Read ``"30/minute"`` or ``"30 per minute"``; each text is parsed once, off the hot path."""
         match = _RATE_PATTERN.match(text)
         if not match or int(match.group(1)) < 1:
             raise ConfigError(f"not a rate limit: {text!r} (expected e.g. '30/minute')")

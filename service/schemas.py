@@ -8,6 +8,8 @@ import re
 from flask import current_app
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates
 
+from service.store.comments import STATUSES
+
 POLL_ID_PATTERN = r"^[a-z0-9-]{1,64}$"
 VOTER_TOKEN_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
 MAX_BATCH_IDS = 100
@@ -131,7 +133,6 @@ class HealthSchema(Schema):
 # -- comments ---------------------------------------------------------------------
 
 COMMENT_ID_PATTERN = r"^[a-z0-9-]{1,64}\.[a-z2-7]{8}$"
-STATUSES = ("pending", "approved", "rejected", "spam")
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 

@@ -42,7 +42,7 @@ def present(poll: Poll, at: float) -> dict:
         "state": poll.state(at),
         "closes_at": closes_at,
         "allow_change": poll.allow_change,
-        "tally": {"yay": poll.yay, "nay": poll.nay, "total": poll.total},
+        "tally": poll.tally,
         "percent": poll.percent,
     }
 
@@ -121,8 +121,7 @@ class PollBadge(MethodView):
 
 def tally_event(poll: Poll) -> str:
     """One Server-Sent Event carrying the poll's full tally; its id is the tally version."""
-    data = json.dumps({"id": poll.id, "version": poll.version, "percent": poll.percent,
-                       "tally": {"yay": poll.yay, "nay": poll.nay, "total": poll.total}},
+    data = json.dumps({"id": poll.id, "version": poll.version, "percent": poll.percent, "tally": poll.tally},
                       separators=(",", ":"), sort_keys=True)
     return f"id: {poll.version}\nevent: tally\ndata: {data}\n\n"
 
@@ -183,6 +182,6 @@ class PollVotes(MethodView):
         result = cast_vote(poll_id, ballot["choice"], ballot["voter"])
         poll = result.poll
         body = {"poll_id": poll_id, "vote": result.vote, "changed": result.changed,
-                "tally": {"yay": poll.yay, "nay": poll.nay, "total": poll.total},
+                "tally": poll.tally,
                 "percent": poll.percent}
         return body, 200, rate_limit_headers(result.rate)

@@ -14,10 +14,10 @@ from service.errors import CommentNotFound, DecisionConflict, InvalidParent, Rat
 from service.ratelimit import RateState
 from service.store.connection import translate_errors
 from service.store.keys import Keys
+from service.store.polls import choice_of
 from service.store.scripts import Scripts
 
 STATUSES = ("pending", "approved", "rejected", "spam")
-ACTIONS = ("approve", "reject", "spam", "delete")
 TEXT_SEEN_TTL = 30 * 86400
 # Comments fetched per extra round trip when many queue entries share one timestamp.
 _PAGE_SLACK = 50
@@ -245,15 +245,21 @@ class CommentStore:
     @translate_errors
     def approved(self, thread_id: str, *, limit: int, cursor: str | None) -> Page:
         """Approved comments of a thread, oldest first; ``extra["count"]`` is how many there are."""
-        after = int(cursor) if cursor else 0
-        status_key = self.keys.thread_status(thread_id, "approved")
+        ids, next_cursor, count = self._page_thread(thread_id, "approved", limit, cursor)
+        return Page(self._load(ids, with_votes=True), next_cursor, {"count": count})
+
+    def _page_thread(self, thread_id: str, status: str, limit: int,
+                     cursor: str | None) -> tuple[list[str], str | None, int]:
+        """Ids of a thread's comments of one status after ``cursor`` (a sequence number), the next
+        cursor, and how many the status holds, in one round trip."""
+        after = int(cursor.split(":", 1)[0]) if cursor else 0
+        status_key = self.keys.thread_status(thread_id, status)
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.zrange(status_key, f"({after}", "+inf", byscore=True, offset=0, num=limit + 1, withscores=True)
             pipe.zcard(status_key)
             rows, count = pipe.execute()
-        comments = self._load(thread_id, [member.decode() for member, _ in rows[:limit]], with_votes=True)
-        next_cursor = str(int(rows[limit - 1][1])) if len(rows) > limit else None
-        return Page(comments, next_cursor, {"count": count})
+        ids = [f"{thread_id}.{member.decode()}" for member, _ in rows[:limit]]
+        return ids, str(int(rows[limit - 1][1])) if len(rows) > limit else None, count
 
     @translate_errors
     def approved_counts(self, thread_ids: list[str]) -> dict[str, int]:
@@ -265,20 +271,21 @@ class CommentStore:
 
     @translate_errors
     def get(self, comment_id: str) -> Comment | None:
-        thread_id, key = split_comment_id(comment_id)
-        found = self._load(thread_id, [key], with_votes=True, with_signals=True)
+        found = self._load([comment_id], with_votes=True, with_signals=True)
         return found[0] if found else None
 
-    def _load(self, thread_id: str, comment_keys: list[str], *, with_votes: bool = False,
+    def _load(self, comment_ids: list[str], *, with_votes: bool = False,
               with_signals: bool = False) -> list[Comment]:
-        """Comments by key, in that order; missing ones are left out."""
-        if not comment_keys:
+        """Comments by id, of any threads, in that order; missing ones are left out."""
+        if not comment_ids:
             return []
+        addresses = [split_comment_id(comment_id) for comment_id in comment_ids]
         with self.redis.pipeline(transaction=False) as pipe:
-            for key in comment_keys:
+            for thread_id, key in addresses:
                 pipe.hgetall(self.keys.comment(thread_id, key))
             rows = pipe.execute()
-        comments = [_comment(thread_id, key, row) for key, row in zip(comment_keys, rows, strict=False) if row]
+        comments = [_comment(thread_id, key, row) for (thread_id, key), row in zip(addresses, rows, strict=True)
+                    if row]
         return self._decorate(comments, with_votes=with_votes, with_signals=with_signals)
 
     def _decorate(self, comments: list[Comment], *, with_votes: bool, with_signals: bool) -> list[Comment]:
@@ -296,8 +303,7 @@ class CommentStore:
         for comment in comments:
             vote = same_text = None
             if with_votes and comment.voter:
-                code = next(answers)
-                vote = {b"1": "yay", b"2": "nay"}.get(code)
+                vote = choice_of(next(answers))
             if with_signals:
                 same_text = int(next(answers) or 0)
             decorated.append(replace(comment, vote=vote, same_text_count=max(0, (same_text or 1) - 1)))
@@ -309,22 +315,18 @@ class CommentStore:
     def queue(self, status: str, *, thread_id: str | None, limit: int, cursor: str | None) -> Page:
         """Comments of one status, oldest first, across threads or in one thread."""
         if thread_id:
-            after = int(cursor.split(":", 1)[0]) if cursor else 0
-            rows = self.redis.zrange(self.keys.thread_status(thread_id, status), f"({after}", "+inf",
-                                     byscore=True, offset=0, num=limit + 1, withscores=True)
-            comments = self._load(thread_id, [member.decode() for member, _ in rows[:limit]],
-                                  with_votes=True, with_signals=True)
-            return Page(comments, str(int(rows[limit - 1][1])) if len(rows) > limit else None)
+            ids, next_cursor, _ = self._page_thread(thread_id, status, limit, cursor)
+            return Page(self._load(ids, with_votes=True, with_signals=True), next_cursor)
 
         entries, next_cursor = self._page_queue(status, limit, cursor)
+        loaded = {comment.id: comment for comment in self._load(entries, with_votes=True, with_signals=True)}
         comments = []
         for comment_id in entries:
-            thread, key = split_comment_id(comment_id)
-            loaded = self._load(thread, [key], with_votes=True, with_signals=True)
-            if loaded and loaded[0].status == status:
-                comments.append(loaded[0])
+            comment = loaded.get(comment_id)
+            if comment is not None and comment.status == status:
+                comments.append(comment)
             else:
-                self._repair_queue_entry(comment_id, status, loaded[0] if loaded else None)
+                self._repair_queue_entry(comment_id, status, comment)
         return Page(comments, next_cursor)
 
     def _page_queue(self, status: str, limit: int, cursor: str | None) -> tuple[list[str], str | None]:
@@ -445,11 +447,7 @@ class CommentStore:
     def by_email(self, email_digest: str) -> list[Comment]:
         """Every stored comment submitted with the address whose digest is given."""
         ids = sorted(member.decode() for member in self.redis.smembers(self.keys.email_comments(email_digest)))
-        comments = []
-        for comment_id in ids:
-            thread_id, key = split_comment_id(comment_id)
-            comments += self._load(thread_id, [key])
-        return comments
+        return self._load(ids)
 
     @translate_errors
     def delete_by_email(self, email_digest: str, *, moderator: str, now: float) -> int:

@@ -38,6 +38,10 @@ class Poll:
     def total(self) -> int:
         return self.yay + self.nay
 
+    @property
+    def tally(self) -> dict[str, int]:
+        return {"yay": self.yay, "nay": self.nay, "total": self.total}
+
     def state(self, now: float) -> str:
         """``"closed"`` once ``closes_at`` has passed, else ``"open"``."""
         return "closed" if self.closes_at is not None and now >= self.closes_at else "open"
@@ -146,8 +150,7 @@ class PollStore:
     @translate_errors
     def vote_of(self, poll_id: str, voter: bytes) -> str | None:
         """The live choice of the voter with this digest, or None."""
-        code = self.redis.hget(*self.keys.voter_record(poll_id, voter))
-        return CHOICES[int(code) - 1] if code else None
+        return choice_of(self.redis.hget(*self.keys.voter_record(poll_id, voter)))
 
     @translate_errors
     def count_voter_records(self, poll_id: str) -> dict[str, int]:
@@ -158,8 +161,13 @@ class PollStore:
                 pipe.hvals(self.keys.voter_bucket(poll_id, bucket))
             for values in pipe.execute():
                 for value in values:
-                    counts[CHOICES[int(value) - 1]] += 1
+                    counts[choice_of(value)] += 1
         return counts
+
+
+def choice_of(code: bytes | None) -> str | None:
+    """The choice a stored voter record holds (b"1" yay, b"2" nay), or None for no record."""
+    return CHOICES[int(code) - 1] if code else None
 
 
 def _vote_result(poll_id: str, choice: str, reply: list, limits: VoteLimits) -> VoteResult:
