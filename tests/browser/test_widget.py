@@ -170,3 +170,24 @@ def test_a_reply_from_the_widget_appears_under_the_comment_it_answers(demo, live
     host.locator("h3").filter(has_text="3 Responses").wait_for()
     nested = host.locator("ol > li:nth-child(2) ol.replies > li p.txt")
     assert nested.all_inner_texts() == ["A bottle clip fixes that!"]
+
+
+def test_embedding_options_choose_the_thread_or_turn_comments_off(demo, live_server):
+    page = demo()  # creates the poll
+    comment = api(live_server, "POST", "/threads/other-thread/comments", {"author": "Ann", "body": "Elsewhere"})
+    api(live_server, "POST", f"/moderation/comments/{comment['id']}", {"action": "approve"})
+    article = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Options</title></head><body>
+<div id="poll-only" data-yaynay-poll="{POLL}" data-yaynay-comments="off"></div>
+<div id="other" data-yaynay-poll="{POLL}" data-yaynay-thread="other-thread"></div>
+<script src="{live_server}/widget.js" async></script></body></html>"""
+    page.route(f"{live_server}/options",
+               lambda route: route.fulfill(status=200, content_type="text/html", body=article))
+    page.goto(f"{live_server}/options")
+
+    other = page.locator("#other")
+    other.locator("h3").filter(has_text="1 Response").wait_for()
+    assert other.locator("ol li p.txt").all_inner_texts() == ["Elsewhere"]
+    poll_only = page.locator("#poll-only")
+    poll_only.locator("p.total").filter(has_text="0 votes").wait_for()
+    assert poll_only.locator("form.f").count() == 0
+    assert poll_only.locator("ol").count() == 0
