@@ -65,6 +65,9 @@ DEFAULTS: dict[str, object] = {
     "MAX_CONTENT_LENGTH": 16 * 1024,
     # Seconds a public poll answer may be cached by browsers and CDNs.
     "POLL_CACHE_MAX_AGE": 5,
+    # Seconds each worker may serve a tally or a thread page it read before, while its
+    # change subscription is up (a change drops it at once); 0 reads Redis every time.
+    "READ_CACHE_TTL": 5.0,
     # Serve the demo article at / and the moderators' page at /moderate (default: not in production).
     "DEMO": None,
     # Seconds between keep-alive comments on an idle live tally stream.

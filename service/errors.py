@@ -69,6 +69,22 @@ class RateLimited(YaynayError):
         self.rate = rate
 
 
+class InvalidJson(YaynayError):
+    """The body is not JSON at all."""
+
+    def __init__(self):
+        super().__init__("The request body is not valid JSON.", errors={"json": ["Invalid JSON body."]})
+
+
+class InvalidFields(YaynayError):
+    """The body is JSON, but fields are missing or invalid: ``errors`` names each one."""
+
+    status_code = 422
+
+    def __init__(self, errors: dict):
+        super().__init__("Some fields are missing or invalid; see errors.", errors=errors)
+
+
 class StoreUnavailable(YaynayError):
     """Redis did not answer in time; answered with ``Retry-After: UNAVAILABLE_RETRY_AFTER``."""
 

@@ -77,7 +77,9 @@ def settings(redis_url, clock, tmp_path):
 
 @pytest.fixture
 def app(settings, redis_client):
-    return create_app(settings)
+    app = create_app(settings)
+    yield app
+    app.extensions["yaynay.store"].close()
 
 
 @pytest.fixture

@@ -13,10 +13,14 @@ from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, ValidationError
 
 from service.api import (
+    Rendered,
+    cached_answer,
     client_ip_digest,
     is_publisher_origin,
+    load_json,
     now,
     public_cache_headers,
+    public_json,
     refuse_foreign_form_post,
     require_json_body,
     secure_html,
@@ -35,6 +39,9 @@ from service.schemas import (
     ThreadIdsQuerySchema,
 )
 from service.store.comments import Comment, CommentLimits, NewComment, Submission
+
+COMMENT_PAGE_SCHEMA = CommentPageSchema()
+COMMENT_SUBMIT_SCHEMA = CommentSubmitSchema()
 
 blp = Blueprint("comments", __name__, url_prefix="/api/v1/threads",
                 description="Comment threads: submit (JSON or form) and read approved comments.")
@@ -144,18 +151,26 @@ class ThreadCounts(MethodView):
             public_cache_headers()
 
 
+def render_page(thread_id: str, limit: int, cursor: str | None) -> Rendered:
+    """One page of a thread's approved comments, with each author's live vote."""
+    page = store.comments.approved(thread_id, limit=limit, cursor=cursor)
+    return Rendered.of(COMMENT_PAGE_SCHEMA.dump({
+        "count": page.extra["count"], "comments": [present(c) for c in page.items],
+        "next_cursor": page.next_cursor}))
+
+
 @blp.route("/<resource_id:thread_id>/comments")
 class ThreadComments(MethodView):
-    @blp.etag
     @blp.arguments(CommentPageQuerySchema(), location="query", as_kwargs=True)
     @blp.response(200, CommentPageSchema())
+    @blp.alt_response(304, schema=None, description="Not modified: the client's ETag still holds.")
     def get(self, thread_id, limit, cursor):
         """Approved comments, oldest first, with cursor pagination; never an email or an IP."""
-        page = store.comments.approved(
-            thread_id, limit=limit or current_app.config["COMMENTS_PAGE_SIZE"], cursor=cursor)
-        body = {"count": page.extra["count"], "comments": [present(c) for c in page.items],
-                "next_cursor": page.next_cursor}
-        return body, 200, public_cache_headers()
+        limit = limit or current_app.config["COMMENTS_PAGE_SIZE"]
+        # Tagged with the thread id, which is also its poll's: a vote there may change an
+        # author's live vote shown on the page.
+        return public_json(cached_answer(("thread", thread_id, limit, cursor), thread_id,
+                                         lambda: render_page(thread_id, limit, cursor)))
 
     @blp.doc(requestBody={"required": True, "content": {
         "application/json": {"schema": CommentSubmitSchema},
@@ -170,7 +185,7 @@ class ThreadComments(MethodView):
         if request.mimetype == FORM_CONTENT_TYPE:
             return submit_form(thread_id)
         require_json_body()
-        data = blp.ARGUMENTS_PARSER.parse(CommentSubmitSchema(), request, location="json")
+        data = load_json(COMMENT_SUBMIT_SCHEMA)
         submission = submit(thread_id, data)
         code = 202 if submission.status == "pending" else 201
         headers = rate_limit_headers(submission.rate) if submission.rate else {}

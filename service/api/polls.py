@@ -12,7 +12,17 @@ from flask import Response, current_app, render_template, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from service.api import BEARER_AUTH, client_ip_digest, now, public_cache_headers, require_json_body
+from service.api import (
+    BEARER_AUTH,
+    Rendered,
+    cached_answer,
+    client_ip_digest,
+    load_json,
+    now,
+    public_cache_headers,
+    public_json,
+    require_json_body,
+)
 from service.auth import require_admin
 from service.config import RateLimit
 from service.errors import PollNotFound, YaynayError
@@ -28,6 +38,9 @@ from service.schemas import (
     VoteSchema,
 )
 from service.store.polls import Poll, VoteLimits, VoteResult
+
+VOTE_SCHEMA = VoteSchema()
+POLL_SCHEMA = PollSchema()
 
 blp = Blueprint("polls", __name__, url_prefix="/api/v1/polls", description="YAY/NAY polls and votes.")
 blp.before_request(require_json_body)
@@ -47,32 +60,54 @@ def present(poll: Poll, at: float) -> dict:
     }
 
 
+def render_poll(poll: Poll | None) -> Rendered | None:
+    """A poll's public answer, good until it closes (its state changes then)."""
+    if poll is None:
+        return None
+    at = now()
+    closes = poll.closes_at if poll.closes_at is not None and at < poll.closes_at else None
+    return Rendered.of(POLL_SCHEMA.dump(present(poll, at)), valid_until=closes)
+
+
+def cached_poll(poll_id: str) -> Rendered | None:
+    return cached_answer(("poll", poll_id), poll_id, lambda: render_poll(store.polls.get(poll_id)))
+
+
 @blp.route("")
 class PollList(MethodView):
-    @blp.etag
     @blp.arguments(PollIdsQuerySchema(), location="query", as_kwargs=True)
     @blp.response(200, PollListSchema())
+    @blp.alt_response(304, schema=None, description="Not modified: the client's ETag still holds.")
     def get(self, ids):
         """Tallies of up to 100 polls at once, for article list pages."""
+        answers = {poll_id: store.read_cache.get(("poll", poll_id), poll_id) for poll_id in ids}
         at = now()
-        polls = store.polls.get_many(ids)
-        found = {poll.id for poll in polls}
-        body = {"polls": [present(poll, at) for poll in polls],
-                "missing": [poll_id for poll_id in ids if poll_id not in found]}
-        return body, 200, public_cache_headers()
+        stale = [poll_id for poll_id, answer in answers.items()
+                 if answer is None or (answer.valid_until is not None and at >= answer.valid_until)]
+        if stale:
+            started = store.read_cache.clock()
+            for poll in store.polls.get_many(stale):
+                answers[poll.id] = render_poll(poll)
+                store.read_cache.put(("poll", poll.id), poll.id, answers[poll.id], loaded_at=started)
+        found = [answers[poll_id] for poll_id in ids if answers.get(poll_id) is not None]
+        missing = [poll_id for poll_id in ids if answers.get(poll_id) is None]
+        # Each poll was dumped by PollSchema when rendered; the list is PollListSchema's shape.
+        body = b'{"polls":[' + b",".join(answer.body for answer in found) + b'],"missing":' \
+            + json.dumps(missing).encode() + b"}"
+        return public_json(Rendered(body, hashlib.sha1(body, usedforsecurity=False).hexdigest()))
 
 
 @blp.route("/<resource_id:poll_id>")
 class PollItem(MethodView):
-    @blp.etag
     @blp.response(200, PollSchema())
+    @blp.alt_response(304, schema=None, description="Not modified: the client's ETag still holds.")
     @blp.alt_response(404, schema=None, description="No such poll.")
     def get(self, poll_id):
         """One poll with its tally; send If-None-Match to get 304 when nothing changed."""
-        poll = store.polls.get(poll_id)
-        if poll is None:
+        answer = cached_poll(poll_id)
+        if answer is None:
             raise PollNotFound(poll_id)
-        return present(poll, now()), 200, public_cache_headers()
+        return public_json(answer)
 
     @require_admin
     @blp.doc(security=BEARER_AUTH)
@@ -155,7 +190,7 @@ class PollEvents(MethodView):
         without repeating a tally the client already has. A comment line every 15 s keeps
         proxies from closing an idle stream.
         """
-        feed = store.tally_feed
+        feed = store.changes
         # Listen first, then read the tally: a change in between is queued, not lost.
         inbox = feed.listen(poll_id)
         try:
@@ -175,10 +210,12 @@ class PollEvents(MethodView):
 
 @blp.route("/<resource_id:poll_id>/votes")
 class PollVotes(MethodView):
-    @blp.arguments(VoteSchema())
+    @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": VoteSchema}}})
     @blp.response(200, VoteResultSchema())
-    def post(self, ballot, poll_id):
+    @blp.alt_response(422, description="A field is missing or invalid; errors name it.")
+    def post(self, poll_id):
         """Cast a vote, repeat it (no change) or change it (moves it between the tallies)."""
+        ballot = load_json(VOTE_SCHEMA)
         result = cast_vote(poll_id, ballot["choice"], ballot["voter"])
         poll = result.poll
         body = {"poll_id": poll_id, "vote": result.vote, "changed": result.changed,

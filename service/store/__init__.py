@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from service.store.comments import CommentStore
 from service.store.connection import UNAVAILABLE_ERRORS, connect
-from service.store.events import TallyFeed
+from service.store.events import ChangeFeed
 from service.store.keys import Keys
 from service.store.polls import PollStore
 from service.store.scripts import Scripts
@@ -14,14 +14,15 @@ from service.store.tokens import TokenStore
 class Store:
     """One Redis client and the repositories that share it."""
 
-    def __init__(self, redis, prefix: str = "yaynay"):
+    def __init__(self, redis, prefix: str = "yaynay", *, read_cache_ttl: float = 5.0):
         self.redis = redis
         self.keys = Keys(prefix)
         self.scripts = Scripts(redis)
-        self.polls = PollStore(redis, self.keys, self.scripts)
-        self.comments = CommentStore(redis, self.keys, self.scripts)
+        self.changes = ChangeFeed(redis, self.keys.change_channel(), cache_ttl=read_cache_ttl)
+        self.read_cache = self.changes.cache
+        self.polls = PollStore(redis, self.keys, self.scripts, self.read_cache)
+        self.comments = CommentStore(redis, self.keys, self.scripts, self.read_cache)
         self.tokens = TokenStore(redis, self.keys)
-        self.tally_feed = TallyFeed(redis, self.keys.tally_channel())
 
     @classmethod
     def from_settings(cls, settings) -> "Store":
@@ -34,7 +35,12 @@ class Store:
             max_connections=settings["REDIS_MAX_CONNECTIONS"],
             pool_timeout=settings["REDIS_POOL_TIMEOUT"],
         )
-        return cls(client, settings["KEY_PREFIX"])
+        return cls(client, settings["KEY_PREFIX"], read_cache_ttl=settings["READ_CACHE_TTL"])
+
+    def close(self) -> None:
+        """Stop the change feed and drop the connections (a worker's end, or a test's)."""
+        self.changes.stop()
+        self.redis.close()
 
     def is_ready(self) -> bool:
         """True when Redis answers a PING."""

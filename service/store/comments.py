@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from service.errors import CommentNotFound, DecisionConflict, InvalidParent, RateLimited, ThreadLimitReached
 from service.ratelimit import RateState
+from service.store.cache import ReadCache
 from service.store.connection import translate_errors
 from service.store.keys import Keys
 from service.store.polls import choice_of
@@ -135,10 +136,18 @@ def _text(value) -> str | None:
 class CommentStore:
     """Reads and writes comments; every method takes the current time as ``now`` where it matters."""
 
-    def __init__(self, redis, keys: Keys, scripts: Scripts):
+    def __init__(self, redis, keys: Keys, scripts: Scripts, read_cache: ReadCache):
         self.redis = redis
         self.keys = keys
         self.scripts = scripts
+        self.read_cache = read_cache
+        self._registered_threads: set[str] = set()
+
+    def _published_changed(self, thread_ids) -> None:
+        """Tell every process (and this one at once) that these threads' public pages changed."""
+        for thread_id in set(thread_ids):
+            self.redis.publish(self.keys.change_channel(), thread_id)
+            self.read_cache.changed(thread_id)
 
     # -- submitting -----------------------------------------------------------------
 
@@ -155,9 +164,7 @@ class CommentStore:
         if repeat:
             return repeat
         rate, recent_from_ip = self._count_submission(comment.ip_digest, now, limits)
-        if not self.scripts.register(keys=[self.keys.thread_registry()],
-                                     args=[thread_id, repr(now), limits.max_threads]):
-            raise ThreadLimitReached("This site takes no comments on new articles right now.")
+        self._register_thread(thread_id, now, limits)
 
         key = base64.b32encode(os.urandom(5)).decode().lower()
         parent_key = split_comment_id(comment.parent_id)[1] if comment.parent_id else ""
@@ -183,7 +190,21 @@ class CommentStore:
             return self._existing(thread_id, reply[1].decode())
         comment_id = f"{thread_id}.{key}"
         self._index_new(thread_id, key, comment_id, comment, status, now, limits)
+        if status == "approved":
+            self._published_changed([thread_id])
         return Submission(id=comment_id, status=status, created=True, rate=rate)
+
+    def _register_thread(self, thread_id: str, now: float, limits: CommentLimits) -> None:
+        """Admit the thread under the MAX_THREADS ceiling; a thread is never unregistered,
+        so each process asks Redis once per thread, not once per comment."""
+        if thread_id in self._registered_threads:
+            return
+        if not self.scripts.register(keys=[self.keys.thread_registry()],
+                                     args=[thread_id, repr(now), limits.max_threads]):
+            raise ThreadLimitReached("This site takes no comments on new articles right now.")
+        if len(self._registered_threads) >= 100_000:
+            self._registered_threads.clear()
+        self._registered_threads.add(thread_id)
 
     def _idempotency_key(self, thread_id: str, comment: NewComment) -> str:
         return self.keys.idempotency(thread_id, comment.idempotency_digest or "-")
@@ -398,6 +419,8 @@ class CommentStore:
             results.append(result)
         if decided:
             self._index_decisions(decided)
+            self._published_changed(split_comment_id(decision.id)[0] for decision, *_ in decided
+                                    if "approved" in (decision.previous, decision.status))
         return results
 
     def _decision_result(self, comment_id, action, reason, moderator, now, reply):

@@ -1,10 +1,14 @@
-"""Live tally changes: one Redis subscription per worker process, fanned out in-process.
+"""Changes, as Redis announces them: one subscription per worker process, used twice.
 
-The vote script publishes every change on ``Keys.tally_channel()``. Each process holds a
-single ``TallyFeed``: one thread (a greenlet under gevent) reads the channel, another
-flushes the latest tally of each changed poll to every stream listening to it at most
-every ``interval`` seconds, so heavy voting is coalesced to a few events a second per
-poll however many readers watch it.
+The vote script publishes every new tally on ``Keys.change_channel()`` as
+``"<poll id> <version> <yay> <nay>"``; poll settings and comment writes publish the bare
+poll or thread id. Each process holds a single ``ChangeFeed``: one thread (a greenlet
+under gevent) reads the channel and
+
+- marks the id changed in the process's ``ReadCache`` at once (``cache.py``), and
+- for tallies, another thread flushes the latest tally of each changed poll to every
+  live stream listening to it at most every ``interval`` seconds, so heavy voting is
+  coalesced to a few events a second per poll however many readers watch it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
+from service.store.cache import ReadCache
 from service.store.connection import UNAVAILABLE_ERRORS
 
 log = logging.getLogger(__name__)
@@ -30,19 +35,26 @@ class TallyUpdate:
     nay: int
 
 
-def parse_update(payload: bytes) -> TallyUpdate | None:
-    """Read ``"<poll id> <version> <yay> <nay>"``; None for anything else."""
+def parse_change(payload: bytes) -> TallyUpdate | str | None:
+    """A TallyUpdate for ``"<poll id> <version> <yay> <nay>"``, the id for a bare id, else None."""
     try:
-        poll_id, version, yay, nay = payload.decode().split(" ")
+        parts = payload.decode().split(" ")
+        if len(parts) == 1:
+            return parts[0] or None
+        poll_id, version, yay, nay = parts
         return TallyUpdate(poll_id, int(version), int(yay), int(nay))
     except ValueError:
         return None
 
 
-class TallyFeed:
-    """Fans tally changes out to per-stream queues; starts its threads on first use."""
+class ChangeFeed:
+    """Keeps the process's ReadCache fresh and fans tally changes out to live streams.
 
-    def __init__(self, redis, channel: str, *, interval: float = 0.25, reconnect_delay: float = 1.0):
+    Starts its threads on first use: the first cached read or the first stream.
+    """
+
+    def __init__(self, redis, channel: str, *, interval: float = 0.25, reconnect_delay: float = 1.0,
+                 cache_ttl: float = 5.0):
         self.redis = redis
         self.channel = channel
         self.interval = interval
@@ -51,7 +63,20 @@ class TallyFeed:
         self._latest: dict[str, TallyUpdate] = {}
         self._lock = threading.Lock()
         self._started = False
+        self._stopped = threading.Event()
         self.subscribed = threading.Event()
+        self.cache = ReadCache(ttl=cache_ttl, is_live=self.is_live)
+
+    def is_live(self) -> bool:
+        """True while the subscription is confirmed: only then may cached reads be served."""
+        if not self._started:
+            self._start()
+        return self.subscribed.is_set()
+
+    def stop(self) -> None:
+        """End the threads within about a second (tests; a worker simply exits)."""
+        self._stopped.set()
+        self.subscribed.clear()
 
     def listen(self, poll_id: str, *, wait: float = 2.0) -> queue.Queue:
         """A queue that receives the poll's TallyUpdates until ``forget`` is called.
@@ -84,35 +109,43 @@ class TallyFeed:
             if self._started:
                 return
             self._started = True
-        threading.Thread(target=self._read_channel, name="yaynay-tally-feed", daemon=True).start()
+        threading.Thread(target=self._read_channel, name="yaynay-change-feed", daemon=True).start()
         threading.Thread(target=self._flush, name="yaynay-tally-flush", daemon=True).start()
 
     def _read_channel(self) -> None:
         """Keep one subscription open, reconnecting after Redis outages."""
-        while True:
+        while not self._stopped.is_set():
             pubsub = self.redis.pubsub()
             try:
                 pubsub.subscribe(self.channel)
-                while True:
+                while not self._stopped.is_set():
                     message = pubsub.get_message(timeout=1.0)
                     if message and message["type"] == "subscribe":
-                        self.subscribed.set()  # Redis confirmed: from now on nothing is missed
+                        # Redis confirmed: from now on nothing is missed, but anything
+                        # cached before may have missed a change.
+                        self.cache.clear()
+                        self.subscribed.set()
                     elif message and message["type"] == "message":
-                        update = parse_update(message["data"])
-                        if update is not None:
-                            with self._lock:
-                                self._latest[update.poll_id] = update
+                        self._apply(parse_change(message["data"]))
             except UNAVAILABLE_ERRORS:
                 self.subscribed.clear()
-                log.warning("tally feed lost Redis; reconnecting in %s s", self.reconnect_delay)
+                log.warning("change feed lost Redis; reconnecting in %s s", self.reconnect_delay)
                 time.sleep(self.reconnect_delay)
             finally:
                 with contextlib.suppress(UNAVAILABLE_ERRORS):
                     pubsub.close()
 
+    def _apply(self, change: TallyUpdate | str | None) -> None:
+        if isinstance(change, TallyUpdate):
+            self.cache.changed(change.poll_id)
+            with self._lock:
+                self._latest[change.poll_id] = change
+        elif change is not None:
+            self.cache.changed(change)
+
     def _flush(self) -> None:
         """Every ``interval``, hand each listener the newest tally of its poll, if it changed."""
-        while True:
+        while not self._stopped.is_set():
             time.sleep(self.interval)
             with self._lock:
                 latest, self._latest = self._latest, {}

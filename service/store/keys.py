@@ -84,8 +84,9 @@ class Keys:
         """Sorted set of every poll id, scored by creation time."""
         return f"{self.prefix}:polls"
 
-    def tally_channel(self) -> str:
-        """Pub/sub channel of every tally change: "<poll id> <version> <yay> <nay>" (not a key)."""
+    def change_channel(self) -> str:
+        """Pub/sub channel (not a key) of every change a public read may show: a new tally as
+        "<poll id> <version> <yay> <nay>", anything else about a poll or thread as its bare id."""
         return f"{self.prefix}:tallies"
 
     def thread(self, thread_id: str) -> str:

@@ -11,6 +11,7 @@ from service.errors import (
     VoteChangeNotAllowed,
 )
 from service.ratelimit import RateState
+from service.store.cache import ReadCache
 from service.store.connection import translate_errors
 from service.store.keys import VOTER_BUCKETS, Keys
 from service.store.scripts import Scripts
@@ -77,10 +78,11 @@ class VoteLimits:
 class PollStore:
     """Reads and writes polls; every method takes the current time as ``now``."""
 
-    def __init__(self, redis, keys: Keys, scripts: Scripts):
+    def __init__(self, redis, keys: Keys, scripts: Scripts, read_cache: ReadCache):
         self.redis = redis
         self.keys = keys
         self.scripts = scripts
+        self.read_cache = read_cache
 
     @translate_errors
     def save(self, poll_id: str, *, question: str, closes_at: float | None,
@@ -99,6 +101,8 @@ class PollStore:
             pipe.hsetnx(key, "nay", 0)
             pipe.hmget(key, _POLL_FIELDS)
             created, *_, values = pipe.execute()
+        self.redis.publish(self.keys.change_channel(), poll_id)
+        self.read_cache.changed(poll_id)
         return _poll_from_fields(poll_id, values), bool(created)
 
     @translate_errors
@@ -136,12 +140,15 @@ class PollStore:
         ]
         args = [field, _CHOICE_CODES[choice], repr(now), limits.count, limits.window,
                 window_start, limits.new_voters_per_day, max(1, int((day + 1) * 86400 - now)), 0,
-                self.keys.tally_channel(), poll_id]
+                self.keys.change_channel(), poll_id]
         reply = self.scripts.vote(keys=keys, args=args)
         if reply[0] == b"not_found" and auto_create_up_to and self._admit(poll_id, now, auto_create_up_to):
             args[8] = 1
             reply = self.scripts.vote(keys=keys, args=args)
-        return _vote_result(poll_id, choice, reply, limits)
+        result = _vote_result(poll_id, choice, reply, limits)
+        # The script announced the change; this process need not wait for the message.
+        self.read_cache.changed(poll_id)
+        return result
 
     def _admit(self, poll_id: str, now: float, ceiling: int) -> bool:
         return bool(self.scripts.register(

@@ -34,10 +34,12 @@ def cluster_url(tmp_path_factory):
             [cli, "--cluster", "create", *(f"127.0.0.1:{node.port}" for node in nodes),
              "--cluster-replicas", "0", "--cluster-yes"], capture_output=True, text=True, timeout=60)
         assert created.returncode == 0, created.stdout + created.stderr
-        for _ in range(100):
-            info = subprocess.run([cli, "-p", str(nodes[0].port), "cluster", "info"],
-                                  capture_output=True, text=True).stdout
-            if "cluster_state:ok" in info:
+        # Every node must see the whole cluster, not only the first: until then a node
+        # answers CLUSTERDOWN for the slots it has not heard of.
+        for _ in range(200):
+            states = [subprocess.run([cli, "-p", str(node.port), "cluster", "info"],
+                                     capture_output=True, text=True).stdout for node in nodes]
+            if all("cluster_state:ok" in state for state in states):
                 break
             subprocess.run(["sleep", "0.1"])
         yield nodes[0].url
