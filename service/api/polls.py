@@ -17,6 +17,8 @@ from service.api import (
     Rendered,
     cached_answer,
     client_ip_digest,
+    documented,
+    json_response,
     load_json,
     now,
     public_cache_headers,
@@ -40,6 +42,7 @@ from service.schemas import (
 from service.store.polls import Poll, VoteLimits, VoteResult
 
 VOTE_SCHEMA = VoteSchema()
+VOTE_RESULT_SCHEMA = VoteResultSchema()
 POLL_SCHEMA = PollSchema()
 
 blp = Blueprint("polls", __name__, url_prefix="/api/v1/polls", description="YAY/NAY polls and votes.")
@@ -210,9 +213,11 @@ class PollEvents(MethodView):
 
 @blp.route("/<resource_id:poll_id>/votes")
 class PollVotes(MethodView):
-    @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": VoteSchema}}})
-    @blp.response(200, VoteResultSchema())
-    @blp.alt_response(422, description="A field is missing or invalid; errors name it.")
+    @documented(
+        blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": VoteSchema}}}),
+        blp.response(200, VoteResultSchema()),
+        blp.alt_response(422, description="A field is missing or invalid; errors name it."),
+    )
     def post(self, poll_id):
         """Cast a vote, repeat it (no change) or change it (moves it between the tallies)."""
         ballot = load_json(VOTE_SCHEMA)
@@ -221,4 +226,4 @@ class PollVotes(MethodView):
         body = {"poll_id": poll_id, "vote": result.vote, "changed": result.changed,
                 "tally": poll.tally,
                 "percent": poll.percent}
-        return body, 200, rate_limit_headers(result.rate)
+        return json_response(VOTE_RESULT_SCHEMA.dumps(body), headers=rate_limit_headers(result.rate))
