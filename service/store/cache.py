@@ -50,8 +50,10 @@ class ReadCache:
 
     def get(self, key: Hashable, tag: str) -> Any | None:
         """The cached value, or None when there is none or it may be stale."""
+        if self.ttl <= 0 or not self.is_live():  # is_live also starts the feed
+            return None
         entry = self._entries.get(key)
-        if entry is None or self.ttl <= 0 or not self.is_live():
+        if entry is None:
             return None
         if self.clock() - entry.loaded_at >= self.ttl or entry.loaded_at <= self._cleared_at \
                 or entry.loaded_at <= self._changed.get(tag, float("-inf")):
