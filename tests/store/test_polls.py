@@ -98,3 +98,30 @@ def test_saving_reports_whether_the_poll_is_new(store):
     assert (created, created_again) == (True, False)
     assert poll.question == "Q2?" and poll.closes_at == NOW + 5 and poll.allow_change is False
     assert poll.created_at == NOW
+
+
+@pytest.fixture
+def tiny_listpacks(redis_client):
+    """This Redis keeps no hash as a listpack, as a poll's buckets are once they pass
+    hash-max-listpack-entries: a few thousand voters stand for tens of millions."""
+    before = redis_client.config_get("hash-max-listpack-entries")["hash-max-listpack-entries"]
+    redis_client.config_set("hash-max-listpack-entries", 0)
+    yield
+    redis_client.config_set("hash-max-listpack-entries", before)
+
+
+def test_votes_still_count_once_buckets_outgrow_listpack_encoding(store, redis_client, tiny_listpacks):
+    store.polls.save("huge", question="Q?", closes_at=None, allow_change=True, now=NOW)
+    voters = [voter_digest("secret", "huge", f"voter-{n:06d}-token") for n in range(5_000)]
+    ballots = [(voter, "yay" if n % 3 else "nay") for n, voter in enumerate(voters)]
+    for voter, choice in ballots:
+        store.polls.cast_vote("huge", voter=voter, choice=choice, ip=voter.hex(), now=NOW, limits=GENEROUS)
+    for voter, _ in ballots[:500]:
+        store.polls.cast_vote("huge", voter=voter, choice="nay", ip=voter.hex(), now=NOW, limits=GENEROUS)
+
+    sample = store.keys.voter_record("huge", voters[0])[0]
+    assert redis_client.object("encoding", sample) == b"hashtable"
+    poll = store.polls.get("huge")
+    assert store.polls.count_voter_records("huge") == {"yay": poll.yay, "nay": poll.nay}
+    assert poll.total == 5_000
+    assert store.polls.vote_of("huge", voters[1]) == "nay" and store.polls.vote_of("huge", voters[1000]) == "yay"
