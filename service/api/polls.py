@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import queue
 from dataclasses import replace
 
 from flask import Response, current_app, render_template, request
@@ -39,6 +38,7 @@ from service.schemas import (
     VoteResultSchema,
     VoteSchema,
 )
+from service.store.events import Inbox
 from service.store.polls import Poll, VoteLimits, VoteResult
 
 VOTE_SCHEMA = VoteSchema()
@@ -157,28 +157,33 @@ class PollBadge(MethodView):
         return response.make_conditional(request)
 
 
-def tally_event(poll: Poll) -> str:
+def tally_event(poll: Poll) -> bytes:
     """One Server-Sent Event carrying the poll's full tally; its id is the tally version."""
     data = json.dumps({"id": poll.id, "version": poll.version, "percent": poll.percent, "tally": poll.tally},
                       separators=(",", ":"), sort_keys=True)
-    return f"id: {poll.version}\nevent: tally\ndata: {data}\n\n"
+    return f"id: {poll.version}\nevent: tally\ndata: {data}\n\n".encode()
 
 
-def tally_stream(poll: Poll, inbox: queue.Queue, last_event_id: str | None, keepalive: float):
-    """The current tally (unless the client has it), then every change, with keep-alive comments."""
-    yield "retry: 3000\n\n"
-    if last_event_id != str(poll.version):
-        yield tally_event(poll)
-    sent = poll.version
-    while True:
-        try:
-            update = inbox.get(timeout=keepalive)
-        except queue.Empty:
-            yield ": keep-alive\n\n"
-            continue
-        if update.version > sent:
-            sent = update.version
-            yield tally_event(replace(poll, yay=update.yay, nay=update.nay, version=update.version))
+def tally_stream(poll: Poll, inbox: Inbox, last_event_id: str | None, stop_listening):
+    """The current tally (unless the client has it), then every change, with keep-alive comments.
+
+    Yields bytes, so the response passes them straight through; ``stop_listening`` runs
+    when the server closes the stream (the client left).
+    """
+    try:
+        yield b"retry: 3000\n\n"
+        if last_event_id != str(poll.version):
+            yield tally_event(poll)
+        sent = poll.version
+        while True:
+            update = inbox.wait()
+            if update is None:
+                yield b": keep-alive\n\n"
+            elif update.version > sent:
+                sent = update.version
+                yield tally_event(replace(poll, yay=update.yay, nay=update.nay, version=update.version))
+    finally:
+        stop_listening()
 
 
 @blp.route("/<resource_id:poll_id>/events")
@@ -194,21 +199,20 @@ class PollEvents(MethodView):
         proxies from closing an idle stream.
         """
         feed = store.changes
-        # Listen first, then read the tally: a change in between is queued, not lost.
+        # Listen first, then read the tally: a change in between reaches the inbox, and
+        # a cached tally older than that change is not served (store/cache.py).
         inbox = feed.listen(poll_id)
         try:
-            poll = store.polls.get(poll_id)
+            poll = store.read_cache.load(("poll-state", poll_id), poll_id, lambda: store.polls.get(poll_id))
             if poll is None:
                 raise PollNotFound(poll_id)
         except YaynayError:
             feed.forget(poll_id, inbox)
             raise
         stream = tally_stream(poll, inbox, request.headers.get("Last-Event-ID"),
-                              current_app.config["EVENTS_KEEPALIVE"])
-        response = Response(stream, mimetype="text/event-stream", headers={
+                              lambda: feed.forget(poll_id, inbox))
+        return Response(stream, mimetype="text/event-stream", direct_passthrough=True, headers={
             "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-        response.call_on_close(lambda: feed.forget(poll_id, inbox))
-        return response
 
 
 @blp.route("/<resource_id:poll_id>/votes")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import threading
 import time
 from collections import defaultdict
@@ -47,6 +46,34 @@ def parse_change(payload: bytes) -> TallyUpdate | str | None:
         return None
 
 
+class Inbox:
+    """What one live stream waits on: the newest tally of its poll, or a keep-alive nudge.
+
+    Streams only ever need the newest tally, so there is no queue: a later update
+    replaces an unread one. One gevent Event and two slots, because a worker holds
+    thousands of these (a queue.Queue and its timed wait cost about 3 KiB more each).
+    """
+
+    __slots__ = ("update", "ready")
+
+    def __init__(self):
+        self.update: TallyUpdate | None = None
+        self.ready = threading.Event()
+
+    def put(self, update: TallyUpdate | None) -> None:
+        """Hand over ``update`` (None: only wake the stream for a keep-alive)."""
+        if update is not None:
+            self.update = update
+        self.ready.set()
+
+    def wait(self) -> TallyUpdate | None:
+        """Block until woken; the newest unread update, or None for a keep-alive."""
+        self.ready.wait()
+        self.ready.clear()
+        update, self.update = self.update, None
+        return update
+
+
 class ChangeFeed:
     """Keeps the process's ReadCache fresh and fans tally changes out to live streams.
 
@@ -54,12 +81,13 @@ class ChangeFeed:
     """
 
     def __init__(self, redis, channel: str, *, interval: float = 0.25, reconnect_delay: float = 1.0,
-                 cache_ttl: float = 5.0):
+                 cache_ttl: float = 5.0, keepalive: float = 15.0):
         self.redis = redis
         self.channel = channel
         self.interval = interval
         self.reconnect_delay = reconnect_delay
-        self._listeners: dict[str, set[queue.Queue]] = defaultdict(set)
+        self.keepalive = keepalive
+        self._listeners: dict[str, set[Inbox]] = defaultdict(set)
         self._latest: dict[str, TallyUpdate] = {}
         self._lock = threading.Lock()
         self._started = False
@@ -78,20 +106,21 @@ class ChangeFeed:
         self._stopped.set()
         self.subscribed.clear()
 
-    def listen(self, poll_id: str, *, wait: float = 2.0) -> queue.Queue:
-        """A queue that receives the poll's TallyUpdates until ``forget`` is called.
+    def listen(self, poll_id: str, *, wait: float = 2.0) -> Inbox:
+        """An Inbox that receives the poll's TallyUpdates, and a nudge every ``keepalive``
+        seconds, until ``forget`` is called.
 
         Returns once the process's subscription is confirmed by Redis (or after ``wait``
         seconds), so a tally read after this call misses no later change.
         """
         self._start()
-        inbox: queue.Queue = queue.Queue(maxsize=64)
+        inbox = Inbox()
         with self._lock:
             self._listeners[poll_id].add(inbox)
         self.subscribed.wait(wait)
         return inbox
 
-    def forget(self, poll_id: str, inbox: queue.Queue) -> None:
+    def forget(self, poll_id: str, inbox: Inbox) -> None:
         with self._lock:
             listeners = self._listeners.get(poll_id)
             if listeners is not None:
@@ -144,15 +173,20 @@ class ChangeFeed:
             self.cache.changed(change)
 
     def _flush(self) -> None:
-        """Every ``interval``, hand each listener the newest tally of its poll, if it changed."""
+        """Every ``interval``, hand each listener the newest tally of its poll, if it changed;
+        every ``keepalive`` seconds, nudge every listener (one timer, not one a stream)."""
+        next_nudge = time.monotonic() + self.keepalive
         while not self._stopped.is_set():
             time.sleep(self.interval)
+            nudge = time.monotonic() >= next_nudge
             with self._lock:
                 latest, self._latest = self._latest, {}
-                deliveries = [(update, list(self._listeners.get(poll_id, ())))
-                              for poll_id, update in latest.items()]
+                if nudge:
+                    next_nudge = time.monotonic() + self.keepalive
+                    deliveries = [(latest.get(poll_id), list(inboxes)) for poll_id, inboxes in self._listeners.items()]
+                else:
+                    deliveries = [(update, list(self._listeners.get(poll_id, ())))
+                                  for poll_id, update in latest.items()]
             for update, inboxes in deliveries:
                 for inbox in inboxes:
-                    # A stalled reader misses updates; it never blocks the others.
-                    with contextlib.suppress(queue.Full):
-                        inbox.put_nowait(update)
+                    inbox.put(update)
