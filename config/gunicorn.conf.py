@@ -11,10 +11,10 @@ bind = os.environ.get("YAYNAY_BIND", "127.0.0.1:8000")
 
 # gevent: every request waits on Redis, and live tally streams are long-lived idle
 # connections; cooperative workers hold thousands of both where a thread holds one.
-# Measured with bench/idle_streams.py: one gevent worker held 3,000 idle streams at about
-# 25 KiB each and still answered a vote in 6 ms; a gthread worker with 100 threads holding
-# 300 streams had no thread left and the vote timed out. gevent was also the fastest class
-# on the vote path. It patches sockets before the app is imported: no preloading.
+# Measured with `python -m bench --only rss,fanout`: one gevent worker holds 5,000 idle
+# streams at about 20 KiB each and a vote reaches 1,000 of them within 0.5 s; a gthread
+# worker needs a thread per stream (100 threads holding 300 streams had none left for
+# the vote). It patches sockets before the app is imported: no preloading.
 worker_class = os.environ.get("YAYNAY_WORKER_CLASS", "gevent")
 workers = int(os.environ.get("YAYNAY_WORKERS", multiprocessing.cpu_count()))
 worker_connections = int(os.environ.get("YAYNAY_WORKER_CONNECTIONS", "4000"))
