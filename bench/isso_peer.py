@@ -31,7 +31,6 @@ import importlib.metadata
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -41,9 +40,8 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
-from service.store.embedded import free_port
+from bench.servers import ROOT, Gunicorn
 
-ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_VENV = ROOT / "var" / "bench" / "isso-venv"
 POST_SCRIPT = Path(__file__).with_name("isso_post.lua")
 
@@ -55,7 +53,6 @@ SEEDED_COMMENTS = 20
 
 PIP_TIMEOUT = 600
 START_TIMEOUT = 60
-STOP_TIMEOUT = 20
 
 DEFAULT_WORKER_ENV = {"YAYNAY_WORKER_CLASS": "gevent", "YAYNAY_WORKERS": "2"}
 
@@ -91,19 +88,21 @@ class IssoPeer:
         self.thread_url = ""
         self.post_script = POST_SCRIPT
         self.version = ""
-        self._process: subprocess.Popen | None = None
-        self._log_path = self.directory / "gunicorn.log"
+        self._server: Gunicorn | None = None
 
     def __enter__(self) -> IssoPeer:
         self.version = self._ensure_venv()
-        self.port = self.port or free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        settings = self.directory / "isso.cfg"
+        self._server = self._gunicorn(settings)
+        self.port = self._server.port
+        self.base_url = self._server.url
         self.thread_url = f"{self.base_url}/?uri={urllib.parse.quote(THREAD_URI, safe='')}"
         # A directory left by an aborted run would hold a database whose thread has more than 20 comments.
         shutil.rmtree(self.directory, ignore_errors=True)
         self.directory.mkdir(parents=True)
         try:
-            self._start(self._write_config())
+            self._write_config(settings)
+            self._start()
             self._seed()
         except BaseException:
             self._stop()
@@ -156,7 +155,7 @@ class IssoPeer:
             tail = _error_tail(result.stdout + result.stderr)
             raise IssoUnavailable(f"{what} failed (exit {result.returncode}):\n{tail}")
 
-    def _write_config(self) -> Path:
+    def _write_config(self, path: Path) -> None:
         config = configparser.ConfigParser()
         config.read_dict({
             "general": {
@@ -172,31 +171,24 @@ class IssoPeer:
             "admin": {"enabled": "false"},
             "server": {"public-endpoint": self.base_url},
         })
-        path = self.directory / "isso.cfg"
         with path.open("w") as file:
             config.write(file)
-        return path
 
-    def _start(self, settings: Path) -> None:
+    def _gunicorn(self, settings: Path) -> Gunicorn:
+        """Isso's gunicorn, not started: the venv's interpreter, the environment of this process without
+        YAYNAY_* (Gunicorn adds YAYNAY_BIND) nor PYTHONPATH/PYTHONHOME, then the worker settings."""
         env = {name: value for name, value in os.environ.items()
                if not name.startswith("YAYNAY_") and name not in ("PYTHONPATH", "PYTHONHOME")}
-        env.update(self.worker_env, ISSO_SETTINGS=str(settings), YAYNAY_BIND=f"127.0.0.1:{self.port}")
-        with self._log_path.open("w") as log:
-            # cwd is Isso's directory so that the repo's own packages cannot shadow Isso's imports.
-            self._process = subprocess.Popen(
-                [str(self._python()), "-m", "gunicorn", "--config", str(self.gunicorn_config), "isso.run:application"],
-                cwd=self.directory, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise IssoUnavailable(f"Isso's gunicorn exited with {self._process.returncode}:\n{self._log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/info", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise IssoUnavailable(f"Isso did not answer within {START_TIMEOUT} s:\n{self._log_tail()}")
+        env.update(self.worker_env, ISSO_SETTINGS=str(settings))
+        # cwd is Isso's directory so that the repo's own packages cannot shadow Isso's imports.
+        return Gunicorn("isso.run:application", env, self.directory / "gunicorn.log", ready_path="/info",
+                        python=self._python(), cwd=self.directory, config=self.gunicorn_config, port=self.port)
+
+    def _start(self) -> None:
+        try:
+            self._server.start().wait_ready(START_TIMEOUT)
+        except RuntimeError as error:  # the message ends with the log's tail
+            raise IssoUnavailable(f"Isso's {error}") from error
 
     def _seed(self) -> None:
         for number in range(1, SEEDED_COMMENTS + 1):
@@ -221,22 +213,8 @@ class IssoPeer:
             raise IssoUnavailable(f"Isso answered {status} to a comment on {uri}, not 201 (published)")
 
     def _stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            # The workers share the master's session: kill them with it, not only the master.
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-    def _log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self._log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        if self._server is not None:
+            self._server.stop()
 
 
 def _host_versions() -> dict[str, str]:

@@ -82,18 +82,25 @@ def yaynay_env(redis_url: str, var_dir: Path, workers: WorkerSettings, **setting
 
 
 class Gunicorn:
-    """``gunicorn --config config/gunicorn.conf.py <app>`` on a free port of 127.0.0.1.
+    """``gunicorn --config <config> <app>`` on 127.0.0.1 (a free port unless given one).
 
-    ``start`` returns at once; ``wait_ready`` until ``ready_path`` answers. ``stop`` is a
-    quick shutdown (SIGINT): a graceful one would wait out open event streams.
+    By default the app is run by this interpreter from the repository's root, with
+    config/gunicorn.conf.py; ``python`` and ``cwd`` run another's gunicorn from its own directory
+    (Isso's, in its venv). ``start`` returns at once; ``wait_ready`` until ``ready_path`` answers.
+    ``stop`` is a quick shutdown (SIGINT): a graceful one would wait out open event streams.
     """
 
-    def __init__(self, app: str, env: dict[str, str], log_path: Path, *, ready_path: str = "/readyz"):
+    def __init__(self, app: str, env: dict[str, str], log_path: Path, *, ready_path: str = "/readyz",
+                 python: Path | str = sys.executable, cwd: Path = ROOT, config: Path = GUNICORN_CONFIG,
+                 port: int | None = None):
         self.app = app
-        self.port = free_port()
+        self.port = port or free_port()
         self.env = dict(env, YAYNAY_BIND=f"127.0.0.1:{self.port}")
         self.log_path = log_path
         self.ready_path = ready_path
+        self.python = python
+        self.cwd = cwd
+        self.config = config
         self.process: subprocess.Popen | None = None
 
     @property
@@ -103,12 +110,13 @@ class Gunicorn:
     def start(self) -> Gunicorn:
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONFIG), self.app],
-                cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+                [str(self.python), "-m", "gunicorn", "--config", str(self.config), self.app],
+                cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         return self
 
     def wait_ready(self, timeout: float = 60) -> None:
-        """Wait until the app answers ``ready_path`` with 200; RuntimeError with the log's end otherwise."""
+        """Wait until the app answers ``ready_path`` with 200; else stop it and raise RuntimeError
+        saying why, with the log's end."""
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -117,10 +125,13 @@ class Gunicorn:
                         return
             except OSError:  # not listening yet, or an HTTP error (Redis not ready)
                 pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
+            exit_code = self.process.poll()
+            if exit_code is not None or time.monotonic() > deadline:
                 self.stop()
+                why = (f"exited with {exit_code}" if exit_code is not None
+                       else f"did not answer {self.ready_path} within {timeout:.0f} s")
                 tail = self.log_path.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"gunicorn {self.app} did not start; {self.log_path} ends:\n{tail}")
+                raise RuntimeError(f"gunicorn {self.app} {why}; {self.log_path} ends:\n{tail}")
             time.sleep(0.1)
 
     def workers(self) -> list[psutil.Process]:
@@ -128,6 +139,7 @@ class Gunicorn:
         return psutil.Process(self.process.pid).children()
 
     def stop(self) -> None:
+        """Stop the master, or kill it and its workers if it has not exited within 15 s."""
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return
