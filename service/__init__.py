@@ -23,15 +23,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"],
                                 x_proto=app.config["PROXY_HOPS"])
 
+    from service import cors
     from service.api import register
-    from service.extensions import api, cors, store
+    from service.extensions import api, store
 
     store.init_app(app)
-    cors.init_app(app, resources={r"/api/*": {"origins": app.config["ALLOWED_ORIGINS"]}},
-                  allow_headers=["Content-Type", "Authorization", "If-None-Match", "Idempotency-Key"],
-                  expose_headers=["ETag", "Retry-After", "RateLimit", "RateLimit-Policy",
-                                  "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"],
-                  max_age=600)
+    cors.init_app(app)
     api.init_app(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     register(app, api)

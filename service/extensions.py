@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Flask, current_app
-from flask_cors import CORS
 from flask_smorest import Api
 
 from service.schemas import ErrorSchema
@@ -29,5 +28,4 @@ class StoreExtension:
 
 
 api = YaynayApi()
-cors = CORS()
 store = StoreExtension()
