@@ -16,8 +16,10 @@ from service.api import (
     Rendered,
     cached_answer,
     client_ip_digest,
+    documented,
     is_publisher_origin,
     load_json,
+    load_query,
     now,
     public_cache_headers,
     public_json,
@@ -41,6 +43,7 @@ from service.schemas import (
 from service.store.comments import Comment, CommentLimits, NewComment, Submission
 
 COMMENT_PAGE_SCHEMA = CommentPageSchema()
+COMMENT_PAGE_QUERY_SCHEMA = CommentPageQuerySchema()
 COMMENT_SUBMIT_SCHEMA = CommentSubmitSchema()
 
 blp = Blueprint("comments", __name__, url_prefix="/api/v1/threads",
@@ -161,12 +164,15 @@ def render_page(thread_id: str, limit: int, cursor: str | None) -> Rendered:
 
 @blp.route("/<resource_id:thread_id>/comments")
 class ThreadComments(MethodView):
-    @blp.arguments(CommentPageQuerySchema(), location="query", as_kwargs=True)
-    @blp.response(200, CommentPageSchema())
-    @blp.alt_response(304, schema=None, description="Not modified: the client's ETag still holds.")
-    def get(self, thread_id, limit, cursor):
+    @documented(
+        blp.arguments(CommentPageQuerySchema(), location="query"),
+        blp.response(200, CommentPageSchema()),
+        blp.alt_response(304, schema=None, description="Not modified: the client's ETag still holds."),
+    )
+    def get(self, thread_id):
         """Approved comments, oldest first, with cursor pagination; never an email or an IP."""
-        limit = limit or current_app.config["COMMENTS_PAGE_SIZE"]
+        page = load_query(COMMENT_PAGE_QUERY_SCHEMA)
+        limit, cursor = page["limit"] or current_app.config["COMMENTS_PAGE_SIZE"], page["cursor"]
         # Tagged with the thread id, which is also its poll's: a vote there may change an
         # author's live vote shown on the page.
         return public_json(cached_answer(("thread", thread_id, limit, cursor), thread_id,

@@ -19,6 +19,7 @@ from service.api import (
     documented,
     json_response,
     load_json,
+    load_query,
     now,
     public_cache_headers,
     public_json,
@@ -42,6 +43,7 @@ from service.store.events import Inbox
 from service.store.polls import Poll, VoteLimits, VoteResult
 
 VOTE_SCHEMA = VoteSchema()
+POLL_IDS_QUERY_SCHEMA = PollIdsQuerySchema()
 VOTE_RESULT_SCHEMA = VoteResultSchema()
 POLL_SCHEMA = PollSchema()
 
@@ -78,11 +80,14 @@ def cached_poll(poll_id: str) -> Rendered | None:
 
 @blp.route("")
 class PollList(MethodView):
-    @blp.arguments(PollIdsQuerySchema(), location="query", as_kwargs=True)
-    @blp.response(200, PollListSchema())
-    @blp.alt_response(304, schema=None, description="Not modified: the client's ETag still holds.")
-    def get(self, ids):
+    @documented(
+        blp.arguments(PollIdsQuerySchema(), location="query"),
+        blp.response(200, PollListSchema()),
+        blp.alt_response(304, schema=None, description="Not modified: the client's ETag still holds."),
+    )
+    def get(self):
         """Tallies of up to 100 polls at once, for article list pages."""
+        ids = load_query(POLL_IDS_QUERY_SCHEMA)["ids"]
         answers = {poll_id: store.read_cache.get(("poll", poll_id), poll_id) for poll_id in ids}
         at = now()
         stale = [poll_id for poll_id, answer in answers.items()
@@ -102,9 +107,11 @@ class PollList(MethodView):
 
 @blp.route("/<resource_id:poll_id>")
 class PollItem(MethodView):
-    @blp.response(200, PollSchema())
-    @blp.alt_response(304, schema=None, description="Not modified: the client's ETag still holds.")
-    @blp.alt_response(404, schema=None, description="No such poll.")
+    @documented(
+        blp.response(200, PollSchema()),
+        blp.alt_response(304, schema=None, description="Not modified: the client's ETag still holds."),
+        blp.alt_response(404, schema=None, description="No such poll."),
+    )
     def get(self, poll_id):
         """One poll with its tally; send If-None-Match to get 304 when nothing changed."""
         answer = cached_poll(poll_id)
