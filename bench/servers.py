@@ -30,6 +30,9 @@ UNLIMITED_SETTINGS = {
     "YAYNAY_COMMENT_RATE_LIMITS": f"{UNLIMITED}/minute",
     "YAYNAY_MAX_THREADS": UNLIMITED,
     "YAYNAY_MAX_POLLS": UNLIMITED,
+    # The comment posts measure a reader's usual path: past the surge ceiling each
+    # pending comment takes one round trip more, to be flagged for moderators.
+    "YAYNAY_PENDING_SURGE_PER_HOUR": UNLIMITED,
 }
 
 
