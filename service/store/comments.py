@@ -160,10 +160,9 @@ class CommentStore:
         duplicate window) answers with the stored comment and creates nothing. Raises
         RateLimited, ThreadLimitReached or InvalidParent.
         """
-        repeat = self._stored_repeat(thread_id, comment, now, limits)
+        repeat, rate, recent_from_ip = self._check_repeat_and_count(thread_id, comment, now, limits)
         if repeat:
             return repeat
-        rate, recent_from_ip = self._count_submission(comment.ip_digest, now, limits)
         self._register_thread(thread_id, now, limits)
 
         key = base64.b32encode(os.urandom(5)).decode().lower()
@@ -212,13 +211,40 @@ class CommentStore:
     def _duplicate_key(self, thread_id: str, comment: NewComment) -> str:
         return self.keys.duplicate(thread_id, f"{comment.ip_digest}.{comment.text_digest}")
 
-    def _stored_repeat(self, thread_id: str, comment: NewComment, now: float,
-                       limits: CommentLimits) -> Submission | None:
-        """A look for a repeat before the submission counts against the rate limits."""
-        earlier = self.scripts.find_repeat(
-            keys=[self._idempotency_key(thread_id, comment), self._duplicate_key(thread_id, comment)],
-            args=[repr(now), self._idempotency_ttl(comment, limits), limits.duplicate_window])
-        return self._existing(thread_id, earlier.decode()) if earlier else None
+    def _check_repeat_and_count(self, thread_id: str, comment: NewComment, now: float,
+                                limits: CommentLimits) -> tuple[Submission | None, RateState | None, int]:
+        """Look for the comment this one repeats and count it against every per-IP limit, in
+        one round trip: the repeat check is in the thread's slot, the limits in the client's.
+
+        A repeat is answered with what it repeats and gives back the hit it was counted
+        for, so a retry never uses up a reader's limit; otherwise the limits decide
+        (RateLimited). Returns (the repeated submission or None, the rate state, the
+        client's submissions this hour).
+        """
+        guards = [self._idempotency_key(thread_id, comment), self._duplicate_key(thread_id, comment)]
+        guard_args = [repr(now), self._idempotency_ttl(comment, limits), limits.duplicate_window]
+        windows = [(rate.count, rate.window) for rate in limits.rates] + [(2**31, 3600)]
+        counters, counter_args = [], [repr(now)]
+        for count, window in windows:
+            start = int(now // window) * window
+            counters.append(self.keys.comment_rate(comment.ip_digest, window, start))
+            counter_args += [count, window, start]
+        earlier, counted = self.scripts.run_together((self.scripts.find_repeat, guards, guard_args),
+                                                     (self.scripts.rate_limit, counters, counter_args))
+        if earlier:
+            if counted[0] == 1:
+                with self.redis.pipeline(transaction=False) as pipe:
+                    for counter in counters:
+                        pipe.decr(counter)
+                    pipe.execute()
+            return self._existing(thread_id, earlier.decode()), None, 0
+        if counted[0] == 0:
+            refused = limits.rates[counted[1] - 1]
+            state = RateState("comments", refused.count, refused.window, 0, int(counted[2]))
+            raise RateLimited(f"Too many comments from your network; try again in {counted[2]} s.", rate=state)
+        _, remaining, reset, hour_hits = counted
+        closest = min(limits.rates, key=lambda rate: rate.count)
+        return None, RateState("comments", closest.count, closest.window, remaining, reset), hour_hits
 
     @staticmethod
     def _idempotency_ttl(comment: NewComment, limits: CommentLimits) -> int:
@@ -228,23 +254,6 @@ class CommentStore:
         status = self.redis.hget(self.keys.comment(thread_id, key), "status")
         # A removed comment is not revealed as removed to the reader who retries it.
         return Submission(id=f"{thread_id}.{key}", status=_text(status) or "pending", created=False)
-
-    def _count_submission(self, ip_digest: str, now: float, limits: CommentLimits) -> tuple[RateState, int]:
-        """Count one submission against every per-IP limit, plus an hourly count for moderators."""
-        windows = [(rate.count, rate.window) for rate in limits.rates] + [(2**31, 3600)]
-        keys, args = [], [repr(now)]
-        for count, window in windows:
-            start = int(now // window) * window
-            keys.append(self.keys.comment_rate(ip_digest, window, start))
-            args += [count, window, start]
-        reply = self.scripts.rate_limit(keys=keys, args=args)
-        if reply[0] == 0:
-            refused = limits.rates[reply[1] - 1]
-            state = RateState("comments", refused.count, refused.window, 0, int(reply[2]))
-            raise RateLimited(f"Too many comments from your network; try again in {reply[2]} s.", rate=state)
-        _, remaining, reset, hour_hits = reply
-        closest = min(limits.rates, key=lambda rate: rate.count)
-        return RateState("comments", closest.count, closest.window, remaining, reset), hour_hits
 
     def _index_new(self, thread_id, key, comment_id, comment: NewComment, status, now, limits) -> None:
         """The site-wide indexes of a new comment: queue, surge, same-text and email."""

@@ -182,6 +182,26 @@ def test_comments_are_rate_limited_per_ip_with_the_standard_429(client):
     assert comment(client, ip="198.51.100.77", body="Another reader").status_code == 202
 
 
+def test_retries_never_use_up_the_limit_and_a_retry_at_the_limit_still_gets_its_comment(client):
+    first = comment(client, headers={"Idempotency-Key": "retry-2"}, body="Comment 0")
+    for _ in range(6):
+        assert comment(client, headers={"Idempotency-Key": "retry-2"}, body="Comment 0").json["id"] == first.json["id"]
+    for n in range(1, 5):
+        assert comment(client, body=f"Comment {n}").status_code == 202
+    assert comment(client, body="One too many").status_code == 429
+    at_the_limit = comment(client, headers={"Idempotency-Key": "retry-2"}, body="Comment 0")
+    assert at_the_limit.status_code == 202 and at_the_limit.json["id"] == first.json["id"]
+
+
+def test_comments_still_go_through_after_redis_forgets_its_scripts(client, redis_client, admin):
+    first = comment(client, body="Before the restart")
+    redis_client.script_flush()  # as after a Redis restart or a failover
+    again = comment(client, body="Before the restart")
+    assert again.json["id"] == first.json["id"]
+    assert comment(client, body="After the restart").status_code == 202
+    assert len(client.get("/api/v1/moderation/queue", headers=admin).json["comments"]) == 2
+
+
 def test_the_daily_comment_limit_holds_across_minutes(settings, redis_client, clock):
     settings["COMMENT_RATE_LIMITS"] = ["5/minute", "7/day"]
     client = create_app(settings).test_client()

@@ -13,18 +13,21 @@ from service import create_app
 from tests.conftest import ADMIN_TOKEN, LIVE_SECRET
 
 POLL = "live"
+# A prefix of its own, so the channel's subscribers are the server's workers alone and not
+# the in-process apps of other tests sharing the test Redis.
+PREFIX = "events-test"
 
 
 @pytest.fixture
 def server_env():
-    return {"YAYNAY_EVENTS_KEEPALIVE": "0.5"}
+    return {"YAYNAY_EVENTS_KEEPALIVE": "0.5", "YAYNAY_KEY_PREFIX": PREFIX}
 
 
 @pytest.fixture
 def voting(redis_url, live_server):
     """Cast votes in-process on the live server's Redis (same prefix and secret), free of rate limits."""
     app = create_app({"REDIS_URL": redis_url, "SECRET_KEY": LIVE_SECRET, "ADMIN_TOKEN": ADMIN_TOKEN,
-                      "VOTE_RATE_LIMIT": "100000/minute", "VOTERS_PER_IP_PER_DAY": 100000})
+                      "KEY_PREFIX": PREFIX, "VOTE_RATE_LIMIT": "100000/minute", "VOTERS_PER_IP_PER_DAY": 100000})
     client = app.test_client()
     client.put(f"/api/v1/polls/{POLL}", json={"question": "Live?"}, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
 
@@ -33,7 +36,8 @@ def voting(redis_url, live_server):
         assert response.status_code == 200, response.json
         return response.json
 
-    return vote
+    yield vote
+    app.extensions["yaynay.store"].close()
 
 
 class Stream:
@@ -142,7 +146,7 @@ def test_streams_share_one_redis_subscription_per_worker(live_server, voting, re
     streams = [Stream(live_server) for _ in range(20)]
     for stream in streams:
         stream.read(5, until_tallies=1)
-    (_, subscribers), = redis_client.pubsub_numsub("yaynay:tallies")
+    (_, subscribers), = redis_client.pubsub_numsub(f"{PREFIX}:tallies")
     assert 1 <= subscribers <= 2  # YAYNAY_WORKERS=2
     voting(7)
     for stream in streams:

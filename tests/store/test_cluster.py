@@ -65,3 +65,31 @@ def test_polls_and_votes_work_unchanged_on_redis_cluster(cluster_url, settings, 
     assert many.status_code == 200
     assert [poll["tally"] for poll in many.json["polls"]] == [{"yay": 0, "nay": 1, "total": 1}] * 12 + [
         {"yay": 1, "nay": 0, "total": 1}]
+
+
+def test_comments_and_moderation_work_unchanged_on_redis_cluster(cluster_url, settings, admin, new_voter):
+    settings.update(REDIS_URL=cluster_url, REDIS_CLUSTER=True)
+    app = create_app(settings)
+    client = app.test_client()
+    thread_ids = [f"thread-{n}" for n in range(6)]  # threads, client IPs and the queue on several nodes
+    posted = {}
+    for n, thread_id in enumerate(thread_ids):
+        body = {"author": "Ann", "body": f"Comment on {thread_id}", "email": "ann@example.com"}
+        headers = {"Idempotency-Key": f"key-{n}"}
+        first = client.post(f"/api/v1/threads/{thread_id}/comments", json=body, headers=headers,
+                            environ_base={"REMOTE_ADDR": f"198.51.100.{n}"})
+        retry = client.post(f"/api/v1/threads/{thread_id}/comments", json=body, headers=headers,
+                            environ_base={"REMOTE_ADDR": f"198.51.100.{n}"})
+        assert first.status_code == 202, first.json
+        assert retry.json["id"] == first.json["id"]
+        posted[thread_id] = first.json["id"]
+
+    queue = client.get("/api/v1/moderation/queue", headers=admin).json["comments"]
+    assert sorted(entry["id"] for entry in queue) == sorted(posted.values())
+    bulk = client.post("/api/v1/moderation/decisions", headers=admin, json={
+        "decisions": [{"id": comment_id, "action": "approve"} for comment_id in posted.values()]})
+    assert bulk.status_code == 200, bulk.json
+    for thread_id, comment_id in posted.items():
+        page = client.get(f"/api/v1/threads/{thread_id}/comments").json
+        assert [entry["id"] for entry in page["comments"]] == [comment_id]
+    app.extensions["yaynay.store"].close()
