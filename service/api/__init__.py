@@ -12,6 +12,7 @@ from marshmallow import Schema, ValidationError
 from werkzeug.routing import BaseConverter
 
 from service.errors import InvalidFields, InvalidJson, UnsupportedMediaType
+from service.extensions import store
 from service.identity import ip_digest
 from service.schemas import COMMENT_ID_PATTERN, POLL_ID_PATTERN
 
@@ -54,17 +55,18 @@ class Rendered:
         body = json.dumps(data, separators=(",", ":")).encode()
         return cls(body, hashlib.sha1(body, usedforsecurity=False).hexdigest(), valid_until)
 
+    def holds_at(self, at: float) -> bool:
+        """Whether the answer is still true at app time ``at`` (a poll's state changes as it closes)."""
+        return self.valid_until is None or at < self.valid_until
+
 
 def cached_answer(key: Hashable, tag: str, render: Callable[[], Rendered | None]) -> Rendered | None:
     """The answer this worker rendered before, unless ``tag`` (a poll or thread id) changed
     since or it expired; else ``render()``'s, kept for the next reader (see store/cache.py)."""
-    from service.extensions import store
-
-    cache = store.read_cache
-    rendered = cache.get(key, tag)
-    if rendered is not None and (rendered.valid_until is None or now() < rendered.valid_until):
+    rendered = store.read_cache.get(key, tag)
+    if rendered is not None and rendered.holds_at(now()):
         return rendered
-    return cache.refresh(key, tag, render)
+    return store.read_cache.refresh(key, tag, render)
 
 
 def public_json(rendered: Rendered) -> Response:

@@ -91,7 +91,7 @@ class PollList(MethodView):
         answers = {poll_id: store.read_cache.get(("poll", poll_id), poll_id) for poll_id in ids}
         at = now()
         stale = [poll_id for poll_id, answer in answers.items()
-                 if answer is None or (answer.valid_until is not None and at >= answer.valid_until)]
+                 if answer is None or not answer.holds_at(at)]
         if stale:
             started = store.read_cache.clock()
             for poll in store.polls.get_many(stale):
