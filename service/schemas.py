@@ -1,13 +1,21 @@
-"""Marshmallow schemas: every input the API accepts and every output it sends."""
+"""Marshmallow schemas: every input the API accepts and every output it sends.
+
+The presenters at the end turn the core's objects into what the output schemas dump.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
+from typing import Any
 
-from flask import current_app
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates
 
+from service.core.comments import Comment
+from service.core.moderation import Decision, LogEntry
+from service.core.policy import CommentLengths
+from service.core.polls import Poll
 from service.store.comments import STATUSES
 
 POLL_ID_PATTERN = r"^[a-z0-9-]{1,64}$"
@@ -141,15 +149,25 @@ def _plain_text(value: str) -> str:
     return _CONTROL_CHARACTERS.sub("", value.replace("\r\n", "\n").replace("\r", "\n")).strip()
 
 
-class CommentSubmitSchema(StrictSchema):
-    """A reader's comment, from the widget (JSON) or a plain HTML form."""
+# What the document shows when no settings are given; the app documents its configured lengths.
+DEFAULT_LENGTHS = CommentLengths(author=80, body=5000)
 
-    author = fields.String(required=True, metadata={"maxLength": 80, "description": "1-80 characters."})
+
+class CommentSubmitSchema(StrictSchema):
+    """A reader's comment, from the widget (JSON) or a plain HTML form.
+
+    The length limits and the honeypot's field name are settings, given when the
+    schema is made (``api/openapi.py`` writes the same lengths into the document).
+    """
+
+    author = fields.String(required=True, metadata={"minLength": 1, "maxLength": DEFAULT_LENGTHS.author,
+                                                    "description": "The name shown with the comment."})
     email = fields.Email(load_default=None, validate=validate.Length(max=254),
                          metadata={"description": "Never published."})
     website = fields.URL(load_default=None, schemes={"http", "https"}, validate=validate.Length(max=300))
     body = fields.String(required=True, metadata={
-        "maxLength": 5000, "description": "Plain text, 1-5,000 characters; line breaks are kept."})
+        "minLength": 1, "maxLength": DEFAULT_LENGTHS.body,
+        "description": "Plain text; line breaks are kept."})
     parent_id = fields.String(load_default=None,
                               validate=validate.Regexp(COMMENT_ID_PATTERN, error="Not a comment id."))
     voter = fields.String(load_default=None, validate=validate.Regexp(
@@ -160,13 +178,19 @@ class CommentSubmitSchema(StrictSchema):
     return_to = fields.String(load_default=None, validate=validate.Length(max=2000), metadata={
         "description": "Form posts: the page to return to; its origin must be allowed."})
 
+    def __init__(self, *, lengths: CommentLengths = DEFAULT_LENGTHS, honeypot_field: str = "subject",
+                 **kwargs: Any):
+        super().__init__(**kwargs)
+        self.lengths = lengths
+        self.honeypot_field = honeypot_field
+
     @pre_load
     def tidy(self, data, **kwargs):
         """Empty optional fields count as absent; the honeypot arrives under its configured name."""
         if not isinstance(data, dict):
             return data
         data = dict(data)
-        honeypot_name = current_app.config["HONEYPOT_FIELD"]
+        honeypot_name = self.honeypot_field
         if honeypot_name in data and honeypot_name != "honeypot":
             data["honeypot"] = data.pop(honeypot_name)
         for name in ("email", "website", "parent_id", "voter", "return_to"):
@@ -181,11 +205,18 @@ class CommentSubmitSchema(StrictSchema):
 
     @validates("author")
     def author_length(self, value, **kwargs):
-        _check_length(value, current_app.config["COMMENT_AUTHOR_MAX_LENGTH"])
+        _check_length(value, self.lengths.author)
 
     @validates("body")
     def body_length(self, value, **kwargs):
-        _check_length(value, current_app.config["COMMENT_BODY_MAX_LENGTH"])
+        _check_length(value, self.lengths.body)
+
+
+@functools.cache
+def comment_submit_schema(lengths: CommentLengths, honeypot_field: str, *, form: bool = False) -> CommentSubmitSchema:
+    """The schema for comments under these settings; a form's other fields (a submit button's
+    name, say) are ignored, where JSON's unknown fields are refused."""
+    return CommentSubmitSchema(lengths=lengths, honeypot_field=honeypot_field, unknown=EXCLUDE if form else RAISE)
 
 
 def _check_length(value: str, most: int) -> None:
@@ -347,3 +378,47 @@ class LogQuerySchema(PageQuerySchema):
 class LogPageSchema(Schema):
     entries = fields.List(fields.Nested(LogEntrySchema))
     next_cursor = fields.String(allow_none=True)
+
+
+# -- presenters: the core's objects in the shape of the output schemas -------------
+
+def utc(epoch: float | None) -> dt.datetime | None:
+    """An epoch time as an aware UTC datetime (None stays None)."""
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc) if epoch is not None else None
+
+
+def present_poll(poll: Poll, at: float) -> dict[str, Any]:
+    """A poll as PollSchema dumps it, in its state at time ``at``."""
+    return {"id": poll.id, "question": poll.question, "state": poll.state(at), "closes_at": utc(poll.closes_at),
+            "allow_change": poll.allow_change, "tally": poll.tally, "percent": poll.percent}
+
+
+def present_comment(comment: Comment) -> dict[str, Any]:
+    """A published comment as CommentSchema dumps it."""
+    return {"id": comment.id, "author": comment.author, "website": comment.website, "body": comment.body,
+            "created_at": utc(comment.created_at), "parent_id": comment.parent_id, "vote": comment.vote}
+
+
+def present_for_moderator(comment: Comment) -> dict[str, Any]:
+    """A comment with everything a moderator sees, as ModerationCommentSchema dumps it."""
+    return {
+        "id": comment.id, "thread": comment.thread_id, "status": comment.status, "author": comment.author,
+        "email": comment.email, "website": comment.website, "body": comment.body, "parent_id": comment.parent_id,
+        "vote": comment.vote, "submitted_at": utc(comment.created_at), "ip_hash": comment.ip_digest,
+        "user_agent": comment.user_agent,
+        "signals": {"links": comment.links, "same_text_before": comment.same_text_count,
+                    "recent_from_ip": comment.recent_from_ip, "surge": comment.surge},
+        "decided_by": comment.decided_by, "decided_at": utc(comment.decided_at), "reason": comment.reason,
+    }
+
+
+def present_decision(decision: Decision) -> dict[str, Any]:
+    """A decision as DecisionResultSchema dumps it."""
+    return {"id": decision.id, "action": decision.action, "status": decision.status,
+            "previous": decision.previous, "moderator": decision.moderator, "at": utc(decision.at)}
+
+
+def present_log_entry(entry: LogEntry) -> dict[str, Any]:
+    """A log line as LogEntrySchema dumps it."""
+    return {"id": entry.id, "comment_id": entry.comment_id, "action": entry.action, "previous": entry.previous,
+            "moderator": entry.moderator, "reason": entry.reason, "at": utc(entry.at)}

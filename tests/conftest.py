@@ -79,7 +79,7 @@ def settings(redis_url, clock, tmp_path):
 def app(settings, redis_client):
     app = create_app(settings)
     yield app
-    app.extensions["yaynay.store"].close()
+    app.extensions["yaynay"].close()
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from service.extensions import store
-from service.identity import email_digest
+from service.core import moderation, privacy
+from service.core.moderation import DecisionRequest
 
 ANN = "ann@example.com"
 BOB = "bob@example.com"
@@ -299,21 +299,19 @@ def test_privacy_delete_erases_every_trace_of_an_address(yaynay, client, admin, 
 def test_privacy_delete_erases_a_comment_a_moderator_decides_meanwhile(app, redis_client, monkeypatch, anns_comments):
     """A moderator approves one of Ann's comments between the lookup and the deletion."""
     ann, _ = anns_comments
-    with app.app_context():
-        comments = store.comments
-        look_up = comments.by_email
+    core = app.extensions["yaynay"]
+    comments = core.store.comments
+    look_up = comments.by_email
+    moderated = []
 
-        moderated = []
+    def look_up_then_moderate(digest):
+        found = look_up(digest)
+        if not moderated:
+            moderated.append(moderation.decide(core, DecisionRequest(ann[1], "approve"), moderator="maria"))
+        return found
 
-        def look_up_then_moderate(digest):
-            found = look_up(digest)
-            if not moderated:
-                moderated.append(comments.decide(ann[1], "approve", moderator="maria", now=app.config["CLOCK"]()))
-            return found
-
-        monkeypatch.setattr(comments, "by_email", look_up_then_moderate)
-        removed = comments.delete_by_email(email_digest(app.config["SECRET_KEY"], ANN),
-                                           moderator="privacy-request", now=app.config["CLOCK"]())
+    monkeypatch.setattr(comments, "by_email", look_up_then_moderate)
+    removed = privacy.erase_by_email(core, ANN)
     assert removed == 3
     assert keys_holding(redis_client, ANN) == []
 

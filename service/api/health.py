@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from service.api.context import core
+from service.api.io import answers
 from service.errors import StoreUnavailable
-from service.extensions import store
 from service.schemas import HealthSchema
 
 blp = Blueprint("health", __name__, description="Health checks.")
@@ -14,18 +15,17 @@ blp = Blueprint("health", __name__, description="Health checks.")
 
 @blp.route("/healthz")
 class Liveness(MethodView):
-    @blp.response(200, HealthSchema())
-    def get(self):
+    @answers(blp, 200, HealthSchema())
+    def get(self) -> dict[str, str]:
         """The process is alive (Redis is not consulted)."""
         return {"status": "ok"}
 
 
 @blp.route("/readyz")
 class Readiness(MethodView):
-    @blp.response(200, HealthSchema())
-    @blp.alt_response(503, schema=None, description="Redis does not answer.")
-    def get(self):
+    @answers(blp, 200, HealthSchema(), alternatives={503: "Redis does not answer."})
+    def get(self) -> dict[str, str]:
         """Redis answers: the service can take traffic."""
-        if not store.is_ready():
+        if not core().is_ready():
             raise StoreUnavailable("Redis does not answer.")
         return {"status": "ready"}

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
+from typing import Any
 
-from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from service.api import BEARER_AUTH, now, require_json_body
-from service.auth import require_moderator
-from service.errors import YaynayError, error_body
-from service.extensions import store
+from service.api.context import caller, core, require_moderator
+from service.api.errors import refusal_body
+from service.api.io import answers, takes
+from service.api.openapi import BEARER_AUTH
+from service.core import moderation
+from service.core.moderation import DecisionOutcome, DecisionRequest
 from service.schemas import (
     BulkDecisionSchema,
     BulkResultSchema,
@@ -21,91 +22,71 @@ from service.schemas import (
     LogQuerySchema,
     QueuePageSchema,
     QueueQuerySchema,
+    present_decision,
+    present_for_moderator,
+    present_log_entry,
 )
-from service.store.comments import Comment, Decision
 
 blp = Blueprint("moderation", __name__, url_prefix="/api/v1/moderation",
                 description="Moderators' queue, decisions and audit log (bearer token).")
-blp.before_request(require_json_body)
 
 
-def _time(epoch: float | None):
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc) if epoch is not None else None
-
-
-def present_for_moderator(comment: Comment) -> dict:
-    return {
-        "id": comment.id, "thread": comment.thread_id, "status": comment.status, "author": comment.author,
-        "email": comment.email, "website": comment.website, "body": comment.body, "parent_id": comment.parent_id,
-        "vote": comment.vote, "submitted_at": _time(comment.created_at), "ip_hash": comment.ip_digest,
-        "user_agent": comment.user_agent,
-        "signals": {"links": comment.links, "same_text_before": comment.same_text_count,
-                    "recent_from_ip": comment.recent_from_ip, "surge": comment.surge},
-        "decided_by": comment.decided_by, "decided_at": _time(comment.decided_at), "reason": comment.reason,
-    }
-
-
-def present_decision(decision: Decision) -> dict:
-    return {"id": decision.id, "action": decision.action, "status": decision.status,
-            "previous": decision.previous, "moderator": decision.moderator, "at": _time(decision.at)}
+def present_outcome(outcome: DecisionOutcome) -> dict[str, Any]:
+    """One item of a bulk answer: the decision, or the refusal in the one error shape."""
+    if outcome.refusal is not None:
+        body = refusal_body(outcome.refusal)
+        return {"id": outcome.comment_id, "ok": False, "error": body, "standing": body.pop("standing", None)}
+    assert outcome.decision is not None
+    return {"id": outcome.comment_id, "ok": True, "decision": present_decision(outcome.decision)}
 
 
 @blp.route("/queue")
 class Queue(MethodView):
     @require_moderator
     @blp.doc(security=BEARER_AUTH)
-    @blp.arguments(QueueQuerySchema(), location="query", as_kwargs=True)
-    @blp.response(200, QueuePageSchema())
-    def get(self, status, thread, limit, cursor):
+    @answers(blp, 200, QueuePageSchema())
+    @takes(blp, QueueQuerySchema(), location="query")
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Comments of one status (pending by default), oldest first, with moderators' signals."""
-        page = store.comments.queue(status, thread_id=thread, limit=limit or 50, cursor=cursor)
-        return {"comments": [present_for_moderator(c) for c in page.items], "next_cursor": page.next_cursor,
-                "surge": store.comments.surge(now(), current_app.config["PENDING_SURGE_PER_HOUR"])}
+        page = moderation.queue(core(), query["status"], thread_id=query["thread"], limit=query["limit"],
+                                cursor=query["cursor"])
+        return {"comments": [present_for_moderator(c) for c in page.comments], "next_cursor": page.next_cursor,
+                "surge": page.surge.__dict__}
 
 
 @blp.route("/comments/<comment_id:comment_id>")
 class CommentDecision(MethodView):
     @require_moderator
     @blp.doc(security=BEARER_AUTH)
-    @blp.arguments(DecisionSchema())
-    @blp.response(200, DecisionResultSchema())
-    @blp.alt_response(409, schema=None, description="Another decision stands; the body names it.")
-    def post(self, decision, comment_id):
+    @answers(blp, 200, DecisionResultSchema(), alternatives={409: "Another decision stands; the body names it."})
+    @takes(blp, DecisionSchema())
+    def post(self, decision: dict[str, Any], comment_id: str) -> dict[str, Any]:
         """Approve, reject, mark as spam or delete one comment; the first decision wins."""
-        result = store.comments.decide(comment_id, decision["action"], moderator=g.moderator.name, now=now(),
-                                       reason=decision["reason"], seen=decision["seen"])
-        return present_decision(result)
+        request = DecisionRequest(comment_id, decision["action"], decision["reason"], decision["seen"])
+        return present_decision(moderation.decide(core(), request, moderator=caller().name))
 
 
 @blp.route("/decisions")
 class BulkDecisions(MethodView):
     @require_moderator
     @blp.doc(security=BEARER_AUTH)
-    @blp.arguments(BulkDecisionSchema())
-    @blp.response(200, BulkResultSchema())
-    def post(self, bulk):
+    @answers(blp, 200, BulkResultSchema())
+    @takes(blp, BulkDecisionSchema())
+    def post(self, bulk: dict[str, Any]) -> dict[str, Any]:
         """Up to 100 decisions at once; each item reports its own outcome."""
-        items = [(item["id"], item["action"], item["reason"], item["seen"]) for item in bulk["decisions"]]
-        outcomes = store.comments.decide_many(items, moderator=g.moderator.name, now=now())
-        results = []
-        for (comment_id, *_), outcome in zip(items, outcomes, strict=False):
-            if isinstance(outcome, YaynayError):
-                results.append({"id": comment_id, "ok": False,
-                                "error": error_body(outcome.status_code, outcome.message, outcome.errors),
-                                "standing": getattr(outcome, "standing", None)})
-            else:
-                results.append({"id": comment_id, "ok": True, "decision": present_decision(outcome)})
-        return {"results": results}
+        requests = [DecisionRequest(item["id"], item["action"], item["reason"], item["seen"])
+                    for item in bulk["decisions"]]
+        outcomes = moderation.decide_many(core(), requests, moderator=caller().name)
+        return {"results": [present_outcome(outcome) for outcome in outcomes]}
 
 
 @blp.route("/log")
 class Log(MethodView):
     @require_moderator
     @blp.doc(security=BEARER_AUTH)
-    @blp.arguments(LogQuerySchema(), location="query", as_kwargs=True)
-    @blp.response(200, LogPageSchema())
-    def get(self, limit, cursor):
+    @answers(blp, 200, LogPageSchema())
+    @takes(blp, LogQuerySchema(), location="query")
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Who decided what, when and why; newest first."""
-        page = store.comments.log(limit=limit or 50, cursor=cursor)
-        return {"entries": [{**entry.__dict__, "at": _time(entry.at)} for entry in page.items],
-                "next_cursor": page.next_cursor}
+        page = moderation.log(core(), limit=query["limit"], cursor=query["cursor"])
+        return {"entries": [present_log_entry(entry) for entry in page.items], "next_cursor": page.next_cursor}

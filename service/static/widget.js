@@ -7,6 +7,8 @@
   var API = new URL(script.src, location.href).origin + "/api/v1";
   var TOKEN_KEY = "yaynay:voter";
   var POLL_EVERY = 5000;
+  // The longest name and comment the service takes: the server writes its settings here.
+  var LENGTHS = /*yaynay:lengths*/{"author": 80, "body": 5000};
   var memory = {};
 
   var CSS = [
@@ -269,10 +271,10 @@
     var send = el("button", { type: "submit", text: "Post comment" });
     var form = el("form", { "class": "f", novalidate: "" }, [
       el("h3", { text: "Leave a comment" }), replying,
-      field("author", "Name", el("input", { maxlength: "80", autocomplete: "name", required: "" })),
+      field("author", "Name", el("input", { maxlength: String(LENGTHS.author), autocomplete: "name", required: "" })),
       field("email", "Email ", el("input", { type: "email", autocomplete: "email" }),
             "(optional; your email address will not be published)"),
-      field("body", "Comment", el("textarea", { maxlength: "5000", required: "" })),
+      field("body", "Comment", el("textarea", { maxlength: String(LENGTHS.body), required: "" })),
       send, status]);
 
     form.addEventListener("submit", function (event) {

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from service.store.comments import CommentStore
 from service.store.connection import UNAVAILABLE_ERRORS, connect
 from service.store.events import ChangeFeed
 from service.store.keys import Keys
+from service.store.moderation import ModerationStore
 from service.store.polls import PollStore
 from service.store.scripts import Scripts
 from service.store.tokens import TokenStore
@@ -14,7 +18,8 @@ from service.store.tokens import TokenStore
 class Store:
     """One Redis client and the repositories that share it."""
 
-    def __init__(self, redis, prefix: str = "yaynay", *, read_cache_ttl: float = 5.0, keepalive: float = 15.0):
+    def __init__(self, redis: Any, prefix: str = "yaynay", *, read_cache_ttl: float = 5.0,
+                 keepalive: float = 15.0):
         self.redis = redis
         self.keys = Keys(prefix)
         self.scripts = Scripts(redis)
@@ -23,10 +28,11 @@ class Store:
         self.read_cache = self.changes.cache
         self.polls = PollStore(redis, self.keys, self.scripts, self.read_cache)
         self.comments = CommentStore(redis, self.keys, self.scripts, self.read_cache)
+        self.moderation = ModerationStore(redis, self.keys, self.scripts, self.comments)
         self.tokens = TokenStore(redis, self.keys)
 
     @classmethod
-    def from_settings(cls, settings) -> "Store":
+    def from_settings(cls, settings: Mapping[str, Any]) -> Store:
         """Connect as the settings say (``REDIS_URL``, ``REDIS_CLUSTER``, timeouts, ``KEY_PREFIX``)."""
         client = connect(
             settings["REDIS_URL"],

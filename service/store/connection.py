@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 import redis
 from redis.backoff import NoBackoff
@@ -23,7 +25,8 @@ UNAVAILABLE_ERRORS = (
 
 
 def connect(url: str, *, cluster: bool = False, socket_timeout: float = 0.5,
-            connect_timeout: float = 0.5, max_connections: int = 50, pool_timeout: float = 1.0):
+            connect_timeout: float = 0.5, max_connections: int = 50,
+            pool_timeout: float = 1.0) -> redis.Redis | RedisCluster:
     """A client for ``url`` with short timeouts and a single immediate retry.
 
     The retry reconnects a pooled connection that Redis closed (a restart); it is not
@@ -32,24 +35,25 @@ def connect(url: str, *, cluster: bool = False, socket_timeout: float = 0.5,
     requests wait up to ``pool_timeout`` for a connection instead of each opening its
     own and timing out together.
     """
-    options = dict(
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=connect_timeout,
-        retry=Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
-        health_check_interval=30,
-    )
+    retry = Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,))
+    options = dict(socket_timeout=socket_timeout, socket_connect_timeout=connect_timeout, retry=retry,
+                   health_check_interval=30)
     if cluster:
         return RedisCluster.from_url(url, max_connections=max_connections, **options)
     pool = redis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=pool_timeout,
                                                  **options)
-    return redis.Redis(connection_pool=pool, retry=options["retry"])
+    return redis.Redis(connection_pool=pool, retry=retry)
 
 
-def translate_errors(method):
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def translate_errors(method: Callable[P, R]) -> Callable[P, R]:
     """Decorate a store method so a Redis outage raises ``StoreUnavailable``."""
 
     @functools.wraps(method)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(*args, **kwargs)
         except UNAVAILABLE_ERRORS as error:

@@ -128,11 +128,6 @@ class ChangeFeed:
                 if not listeners:
                     del self._listeners[poll_id]
 
-    @property
-    def stream_count(self) -> int:
-        with self._lock:
-            return sum(len(listeners) for listeners in self._listeners.values())
-
     def _start(self) -> None:
         with self._lock:
             if self._started:
@@ -161,7 +156,7 @@ class ChangeFeed:
                 log.warning("change feed lost Redis; reconnecting in %s s", self.reconnect_delay)
                 time.sleep(self.reconnect_delay)
             finally:
-                with contextlib.suppress(UNAVAILABLE_ERRORS):
+                with contextlib.suppress(*UNAVAILABLE_ERRORS):
                     pubsub.close()
 
     def _apply(self, change: TallyUpdate | str | None) -> None:

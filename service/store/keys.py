@@ -52,9 +52,27 @@ its comment and repairs a stale one, and the thread logs hold every decision.
 
 from __future__ import annotations
 
+import base64
+import os
 from dataclasses import dataclass
 
 VOTER_BUCKETS = 16384
+
+
+def new_comment_key() -> str:
+    """A fresh comment key: 8 characters of a-z and 2-7 (40 random bits, base32)."""
+    return base64.b32encode(os.urandom(5)).decode().lower()
+
+
+def comment_id(thread_id: str, comment_key: str) -> str:
+    """A comment's public id, ``<thread id>.<comment key>``."""
+    return f"{thread_id}.{comment_key}"
+
+
+def split_comment_id(comment_id: str) -> tuple[str, str]:
+    """``"mini-backpacks.k3x9a2mq"`` -> thread id and comment key."""
+    thread_id, _, key = comment_id.rpartition(".")
+    return thread_id, key
 
 
 @dataclass(frozen=True)

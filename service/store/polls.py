@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from service.errors import (
     PollClosed,
@@ -10,13 +11,16 @@ from service.errors import (
     RateLimited,
     VoteChangeNotAllowed,
 )
-from service.ratelimit import RateState
+from service.ratelimit import RateLimit, RateState
 from service.store.cache import ReadCache
 from service.store.connection import translate_errors
 from service.store.keys import VOTER_BUCKETS, Keys
 from service.store.scripts import Scripts
 
 CHOICES = ("yay", "nay")
+DAY = 86400
+# A new-voter counter lives through its UTC day, plus an hour for clocks that disagree.
+NEW_VOTER_COUNTER_TTL = DAY + 3600
 _CHOICE_CODES = {"yay": 1, "nay": 2}
 _POLL_FIELDS = ("question", "closes_at", "allow_change", "created_at", "yay", "nay", "version")
 
@@ -68,17 +72,16 @@ class VoteResult:
 
 @dataclass(frozen=True)
 class VoteLimits:
-    """The abuse bounds a vote is checked against."""
+    """The abuse bounds a vote is checked against, per client IP and poll."""
 
-    count: int
-    window: int
+    rate: RateLimit
     new_voters_per_day: int
 
 
 class PollStore:
     """Reads and writes polls; every method takes the current time as ``now``."""
 
-    def __init__(self, redis, keys: Keys, scripts: Scripts, read_cache: ReadCache):
+    def __init__(self, redis: Any, keys: Keys, scripts: Scripts, read_cache: ReadCache):
         self.redis = redis
         self.keys = keys
         self.scripts = scripts
@@ -103,7 +106,9 @@ class PollStore:
             created, *_, values = pipe.execute()
         self.redis.publish(self.keys.change_channel(), poll_id)
         self.read_cache.changed(poll_id)
-        return _poll_from_fields(poll_id, values), bool(created)
+        poll = _poll_from_fields(poll_id, values)
+        assert poll is not None  # created_at was just set
+        return poll, bool(created)
 
     @translate_errors
     def get(self, poll_id: str) -> Poll | None:
@@ -130,28 +135,29 @@ class PollStore:
         Raises PollNotFound, PollClosed, VoteChangeNotAllowed or RateLimited.
         """
         bucket_key, field = self.keys.voter_record(poll_id, voter)
-        window_start = int(now // limits.window) * limits.window
-        day = int(now // 86400)
+        rate = limits.rate
+        window_start = rate.window_start(now)
+        day = int(now // DAY)
         keys = [
             self.keys.poll(poll_id),
             bucket_key,
             self.keys.vote_rate(poll_id, ip, window_start),
             self.keys.new_voters(poll_id, ip, day),
         ]
-        args = [field, _CHOICE_CODES[choice], repr(now), limits.count, limits.window,
-                window_start, limits.new_voters_per_day, max(1, int((day + 1) * 86400 - now)), 0,
-                self.keys.change_channel(), poll_id]
-        reply = self.scripts.vote(keys=keys, args=args)
+        args: list[Any] = [field, _CHOICE_CODES[choice], repr(now), rate.count, rate.window,
+                           window_start, limits.new_voters_per_day, max(1, int((day + 1) * DAY - now)), 0,
+                           self.keys.change_channel(), poll_id, NEW_VOTER_COUNTER_TTL]
+        reply = self.scripts.cast_vote(keys=keys, args=args)
         if reply[0] == b"not_found" and auto_create_up_to and self._admit(poll_id, now, auto_create_up_to):
             args[8] = 1
-            reply = self.scripts.vote(keys=keys, args=args)
+            reply = self.scripts.cast_vote(keys=keys, args=args)
         result = _vote_result(poll_id, choice, reply, limits)
         # The script announced the change; this process need not wait for the message.
         self.read_cache.changed(poll_id)
         return result
 
     def _admit(self, poll_id: str, now: float, ceiling: int) -> bool:
-        return bool(self.scripts.register(
+        return bool(self.scripts.admit_to_registry(
             keys=[self.keys.poll_registry()], args=[poll_id, repr(now), ceiling]))
 
     @translate_errors
@@ -168,7 +174,7 @@ class PollStore:
                 pipe.hvals(self.keys.voter_bucket(poll_id, bucket))
             for values in pipe.execute():
                 for value in values:
-                    counts[choice_of(value)] += 1
+                    counts[CHOICES[int(value) - 1]] += 1
         return counts
 
 
@@ -182,7 +188,7 @@ def _vote_result(poll_id: str, choice: str, reply: list, limits: VoteLimits) -> 
     if status == "ok":
         _, yay, nay, previous, remaining, reset, version = reply
         poll = Poll(id=poll_id, question="", yay=yay, nay=nay, version=version)
-        rate = RateState("votes", limits.count, limits.window, remaining, reset)
+        rate = RateState("votes", limits.rate.count, limits.rate.window, remaining, reset)
         return VoteResult(poll=poll, vote=choice, changed=previous not in (0, _CHOICE_CODES[choice]),
                           rate=rate)
     if status == "not_found":
@@ -193,10 +199,10 @@ def _vote_result(poll_id: str, choice: str, reply: list, limits: VoteLimits) -> 
         raise VoteChangeNotAllowed(poll_id, CHOICES[reply[1] - 1])
     retry_after = int(reply[1])
     if status == "rate_limited":
-        rate = RateState("votes", limits.count, limits.window, 0, retry_after)
+        rate = RateState("votes", limits.rate.count, limits.rate.window, 0, retry_after)
         message = f"Too many votes from your network; try again in {retry_after} s."
     else:
-        rate = RateState("new-voters", limits.new_voters_per_day, 86400, 0, retry_after)
+        rate = RateState("new-voters", limits.new_voters_per_day, DAY, 0, retry_after)
         message = "Too many different voters from your network on this poll today."
     raise RateLimited(message, rate=rate)
 

@@ -1,39 +1,62 @@
 """The Lua scripts under ``lua/``, read once and registered with the Redis client.
 
-A script that starts with ``--!include NAME`` gets ``lua/NAME.lua`` prepended, so
-logic shared by several scripts (the rate limit) is written once.
+Each script is a file named after what it does, with a KEYS/ARGV/Returns header. A
+script that says ``--!include NAME`` gets ``lua/lib/NAME.lua`` in that place, so logic
+shared by several scripts (the rate limit, the duplicate guards) is written once.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import cache
 from importlib.resources import files
+from typing import Any
 
 from redis.cluster import RedisCluster
+from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
 _INCLUDE = re.compile(r"^--!include (\w+)\s*$", re.MULTILINE)
 
+ScriptCall = tuple[Script, Sequence[Any], Sequence[Any]]
+
 
 @cache
 def script_source(name: str) -> str:
-    """The full source of ``lua/<name>.lua`` with its includes expanded."""
-    text = files("service.store").joinpath("lua", f"{name}.lua").read_text()
-    return _INCLUDE.sub(lambda match: script_source(match.group(1)), text)
+    """The full source of ``lua/<name>.lua`` with its ``--!include``s expanded."""
+    return _expand(files("service.store").joinpath("lua", f"{name}.lua").read_text())
+
+
+@cache
+def _library(name: str) -> str:
+    return _expand(files("service.store").joinpath("lua", "lib", f"{name}.lua").read_text())
+
+
+def _expand(text: str) -> str:
+    return _INCLUDE.sub(lambda match: _library(match.group(1)), text)
 
 
 class Scripts:
-    """Every script, registered on one client; call them as ``scripts.vote(keys=..., args=...)``."""
+    """Every script, registered on one client: ``scripts.cast_vote(keys=..., args=...)``."""
 
-    NAMES = ("vote", "register", "rate_limit", "find_repeat", "submit_comment", "decide")
-
-    def __init__(self, redis):
+    def __init__(self, redis: Any):
         self.redis = redis
-        for name in self.NAMES:
-            setattr(self, name, redis.register_script(script_source(name)))
+        self.cast_vote: Script = self._register("cast_vote")
+        self.admit_to_registry: Script = self._register("admit_to_registry")
+        self.count_rate_limits: Script = self._register("count_rate_limits")
+        self.find_repeat: Script = self._register("find_repeat")
+        self.submit_comment: Script = self._register("submit_comment")
+        self.decide_comment: Script = self._register("decide_comment")
 
-    def run_together(self, *calls) -> list:
+    def _register(self, name: str) -> Script:
+        return self.redis.register_script(script_source(name))
+
+    def all(self) -> dict[str, Script]:
+        """Every registered script by its file name."""
+        return {name: script for name, script in vars(self).items() if isinstance(script, Script)}
+
+    def run_together(self, *calls: ScriptCall) -> list[Any]:
         """Run (script, keys, args) calls in one round trip (a pipeline; each call may be in
         another slot) and return their replies in order.
 

@@ -6,15 +6,16 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from service.store.connection import translate_errors
 from service.store.keys import Keys
 
-ROLES = ("moderator", "admin")
-
 
 @dataclass(frozen=True)
 class TokenHolder:
+    """Who holds a token: the name the log shows, and the role."""
+
     name: str
     role: str
     created_at: float | None = None
@@ -26,7 +27,9 @@ def token_hash(token: str) -> str:
 
 
 class TokenStore:
-    def __init__(self, redis, keys: Keys):
+    """Stored bearer tokens, found by their SHA-256."""
+
+    def __init__(self, redis: Any, keys: Keys):
         self.redis = redis
         self.keys = keys
 
@@ -55,6 +58,7 @@ class TokenStore:
 
     @translate_errors
     def all(self) -> list[TokenHolder]:
+        """Every token holder, by name."""
         records = self.redis.hgetall(self.keys.tokens_by_name())
         return sorted((TokenHolder(name.decode(), json.loads(raw)["role"], json.loads(raw)["created_at"])
                        for name, raw in records.items()), key=lambda holder: holder.name)

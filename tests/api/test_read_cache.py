@@ -15,7 +15,7 @@ from service import create_app
 def other_worker(settings, redis_client):
     app = create_app(dict(settings))
     yield app.test_client()
-    app.extensions["yaynay.store"].close()
+    app.extensions["yaynay"].close()
 
 
 def calls(redis_client, command: str) -> int:
@@ -32,7 +32,7 @@ def eventually(check, seconds: float = 2.0):
 def warm(client, url: str):
     """Read until the worker's change subscription is up and the answer is cached."""
     first = client.get(url)
-    eventually(lambda: client.application.extensions["yaynay.store"].changes.subscribed.is_set())
+    eventually(lambda: client.application.extensions["yaynay"].changes.subscribed.is_set())
     client.get(url)
     return first
 
@@ -86,7 +86,7 @@ def test_an_approval_and_an_authors_vote_change_through_another_worker_reach_the
 def test_without_its_subscription_a_worker_reads_redis_every_time(client, make_poll, redis_client):
     make_poll()
     warm(client, "/api/v1/polls/mini-backpacks")
-    feed = client.application.extensions["yaynay.store"].changes
+    feed = client.application.extensions["yaynay"].changes
     feed.stop()
     before = calls(redis_client, "hmget")
     for _ in range(3):

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from service import create_app
-from service.demo import DEMO_POLL, DEMO_QUESTION
+from service.core.demo import DEMO_POLL, DEMO_QUESTION
 from tests.conftest import ADMIN_TOKEN, ALLOWED_ORIGIN
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

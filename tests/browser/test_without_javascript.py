@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from playwright.sync_api import Page, expect
 
-from service.demo import DEMO_POLL, DEMO_QUESTION
+from service.core.demo import DEMO_POLL, DEMO_QUESTION
 from tests.conftest import ADMIN_TOKEN, ALLOWED_ORIGIN
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -37,7 +37,7 @@ def voting(redis_url, live_server):
         return response.json
 
     yield vote
-    app.extensions["yaynay.store"].close()
+    app.extensions["yaynay"].close()
 
 
 class Stream:

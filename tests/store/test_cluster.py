@@ -92,4 +92,4 @@ def test_comments_and_moderation_work_unchanged_on_redis_cluster(cluster_url, se
     for thread_id, comment_id in posted.items():
         page = client.get(f"/api/v1/threads/{thread_id}/comments").json
         assert [entry["id"] for entry in page["comments"]] == [comment_id]
-    app.extensions["yaynay.store"].close()
+    app.extensions["yaynay"].close()

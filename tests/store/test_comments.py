@@ -5,10 +5,11 @@ import threading
 
 from redis.crc import key_slot
 
-from service.config import RateLimit
+from service.ratelimit import RateLimit
 from service.store import Store
-from service.store.comments import CommentLimits, Decision, NewComment
+from service.store.comments import CommentLimits, NewComment
 from service.store.keys import Keys
+from service.store.moderation import DecisionRequest
 
 NOW = 1_790_000_000.0
 LIMITS = CommentLimits(rates=(RateLimit(1_000_000, 60),), max_threads=1000, surge_per_hour=10**9,
@@ -35,10 +36,10 @@ def test_twenty_moderators_deciding_the_same_200_comments_leave_one_decision_eac
         try:
             for comment_id in order:
                 action = chooser.choice(["approve", "reject", "spam"])
-                result = store.comments.decide_many([(comment_id, action, "", None)],
-                                                    moderator=f"mod-{seed}", now=NOW)[0]
-                if isinstance(result, Decision):
-                    wins.append(result)
+                (outcome,) = store.moderation.decide([DecisionRequest(comment_id, action)],
+                                                     moderator=f"mod-{seed}", now=NOW)
+                if outcome.decision is not None:
+                    wins.append(outcome.decision)
         except Exception as error:
             errors.append(error)
 
@@ -50,7 +51,7 @@ def test_twenty_moderators_deciding_the_same_200_comments_leave_one_decision_eac
 
     assert not errors
     assert sorted(decision.id for decision in wins) == sorted(ids)
-    log = store.comments.log(limit=1000, cursor=None).items
+    log = store.moderation.log(limit=1000, cursor=None).items
     assert sorted(entry.comment_id for entry in log) == sorted(ids)
     for thread_id in {comment_id.rsplit(".", 1)[0] for comment_id in ids}:
         assert redis_client.xlen(store.keys.thread_log(thread_id)) == sum(
@@ -58,7 +59,7 @@ def test_twenty_moderators_deciding_the_same_200_comments_leave_one_decision_eac
     final = {decision.id: decision.status for decision in wins}
     for comment_id in ids:
         assert store.comments.get(comment_id).status == final[comment_id]
-    assert store.comments.queue("pending", thread_id=None, limit=100, cursor=None).items == []
+    assert store.moderation.queue("pending", thread_id=None, limit=100, cursor=None).items == []
 
 
 def test_the_keys_of_a_thread_share_one_slot_with_its_poll():
@@ -74,10 +75,11 @@ def test_the_keys_of_a_thread_share_one_slot_with_its_poll():
 def test_a_stale_queue_entry_is_repaired_when_read(redis_client):
     store = Store(redis_client, prefix="yaynay-test")
     comment_id = store.comments.submit("t", new_comment(1), status="pending", now=NOW, limits=LIMITS).id
-    store.comments.decide(comment_id, "approve", moderator="m", now=NOW)
+    store.moderation.decide([DecisionRequest(comment_id, "approve")], moderator="m", now=NOW)
     # As if the process died between the decision's script and its site-wide index:
     redis_client.zadd(store.keys.queue("pending"), {comment_id: 1})
     redis_client.zrem(store.keys.queue("approved"), comment_id)
 
-    assert store.comments.queue("pending", thread_id=None, limit=10, cursor=None).items == []
-    assert [c.id for c in store.comments.queue("approved", thread_id=None, limit=10, cursor=None).items] == [comment_id]
+    assert store.moderation.queue("pending", thread_id=None, limit=10, cursor=None).items == []
+    approved = store.moderation.queue("approved", thread_id=None, limit=10, cursor=None).items
+    assert [c.id for c in approved] == [comment_id]

@@ -7,12 +7,13 @@ import pytest
 from redis.crc import key_slot
 
 from service.identity import voter_digest
+from service.ratelimit import RateLimit
 from service.store import Store
 from service.store.keys import VOTER_BUCKETS, Keys
 from service.store.polls import VoteLimits
 
 NOW = 1_790_000_000.0
-GENEROUS = VoteLimits(count=1_000_000, window=60, new_voters_per_day=1_000_000)
+GENEROUS = VoteLimits(RateLimit(count=1_000_000, window=60), new_voters_per_day=1_000_000)
 
 
 @pytest.fixture
@@ -60,13 +61,13 @@ def test_every_key_of_a_poll_shares_one_cluster_slot():
 def test_the_vote_script_receives_only_keys_of_its_poll_slot(store, monkeypatch):
     store.polls.save("slotted", question="Q?", closes_at=None, allow_change=True, now=NOW)
     seen = []
-    script = store.scripts.vote
+    script = store.scripts.cast_vote
 
     def recording(keys, args):
         seen.append(keys)
         return script(keys=keys, args=args)
 
-    monkeypatch.setattr(store.scripts, "vote", recording)
+    monkeypatch.setattr(store.scripts, "cast_vote", recording)
     store.polls.cast_vote("slotted", voter=b"\x01" * 8, choice="yay", ip="ip", now=NOW, limits=GENEROUS)
     assert len(seen) == 1
     assert len({key_slot(key.encode()) for key in seen[0]}) == 1

@@ -1,4 +1,4 @@
---!include guard
+--!include repeat_guard
 -- Look for the comment a submission repeats, without writing anything.
 --
 -- KEYS[1] idempotency key of this client   KEYS[2] duplicate guard of this client and text

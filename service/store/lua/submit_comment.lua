@@ -1,4 +1,4 @@
---!include guard
+--!include repeat_guard
 -- Store a new comment in its thread, unless it repeats one already stored.
 --
 -- KEYS[1] the new comment's hash          KEYS[2] the thread's comment counter

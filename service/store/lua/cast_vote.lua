@@ -9,6 +9,7 @@
 -- ARGV[7] new voters allowed per IP per day    ARGV[8] seconds until the day ends
 -- ARGV[9] 1 to create the poll when missing (already admitted by the registry)
 -- ARGV[10] the channel tally changes are published on   ARGV[11] the poll id
+-- ARGV[12] seconds a new-voter counter lives (its day, and slack for clocks)
 --
 -- A change bumps the poll's tally version and publishes "<poll id> <version> <yay> <nay>".
 --
@@ -50,7 +51,7 @@ if previous == 0 then
     return {'too_many_voters', tonumber(ARGV[8])}
   end
   if redis.call('INCR', new_voters_key) == 1 then
-    redis.call('EXPIRE', new_voters_key, 90000)
+    redis.call('EXPIRE', new_voters_key, tonumber(ARGV[12]))
   end
 elseif settings[2] == '0' then
   return {'change_not_allowed', previous}

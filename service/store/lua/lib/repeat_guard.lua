@@ -1,5 +1,5 @@
 -- Duplicate guards, shared by the scripts that take comments
--- (scripts.py prepends this file where a script says `--!include guard`).
+-- (scripts.py prepends this file where a script says `--!include repeat_guard`).
 -- A guard key holds "<comment key> <time stored>" and counts while younger than its
 -- window; the key's own expiry only cleans up, so tests and clocks agree.
 

@@ -3,37 +3,46 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 from functools import cache
 from importlib.resources import files
 
-from flask import Blueprint, Response, abort, current_app, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, make_response, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
-from service.api import now, refuse_foreign_form_post, secure_html
-from service.api.comments import present as present_comment
-from service.api.polls import cast_vote, present
+from service.api.context import client, core, now
+from service.api.errors import message_page, refusal_headers, status_of
+from service.api.security import refuse_foreign_form_post, secure_html
+from service.core import comments, polls
+from service.core.policy import CommentLengths
 from service.errors import PollNotFound, YaynayError
-from service.extensions import store
-from service.identity import voter_digest
-from service.schemas import VOTER_TOKEN_PATTERN
+from service.schemas import VOTER_TOKEN_PATTERN, present_comment, present_poll
 
 blp = Blueprint("embed", __name__)
 
 VOTER_COOKIE = "yaynay_voter"
 WIDGET_MAX_AGE = 86400
 IMMUTABLE_MAX_AGE = 365 * 86400
+_LENGTHS_IN_WIDGET = re.compile(rb"/\*yaynay:lengths\*/\{[^}]*\}")
 
 
 @cache
-def widget_source() -> tuple[bytes, str]:
-    """The widget script and its version (a hash of its content)."""
+def widget_source(lengths: CommentLengths) -> tuple[bytes, str]:
+    """The widget script with this app's comment lengths written in, and its version (a hash of it)."""
     source = files("service").joinpath("static", "widget.js").read_bytes()
+    written = json.dumps({"author": lengths.author, "body": lengths.body}).encode()
+    source = _LENGTHS_IN_WIDGET.sub(lambda _: b"/*yaynay:lengths*/" + written, source)
     return source, hashlib.sha256(source).hexdigest()[:12]
 
 
+def current_widget() -> tuple[bytes, str]:
+    return widget_source(core().policy.comment_lengths)
+
+
 @blp.route("/favicon.ico")
-def favicon():
+def favicon() -> Response:
     """Browsers ask every page's origin for this; half YAY green, half NAY red."""
     response = make_response(files("service").joinpath("static", "favicon.svg").read_bytes())
     response.mimetype = "image/svg+xml"
@@ -42,22 +51,22 @@ def favicon():
 
 
 @blp.route("/widget.js")
-def widget():
+def widget() -> BaseResponse:
     """The widget; cached for a day and revalidated by its ETag (its version)."""
-    source, version = widget_source()
+    source, version = current_widget()
     return _script(source, version, f"public, max-age={WIDGET_MAX_AGE}, stale-while-revalidate=604800")
 
 
 @blp.route("/widget.<version>.js")
-def pinned_widget(version: str):
+def pinned_widget(version: str) -> BaseResponse:
     """One version of the widget, cached for a year: what the widget itself is at that version."""
-    source, current = widget_source()
+    source, current = current_widget()
     if version != current:
         abort(404)
     return _script(source, version, f"public, max-age={IMMUTABLE_MAX_AGE}, immutable")
 
 
-def _script(source: bytes, version: str, cache_control: str):
+def _script(source: bytes, version: str, cache_control: str) -> BaseResponse:
     response = make_response(source)
     response.mimetype = "text/javascript"
     response.headers["Cache-Control"] = cache_control
@@ -74,7 +83,7 @@ def _reader_token() -> tuple[str, bool]:
     return secrets.token_urlsafe(16), True
 
 
-def _remember_reader(response: Response, token: str) -> None:
+def _remember_reader(response: BaseResponse, token: str) -> None:
     """Keep the token in a cookie that also works inside a third-party iframe where the browser allows."""
     third_party_ready = request.is_secure or request.host.split(":")[0] in ("localhost", "127.0.0.1")
     response.set_cookie(VOTER_COOKIE, token, max_age=IMMUTABLE_MAX_AGE, httponly=True,
@@ -82,37 +91,33 @@ def _remember_reader(response: Response, token: str) -> None:
                         partitioned=third_party_ready, path="/embed/")
 
 
-def render_embed(poll_id: str, *, status_code: int = 200, message: str | None = None, headers=None):
+def render_embed(poll_id: str, *, status_code: int = 200, message: str | None = None,
+                 headers: dict[str, str] | None = None) -> Response:
     """The iframe page: question, tally, vote buttons, published comments and a comment form."""
-    poll = store.polls.get(poll_id)
-    if poll is None:
-        raise PollNotFound(poll_id)
+    app_core = core()
+    poll = polls.get_poll(app_core, poll_id)
     token = request.cookies.get(VOTER_COOKIE)
-    choice = None
-    if token:
-        choice = store.polls.vote_of(poll_id, voter_digest(current_app.config["SECRET_KEY"], poll_id, token))
-    page = store.comments.approved(poll_id, limit=current_app.config["COMMENTS_PAGE_SIZE"], cursor=None)
+    choice = polls.vote_of(app_core, poll_id, token) if token else None
+    page = comments.read_thread(app_core, poll_id)
     html = render_template(
-        "embed.html", poll=present(poll, now()), choice=choice, message=message,
+        "embed.html", poll=present_poll(poll, now()), choice=choice, message=message,
         comments=[present_comment(comment) for comment in page.items], comment_count=page.extra["count"],
-        return_to=url_for("embed.embed_page", poll_id=poll_id, _external=True),
-        honeypot_field=current_app.config["HONEYPOT_FIELD"])
+        return_to=url_for("embed.embed_page", poll_id=poll_id, _external=True))
     response = make_response(html, status_code, headers or {})
     response.headers["Cache-Control"] = "no-store"
     return secure_html(response)
 
 
 @blp.route("/embed/<resource_id:poll_id>")
-def embed_page(poll_id: str):
+def embed_page(poll_id: str) -> Response:
     try:
         return render_embed(poll_id)
     except PollNotFound:
-        html = render_template("message.html", title="Not found", what="This poll does not exist (yet).")
-        return secure_html(make_response(html, 404))
+        return message_page("Not found", "This poll does not exist (yet).", 404)
 
 
 @blp.route("/embed/<resource_id:poll_id>/vote", methods=["POST"])
-def embed_vote(poll_id: str):
+def embed_vote(poll_id: str) -> BaseResponse:
     """A plain form vote: 303 back to the iframe page, or the page with what went wrong."""
     refusal = refuse_foreign_form_post()
     if refusal:
@@ -122,11 +127,12 @@ def embed_vote(poll_id: str):
         return render_embed(poll_id, status_code=422, message="Choose YAY or NAY.")
     token, is_new = _reader_token()
     try:
-        cast_vote(poll_id, choice, token)
+        polls.cast_vote(core(), poll_id, choice, token, client())
     except YaynayError as error:
         if isinstance(error, PollNotFound):
             raise
-        return render_embed(poll_id, status_code=error.status_code, message=error.message, headers=error.headers)
+        return render_embed(poll_id, status_code=status_of(error), message=error.message,
+                            headers=refusal_headers(error))
     response = redirect(url_for("embed.embed_page", poll_id=poll_id) + "#tally", code=303)
     if is_new:
         _remember_reader(response, token)

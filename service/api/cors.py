@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
+from service.api.security import normalized_origin
+
 ALLOW_HEADERS = "Content-Type, Authorization, If-None-Match, Idempotency-Key"
 EXPOSE_HEADERS = ("ETag, Retry-After, RateLimit, RateLimit-Policy, X-RateLimit-Limit, X-RateLimit-Remaining, "
                   "X-RateLimit-Reset")
@@ -19,7 +21,7 @@ PREFLIGHT_MAX_AGE = "600"
 
 def init_app(app: Flask, *, prefix: str = "/api/") -> None:
     """Add the CORS headers to every answer under ``prefix``, errors and preflights included."""
-    allowed = frozenset(origin.rstrip("/") for origin in app.config["ALLOWED_ORIGINS"])
+    allowed = frozenset(normalized_origin(origin) for origin in app.config["ALLOWED_ORIGINS"])
 
     @app.after_request
     def add_cors_headers(response: Response) -> Response:
@@ -28,7 +30,7 @@ def init_app(app: Flask, *, prefix: str = "/api/") -> None:
         headers = response.headers
         headers.add("Vary", "Origin")
         origin = request.headers.get("Origin")
-        if origin is None or origin not in allowed:
+        if origin is None or normalized_origin(origin) not in allowed:
             return response
         headers["Access-Control-Allow-Origin"] = origin
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:

@@ -1,0 +1,29 @@
+"""URL converters: a malformed poll, thread or comment id is a 404 before any view runs."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+from werkzeug.routing import BaseConverter
+
+from service.schemas import COMMENT_ID_PATTERN, POLL_ID_PATTERN
+
+
+class ResourceIdConverter(BaseConverter):
+    """Poll and thread ids: 1-64 of ``[a-z0-9-]``."""
+
+    regex = POLL_ID_PATTERN.strip("^$")
+
+
+class CommentIdConverter(BaseConverter):
+    """Comment ids: ``<thread id>.<8 characters of a-z and 2-7>``."""
+
+    regex = COMMENT_ID_PATTERN.strip("^$")
+
+
+def init_app(app: Flask, api: Api) -> None:
+    """Register the converters with Flask and document them in the OpenAPI document."""
+    for name, converter, pattern in (("resource_id", ResourceIdConverter, POLL_ID_PATTERN),
+                                     ("comment_id", CommentIdConverter, COMMENT_ID_PATTERN)):
+        app.url_map.converters[name] = converter
+        api.register_converter(converter, lambda _, pattern=pattern: {"type": "string", "pattern": pattern})

@@ -1,0 +1,55 @@
+"""Which sites are the publisher's, and the headers every HTML page of ours carries."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, request
+
+
+def normalized_origin(origin: str) -> str:
+    """An origin as compared everywhere: lower-case, without a trailing slash."""
+    return origin.strip().lower().rstrip("/")
+
+
+def allowed_origins() -> frozenset[str]:
+    """The publisher's origins (ALLOWED_ORIGINS), normalized."""
+    return frozenset(normalized_origin(origin) for origin in current_app.config["ALLOWED_ORIGINS"])
+
+
+def is_publisher_origin(origin: str) -> bool:
+    """True for this service's own origin and those in ALLOWED_ORIGINS, compared whole."""
+    candidate = normalized_origin(origin)
+    return candidate in allowed_origins() or candidate == normalized_origin(request.host_url)
+
+
+def refuse_foreign_form_post() -> str | None:
+    """Why a plain form post must be refused, or None.
+
+    Browsers name the page a form was posted from in ``Origin``. A form on some other
+    site would otherwise make every visitor's browser vote or comment for it, from as
+    many IPs as it has visitors. A post without ``Origin`` (curl, old browsers) passes.
+    """
+    origin = request.headers.get("Origin")
+    if origin is None or is_publisher_origin(origin):
+        return None
+    return "This form was sent from a page of another site; nothing was stored."
+
+
+def publisher_sources() -> str:
+    """``'self'`` and the publisher's origins (ALLOWED_ORIGINS), as a CSP source list."""
+    return " ".join(["'self'", *current_app.config["ALLOWED_ORIGINS"]])
+
+
+def content_security_policy(frame_ancestors: str) -> str:
+    """Our pages run only our own scripts and styles; forms may end on the publisher's pages
+    (a comment form redirects back to the article, and CSP form-action covers redirects)."""
+    return ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            f"connect-src 'self'; form-action {publisher_sources()}; base-uri 'none'; "
+            f"frame-ancestors {frame_ancestors}")
+
+
+def secure_html(response: Response, frame_ancestors: str | None = None) -> Response:
+    """Headers every HTML page of ours carries; by default only the publisher may frame it."""
+    response.headers["Content-Security-Policy"] = content_security_policy(frame_ancestors or publisher_sources())
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    return response

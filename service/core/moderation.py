@@ -1,0 +1,65 @@
+"""Moderation: the queue with its signals, decisions one by one or in bulk, and the log."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from service.core import Core
+from service.store.comments import Comment, Page
+from service.store.moderation import ACTIONS, Decision, DecisionOutcome, DecisionRequest, LogEntry
+
+__all__ = ["ACTIONS", "Comment", "Decision", "DecisionOutcome", "DecisionRequest", "LogEntry", "QueuePage",
+           "Surge", "decide", "decide_many", "log", "queue", "surge"]
+
+
+@dataclass(frozen=True)
+class Surge:
+    """Comments submitted site-wide this hour against the surge level."""
+
+    active: bool
+    this_hour: int
+    ceiling: int
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of the queue, the next page's cursor, and the site-wide surge state."""
+
+    comments: list[Comment]
+    next_cursor: str | None
+    surge: Surge
+
+
+def surge(core: Core) -> Surge:
+    """Whether comments site-wide run above the surge level this hour."""
+    ceiling = core.policy.comment_limits.surge_per_hour
+    this_hour = core.store.moderation.submitted_this_hour(core.now())
+    return Surge(active=this_hour > ceiling, this_hour=this_hour, ceiling=ceiling)
+
+
+def queue(core: Core, status: str = "pending", *, thread_id: str | None = None, limit: int | None = None,
+          cursor: str | None = None) -> QueuePage:
+    """Comments of one status, oldest first, across threads or in one, with moderators' signals."""
+    page = core.store.moderation.queue(status, thread_id=thread_id, limit=limit or core.policy.page_size,
+                                       cursor=cursor)
+    return QueuePage(page.items, page.next_cursor, surge(core))
+
+
+def decide(core: Core, request: DecisionRequest, *, moderator: str) -> Decision:
+    """Apply one decision; the first decision wins. Raises CommentNotFound or DecisionConflict."""
+    (outcome,) = decide_many(core, [request], moderator=moderator)
+    if outcome.refusal is not None:
+        raise outcome.refusal
+    assert outcome.decision is not None
+    return outcome.decision
+
+
+def decide_many(core: Core, requests: Sequence[DecisionRequest], *, moderator: str) -> list[DecisionOutcome]:
+    """Apply each decision in turn; each outcome holds its Decision or its refusal."""
+    return core.store.moderation.decide(requests, moderator=moderator, now=core.now())
+
+
+def log(core: Core, *, limit: int | None = None, cursor: str | None = None) -> Page:
+    """Who decided what, when and why, newest first (items are LogEntry)."""
+    return core.store.moderation.log(limit=limit or core.policy.page_size, cursor=cursor)

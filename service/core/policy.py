@@ -1,0 +1,51 @@
+"""The rules the settings set, derived once when the app (or a CLI command) starts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from service.ratelimit import RateLimit
+from service.store.comments import CommentLimits
+from service.store.polls import VoteLimits
+
+
+@dataclass(frozen=True)
+class CommentLengths:
+    """The most characters a comment's author name and body may have."""
+
+    author: int
+    body: int
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Every limit, window and ceiling the use cases apply, parsed from the settings once."""
+
+    vote_limits: VoteLimits
+    # 0: the first vote on an unknown poll is a 404; above 0, it creates the poll while fewer exist.
+    auto_create_polls_up_to: int
+    comment_limits: CommentLimits
+    # The status a new comment gets: "pending" (pre-moderation) or "approved".
+    new_comment_status: str
+    comment_lengths: CommentLengths
+    honeypot_field: str
+    page_size: int
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> Policy:
+        """The policy the settings describe (they are validated by ``service.settings``)."""
+        rates = settings["COMMENT_RATE_LIMITS"]
+        return cls(
+            vote_limits=VoteLimits(RateLimit.parse(settings["VOTE_RATE_LIMIT"]), settings["VOTERS_PER_IP_PER_DAY"]),
+            auto_create_polls_up_to=settings["MAX_POLLS"] if settings["AUTO_CREATE_POLLS"] else 0,
+            comment_limits=CommentLimits(
+                rates=tuple(RateLimit.parse(text) for text in rates),
+                max_threads=settings["MAX_THREADS"], surge_per_hour=settings["PENDING_SURGE_PER_HOUR"],
+                duplicate_window=settings["DUPLICATE_WINDOW"], idempotency_ttl=settings["IDEMPOTENCY_TTL"]),
+            new_comment_status="pending" if settings["MODERATION"] == "pre" else "approved",
+            comment_lengths=CommentLengths(settings["COMMENT_AUTHOR_MAX_LENGTH"], settings["COMMENT_BODY_MAX_LENGTH"]),
+            honeypot_field=settings["HONEYPOT_FIELD"],
+            page_size=settings["COMMENTS_PAGE_SIZE"],
+        )

@@ -1,0 +1,89 @@
+"""Polls and votes: create or update a poll, read tallies, cast a vote, check a tally."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from service.core import Client, Core
+from service.errors import PollNotFound
+from service.identity import ip_digest, voter_digest
+from service.store.polls import Poll, VoteResult
+
+__all__ = ["Poll", "TallyCheck", "VoteResult", "cast_vote", "check_tally", "find_poll", "find_polls",
+           "get_poll", "save_poll", "vote_of"]
+
+
+def save_poll(core: Core, poll_id: str, *, question: str, closes_at: dt.datetime | None,
+              allow_change: bool) -> tuple[Poll, bool]:
+    """Create or update a poll, keeping its tally; return it and whether it was created.
+
+    The question is kept without surrounding blank space; ``closes_at`` without a time
+    zone is UTC.
+    """
+    if closes_at is not None and closes_at.tzinfo is None:
+        closes_at = closes_at.replace(tzinfo=dt.timezone.utc)
+    return core.store.polls.save(poll_id, question=question.strip(),
+                                 closes_at=closes_at.timestamp() if closes_at else None,
+                                 allow_change=allow_change, now=core.now())
+
+
+def ensure_poll(core: Core, poll_id: str, question: str) -> None:
+    """Create the poll unless it exists; an existing one (and its tally) is left alone."""
+    if core.store.polls.get(poll_id) is None:
+        save_poll(core, poll_id, question=question, closes_at=None, allow_change=True)
+
+
+def find_poll(core: Core, poll_id: str) -> Poll | None:
+    """The poll with its tally, or None."""
+    return core.store.polls.get(poll_id)
+
+
+def get_poll(core: Core, poll_id: str) -> Poll:
+    """The poll with its tally; raises PollNotFound."""
+    poll = core.store.polls.get(poll_id)
+    if poll is None:
+        raise PollNotFound(poll_id)
+    return poll
+
+
+def find_polls(core: Core, poll_ids: Sequence[str]) -> list[Poll]:
+    """The polls that exist among ``poll_ids``, in that order, in one round trip."""
+    return core.store.polls.get_many(list(poll_ids))
+
+
+def cast_vote(core: Core, poll_id: str, choice: str, voter_token: str, client: Client) -> VoteResult:
+    """Cast, repeat or change a reader's vote under the configured limits.
+
+    Raises PollNotFound, PollClosed, VoteChangeNotAllowed or RateLimited.
+    """
+    policy = core.policy
+    return core.store.polls.cast_vote(
+        poll_id, voter=voter_digest(core.secret_key, poll_id, voter_token), choice=choice,
+        ip=ip_digest(core.secret_key, client.ip), now=core.now(), limits=policy.vote_limits,
+        auto_create_up_to=policy.auto_create_polls_up_to)
+
+
+def vote_of(core: Core, poll_id: str, voter_token: str) -> str | None:
+    """The live choice of the reader holding ``voter_token``, or None."""
+    return core.store.polls.vote_of(poll_id, voter_digest(core.secret_key, poll_id, voter_token))
+
+
+@dataclass(frozen=True)
+class TallyCheck:
+    """A poll's tally beside a count of its voter records."""
+
+    poll: Poll
+    records: dict[str, int]
+
+    @property
+    def matches(self) -> bool:
+        """True when yay and nay each equal the records of that choice."""
+        return self.records == {"yay": self.poll.yay, "nay": self.poll.nay}
+
+
+def check_tally(core: Core, poll_id: str) -> TallyCheck:
+    """Count the poll's voter records by choice, to compare with its tally; raises PollNotFound."""
+    poll = get_poll(core, poll_id)
+    return TallyCheck(poll, core.store.polls.count_voter_records(poll_id))
