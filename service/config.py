@@ -8,13 +8,12 @@ separated list for lists.
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 import secrets
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
+
+from service.ratelimit import RateLimit
 
 ENV_PREFIX = "YAYNAY_"
 
@@ -81,27 +80,6 @@ class ConfigError(Exception):
     """A setting is missing or has a value that cannot be used."""
 
 
-RATE_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
-_RATE_PATTERN = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(second|minute|hour|day)s?\s*$")
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """At most ``count`` hits in a fixed window of ``window`` seconds."""
-
-    count: int
-    window: int
-
-    @classmethod
-    @functools.cache
-    def parse(cls, text: str) -> "RateLimit":
-        """Read ``"30/minute"`` or ``"30 per minute"``; each text is parsed once, off the hot path."""
-        match = _RATE_PATTERN.match(text)
-        if not match or int(match.group(1)) < 1:
-            raise ConfigError(f"not a rate limit: {text!r} (expected e.g. '30/minute')")
-        return cls(int(match.group(1)), RATE_UNITS[match.group(2)])
-
-
 def _coerce(name: str, raw: str, default: object) -> object:
     if isinstance(default, bool):
         lowered = raw.strip().lower()
@@ -149,11 +127,13 @@ def load_settings(overrides: dict | None = None, environ: dict | None = None) ->
         if settings["ENV"] == "production":
             raise ConfigError(f"{ENV_PREFIX}REDIS_URL is required when {ENV_PREFIX}ENV=production")
         settings["REDIS_URL"] = f"unix://{embedded_redis_dir(settings) / 'redis.sock'}"
-    RateLimit.parse(str(settings["VOTE_RATE_LIMIT"]))
     if isinstance(settings["COMMENT_RATE_LIMITS"], str):
         settings["COMMENT_RATE_LIMITS"] = _coerce("COMMENT_RATE_LIMITS", settings["COMMENT_RATE_LIMITS"], [])
-    for text in settings["COMMENT_RATE_LIMITS"]:
-        RateLimit.parse(text)
+    try:
+        for text in [str(settings["VOTE_RATE_LIMIT"]), *settings["COMMENT_RATE_LIMITS"]]:
+            RateLimit.parse(text)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     if settings["MODERATION"] not in ("pre", "off"):
         raise ConfigError(f"{ENV_PREFIX}MODERATION must be 'pre' or 'off', not {settings['MODERATION']!r}")
     return settings

@@ -2,7 +2,8 @@
 
 import pytest
 
-from service.config import ConfigError, RateLimit, load_settings
+from service.config import ConfigError, load_settings
+from service.ratelimit import RateLimit
 
 
 def test_defaults_then_file_then_environment(tmp_path):

@@ -27,11 +27,10 @@ from service.api import (
     require_json_body,
     secure_html,
 )
-from service.config import RateLimit
 from service.errors import YaynayError
 from service.extensions import store
 from service.identity import email_digest, idempotency_digest, text_digest, voter_digest
-from service.ratelimit import rate_limit_headers
+from service.ratelimit import RateLimit, rate_limit_headers
 from service.schemas import (
     CommentPageQuerySchema,
     CommentPageSchema,

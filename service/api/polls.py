@@ -26,11 +26,10 @@ from service.api import (
     require_json_body,
 )
 from service.auth import require_admin
-from service.config import RateLimit
 from service.errors import PollNotFound, YaynayError
 from service.extensions import store
 from service.identity import voter_digest
-from service.ratelimit import rate_limit_headers
+from service.ratelimit import RateLimit, rate_limit_headers
 from service.schemas import (
     PollIdsQuerySchema,
     PollListSchema,

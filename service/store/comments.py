@@ -74,7 +74,7 @@ class NewComment:
 class CommentLimits:
     """Bounds on submissions: per-IP rates, the thread ceiling, the surge level."""
 
-    rates: tuple  # of service.config.RateLimit
+    rates: tuple  # of service.ratelimit.RateLimit
     max_threads: int
     surge_per_hour: int
     duplicate_window: int

@@ -5,7 +5,7 @@ import threading
 
 from redis.crc import key_slot
 
-from service.config import RateLimit
+from service.ratelimit import RateLimit
 from service.store import Store
 from service.store.comments import CommentLimits, Decision, NewComment
 from service.store.keys import Keys
