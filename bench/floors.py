@@ -7,7 +7,7 @@ pool yaynay itself opens: the cheapest endpoint that touches Redis.
 
 from flask import Flask, jsonify
 
-from service.config import load_settings
+from service.settings import load_settings
 from service.store import Store
 
 app = Flask(__name__)

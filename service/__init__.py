@@ -9,7 +9,7 @@ from flask.sessions import SessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service import errors
-from service.config import load_settings
+from service.settings import load_settings
 
 
 def create_app(test_config: dict | None = None) -> Flask:

@@ -17,10 +17,10 @@ import click
 from marshmallow import ValidationError
 
 from service.api.polls import present
-from service.config import ConfigError, embedded_redis_dir, load_settings
 from service.demo import ensure_demo_poll
 from service.extensions import store
 from service.schemas import POLL_ID_PATTERN, PollSchema, PollUpdateSchema
+from service.settings import ConfigError, embedded_redis_dir, load_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_GUNICORN_CONFIG = PROJECT_ROOT / "config" / "gunicorn.conf.py"

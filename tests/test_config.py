@@ -2,8 +2,8 @@
 
 import pytest
 
-from service.config import ConfigError, load_settings
 from service.ratelimit import RateLimit
+from service.settings import ConfigError, load_settings
 
 
 def test_defaults_then_file_then_environment(tmp_path):
