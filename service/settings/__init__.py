@@ -20,6 +20,7 @@ import difflib
 import json
 import os
 import secrets
+import textwrap
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -237,7 +238,7 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("ENV", Choice("development", "production"), "development",
-            "`production` requires SECRET_KEY and REDIS_URL; `development` makes them up under VAR_DIR."),
+            "`production` requires SECRET_KEY and REDIS_URL; `development` makes a secret key and an embedded Redis."),
     Setting("VAR_DIR", STRING, "var",
             "Where development keeps the generated secret key and the embedded Redis."),
     Setting("REDIS_URL", STRING, "",
@@ -443,7 +444,8 @@ def toml_defaults() -> str:
     """config/yaynay.example.toml's block of defaults: each setting's meaning, then its key and default."""
     lines = []
     for setting in SETTINGS:
-        lines.append(f"# {setting.meaning}")
+        lines.extend(textwrap.wrap(setting.meaning, width=92, initial_indent="# ", subsequent_indent="# ",
+                                   break_on_hyphens=False))
         if setting.secret:
             lines.append(f"# {setting.key}: a secret; set {setting.variable} in the environment instead")
         elif setting.default is None:
