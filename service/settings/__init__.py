@@ -195,7 +195,7 @@ class Origin(SettingType):
         return origin
 
 
-class Optional(SettingType):
+class Auto(SettingType):
     """``inner``, or None for a default worked out at start (empty in the environment)."""
 
     def __init__(self, inner: SettingType, example: object):
@@ -287,7 +287,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("READ_CACHE_TTL", NUMBER, 5.0,
             "Seconds a worker may serve a tally or thread page it read before (a change ends that at once); "
             "0 reads Redis every time."),
-    Setting("DEMO", Optional(BOOLEAN, example=True), None,
+    Setting("DEMO", Auto(BOOLEAN, example=True), None,
             "Serve the demo article at `/` and the moderators' page at `/moderate`.",
             shown="on, off in production"),
     Setting("EVENTS_KEEPALIVE", NUMBER, 15.0, "Seconds between keep-alive comments on an idle live tally stream."),
@@ -295,7 +295,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds a client is told to wait (`Retry-After`) before retrying while Redis is unavailable."),
     # Read by config/gunicorn.conf.py, not by the app.
     Setting("BIND", STRING, "127.0.0.1:8000", "Where gunicorn listens: `host:port` or `unix:/path`."),
-    Setting("WORKERS", Optional(INTEGER, example=4), None, "gunicorn worker processes.", shown="one per CPU"),
+    Setting("WORKERS", Auto(INTEGER, example=4), None, "gunicorn worker processes.", shown="one per CPU"),
     Setting("WORKER_CLASS", STRING, "gevent",
             "gunicorn's worker class; gevent workers hold thousands of live tally streams each."),
     Setting("WORKER_CONNECTIONS", INTEGER, 4000,
@@ -449,7 +449,7 @@ def toml_defaults() -> str:
         if setting.secret:
             lines.append(f"# {setting.key}: a secret; set {setting.variable} in the environment instead")
         elif setting.default is None:
-            example = setting.type.example if isinstance(setting.type, Optional) else None
+            example = setting.type.example if isinstance(setting.type, Auto) else None
             lines.append(f"# {setting.key} = {_toml_value(example)}  # default: {setting.shown}")
         else:
             lines.append(f"# {setting.key} = {_toml_value(setting.default)}")
