@@ -134,6 +134,30 @@ def test_dockerfile_is_multi_stage():
         assert image.startswith("python:3.11-slim"), f"unexpected base image {image!r}"
 
 
+def test_builder_takes_dependencies_from_the_runtime_lock_file():
+    """The image gets exactly the versions of requirements/runtime.txt, not whatever the
+    ranges in pyproject.toml resolve to on the day it is built."""
+    builder = dockerfile_stages(DOCKERFILE.read_text())[0]
+    copies = [arguments for keyword, arguments in builder if keyword == "COPY"]
+    assert any("requirements/runtime.txt" in arguments.split() for arguments in copies), copies
+    pip_commands = [
+        shlex.split(arguments) for keyword, arguments in builder if keyword == "RUN" and "pip" in arguments
+    ]
+    from_lock = [
+        words
+        for words in pip_commands
+        if any(
+            flag in {"-r", "--requirement"} and value == "requirements/runtime.txt"
+            for flag, value in zip(words, words[1:], strict=False)
+        )
+        or "--requirement=requirements/runtime.txt" in words
+    ]
+    assert from_lock, f"no pip command of the builder reads requirements/runtime.txt: {pip_commands}"
+    for words in pip_commands:
+        if words[-1] == ".":
+            assert "--no-deps" in words, f"the project's own wheel resolves its dependencies again: {words}"
+
+
 def test_final_stage_runs_as_non_root_user():
     final = dockerfile_stages(DOCKERFILE.read_text())[-1]
     users = [arguments for keyword, arguments in final if keyword == "USER"]
