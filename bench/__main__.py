@@ -46,27 +46,47 @@ from bench.wrk import ensure_wrk, wrk_version
 from service.store.keys import Keys
 
 # What --only selects, in the table's order (the floors come first, whenever a wrk scenario runs).
-SECTIONS = ("vote", "tally", "tally-304", "batch", "thread", "post", "queue", "isso", "fanout", "memory", "flat",
-            "rss")
-QUICK = dict(seconds=1, runs=1, warm_up=False, voters=10_000, streams="100", fanout_streams=100,
-             fanout_votes=3, flat_polls=1000, no_isso=True)
+SECTIONS = ("vote", "tally", "tally-304", "batch", "thread", "post", "queue", "isso", "fanout", "memory", "flat", "rss")
+QUICK = dict(
+    seconds=1,
+    runs=1,
+    warm_up=False,
+    voters=10_000,
+    streams="100",
+    fanout_streams=100,
+    fanout_votes=3,
+    flat_polls=1000,
+    no_isso=True,
+)
 
 
 def parse_options(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run (default 10)")
     parser.add_argument("--runs", type=int, default=3, help="counted runs of each scenario (default 3)")
     parser.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
     parser.add_argument("--no-warm-up", dest="warm_up", action="store_false", help="skip the warm-up runs")
-    parser.add_argument("--only", type=lambda text: text.split(","), default=list(SECTIONS),
-                        metavar="NAME[,NAME]", help=f"run these only: {', '.join(SECTIONS)}")
-    parser.add_argument("--voters", type=int, default=1_000_000,
-                        help="voters loaded into one poll for memory and flat cost (default 1,000,000)")
-    parser.add_argument("--flat-polls", type=int, default=100_000,
-                        help="polls the flat-cost votes spread over (default 100,000)")
-    parser.add_argument("--streams", default="1000,5000",
-                        help="idle streams one worker holds when its RSS is read (default 1000,5000)")
+    parser.add_argument(
+        "--only",
+        type=lambda text: text.split(","),
+        default=list(SECTIONS),
+        metavar="NAME[,NAME]",
+        help=f"run these only: {', '.join(SECTIONS)}",
+    )
+    parser.add_argument(
+        "--voters",
+        type=int,
+        default=1_000_000,
+        help="voters loaded into one poll for memory and flat cost (default 1,000,000)",
+    )
+    parser.add_argument(
+        "--flat-polls", type=int, default=100_000, help="polls the flat-cost votes spread over (default 100,000)"
+    )
+    parser.add_argument(
+        "--streams", default="1000,5000", help="idle streams one worker holds when its RSS is read (default 1000,5000)"
+    )
     parser.add_argument("--fanout-streams", type=int, default=1000, help="streams of the fan-out (default 1,000)")
     parser.add_argument("--fanout-votes", type=int, default=20, help="votes the fan-out times (default 20)")
     parser.add_argument("--worker-class", default="gevent", help="gunicorn worker class (default gevent)")
@@ -74,9 +94,11 @@ def parse_options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="threads a worker, for gthread (default 1)")
     parser.add_argument("--no-isso", action="store_true", help="do not run Isso beside yaynay")
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write the table as Markdown")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 1 s runs, 1 run, no warm-up, 10,000 voters, 1,000 flat polls, "
-                             "100 streams, no Isso")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 1 s runs, 1 run, no warm-up, 10,000 voters, 1,000 flat polls, 100 streams, no Isso",
+    )
     if "--quick" in (sys.argv[1:] if argv is None else argv):
         parser.set_defaults(**QUICK)  # options given explicitly still win
     options = parser.parse_args(argv)
@@ -132,8 +154,7 @@ class Bench:
         if self.selected("memory") or self.selected("flat"):
             # Before any server connects, so that used_memory grows by the voters alone.
             scenarios.progress(f"loading {self.options.voters:,} voters into one poll")
-            memory = measure_voter_memory(self.redis, self.keys, SECRET_KEY, scenarios.LARGE_POLL,
-                                          self.options.voters)
+            memory = measure_voter_memory(self.redis, self.keys, SECRET_KEY, scenarios.LARGE_POLL, self.options.voters)
             if self.selected("memory"):
                 self.rows["memory"] = [report.memory_row(memory)]
         if set(self.options.only) - {"memory", "rss"}:
@@ -141,10 +162,17 @@ class Bench:
         if self.selected("rss"):
             self.attempt("rss", "idle streams RSS", self.idle_streams)
         machine = report.machine_line(
-            redis_version=self.redis.info("server")["redis_version"], worker_class=self.workers.worker_class,
-            workers=self.workers.workers, threads=self.workers.threads, wrk=wrk_version(),
-            seconds=self.options.seconds, connections=self.options.connections, runs=self.options.runs,
-            warm_up=self.options.warm_up, round_trips_checked=round_trips_checked)
+            redis_version=self.redis.info("server")["redis_version"],
+            worker_class=self.workers.worker_class,
+            workers=self.workers.workers,
+            threads=self.workers.threads,
+            wrk=wrk_version(),
+            seconds=self.options.seconds,
+            connections=self.options.connections,
+            runs=self.options.runs,
+            warm_up=self.options.warm_up,
+            round_trips_checked=round_trips_checked,
+        )
         rows = [row for section in ("floors", *SECTIONS) for row in self.rows.get(section, [])]
         return machine, rows, self.failures
 
@@ -171,8 +199,14 @@ class Bench:
             stack.callback(api.close)
             scenarios.progress("creating polls, threads and comments")
             loads = scenarios.prepare_yaynay(
-                api, self.redis, self.keys, yaynay.url, only=self.selected, large_voters=self.options.voters,
-                flat_polls=self.options.flat_polls)
+                api,
+                self.redis,
+                self.keys,
+                yaynay.url,
+                only=self.selected,
+                large_voters=self.options.voters,
+                flat_polls=self.options.flat_polls,
+            )
             loads += self.isso_scenarios(stack)
             if loads:
                 self.measure([*scenarios.floor_scenarios(floors.url), *loads], counter)
@@ -207,36 +241,58 @@ class Bench:
             except (RuntimeError, OSError) as error:
                 self.rows.setdefault(scenario.section, []).append(report.not_measured(scenario.name, str(error)))
                 self.failures.append(str(error))
-        measured = scenarios.measure(usable, seconds=self.options.seconds, connections=self.options.connections,
-                                     runs=self.options.runs, warm_up=self.options.warm_up, counter=counter)
+        measured = scenarios.measure(
+            usable,
+            seconds=self.options.seconds,
+            connections=self.options.connections,
+            runs=self.options.runs,
+            warm_up=self.options.warm_up,
+            counter=counter,
+        )
         hello, incr = measured.get("hello"), measured.get("incr")
         for measurement in measured.values():
             if measurement.scenario.section != "flat":
                 self.rows.setdefault(measurement.scenario.section, []).append(
-                    report.throughput_row(measurement, hello, incr))
+                    report.throughput_row(measurement, hello, incr)
+                )
         if "flat-large" in measured:
             options = self.options
             self.rows["flat"] = [
-                report.flat_row("flat cost: voters on one poll", measured["flat-large"], measured["flat-small"],
-                                f"{options.voters:,} vs {scenarios.FLAT_FEW_VOTERS:,} voters", options.voters,
-                                report.TARGET_VOTERS),
-                report.flat_row("flat cost: polls voted on", measured["flat-many"], measured["flat-few"],
-                                f"{options.flat_polls:,} vs {scenarios.FLAT_FEW_POLLS} polls", options.flat_polls,
-                                report.TARGET_POLLS),
+                report.flat_row(
+                    "flat cost: voters on one poll",
+                    measured["flat-large"],
+                    measured["flat-small"],
+                    f"{options.voters:,} vs {scenarios.FLAT_FEW_VOTERS:,} voters",
+                    options.voters,
+                    report.TARGET_VOTERS,
+                ),
+                report.flat_row(
+                    "flat cost: polls voted on",
+                    measured["flat-many"],
+                    measured["flat-few"],
+                    f"{options.flat_polls:,} vs {scenarios.FLAT_FEW_POLLS} polls",
+                    options.flat_polls,
+                    report.TARGET_POLLS,
+                ),
             ]
 
     def fan_out(self, api: Api, base_url: str) -> None:
         api.create_poll("fan-out")
         scenarios.progress(f"fan-out: {self.options.fanout_streams:,} streams, {self.options.fanout_votes} votes")
-        result = measure_fan_out(base_url, api, "fan-out", streams=self.options.fanout_streams,
-                                 votes=self.options.fanout_votes)
+        result = measure_fan_out(
+            base_url, api, "fan-out", streams=self.options.fanout_streams, votes=self.options.fanout_votes
+        )
         self.rows["fanout"] = [report.fan_out_row(result)]
 
     def idle_streams(self) -> None:
         """One worker (YAYNAY_WORKERS=1) holding idle streams; its RSS at each count."""
         workers = dataclasses.replace(self.workers, workers=1)
-        env = yaynay_env(self.redis_url, self.workdir / "var", workers,
-                         YAYNAY_WORKER_CONNECTIONS=str(max(self.options.streams) + 1000))
+        env = yaynay_env(
+            self.redis_url,
+            self.workdir / "var",
+            workers,
+            YAYNAY_WORKER_CONNECTIONS=str(max(self.options.streams) + 1000),
+        )
         with Gunicorn("service.wsgi:app", env, self.workdir / "idle-streams.log") as server:
             with contextlib.closing(Api(server.url, ADMIN_TOKEN)) as api:
                 api.create_poll("idle")

@@ -28,8 +28,16 @@ class Api:
         self.admin_token = admin_token
         self._connection: http.client.HTTPConnection | None = None
 
-    def request(self, method: str, path: str, body: dict | None = None, *, admin: bool = False,
-                headers: dict[str, str] | None = None, expect: tuple[int, ...] = (200,)) -> Reply:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: dict | None = None,
+        *,
+        admin: bool = False,
+        headers: dict[str, str] | None = None,
+        expect: tuple[int, ...] = (200,),
+    ) -> Reply:
         """Send one request; ApiError unless the status is one of ``expect``."""
         headers = dict(headers or {})
         data = None

@@ -5,8 +5,10 @@ from __future__ import annotations
 from bench.api import Api, ApiError
 from service.store.keys import Keys
 
-COMMENT_TEXT = ("Mini backpacks hold a phone, keys and a paperback; anything more and you are back to a "
-                "tote. Comment {n} of the thread, and a NAY from me.")
+COMMENT_TEXT = (
+    "Mini backpacks hold a phone, keys and a paperback; anything more and you are back to a "
+    "tote. Comment {n} of the thread, and a NAY from me."
+)
 
 
 def create_polls(api: Api, redis, keys: Keys, poll_ids: list[str]) -> None:
@@ -24,7 +26,7 @@ def create_polls(api: Api, redis, keys: Keys, poll_ids: list[str]) -> None:
     created_at = redis.zscore(registry, template)
     batch = 1000
     for start in range(0, len(others), batch):
-        chunk = others[start:start + batch]
+        chunk = others[start : start + batch]
         with redis.pipeline(transaction=False) as pipe:
             for poll_id in chunk:
                 for key, dumped in dumps.items():
@@ -41,8 +43,9 @@ def seed_thread(api: Api, thread_id: str, count: int) -> None:
     for n in range(count):
         voter = f"bench-commenter-{n:06d}"
         api.vote(thread_id, voter, "yay" if n % 3 else "nay")
-        comment_id = api.post_comment(thread_id, author=f"Reader {n}", email=f"reader{n}@example.com",
-                                      body=COMMENT_TEXT.format(n=n), voter=voter)
+        comment_id = api.post_comment(
+            thread_id, author=f"Reader {n}", email=f"reader{n}@example.com", body=COMMENT_TEXT.format(n=n), voter=voter
+        )
         api.approve(comment_id)
     published = api.request("GET", f"/api/v1/threads/{thread_id}/comments").body["count"]
     if published != count:
@@ -52,8 +55,9 @@ def seed_thread(api: Api, thread_id: str, count: int) -> None:
 def seed_pending(api: Api, thread_id: str, count: int) -> None:
     """``count`` comments waiting for moderation (the oldest of the queue)."""
     for n in range(count):
-        api.post_comment(thread_id, author=f"Waiting {n}", email=f"waiting{n}@example.com",
-                         body=COMMENT_TEXT.format(n=n))
+        api.post_comment(
+            thread_id, author=f"Waiting {n}", email=f"waiting{n}@example.com", body=COMMENT_TEXT.format(n=n)
+        )
     queue = api.request("GET", f"/api/v1/moderation/queue?thread={thread_id}&limit=100", admin=True).body
     if len(queue["comments"]) != count:
         raise ApiError(f"the moderation queue holds {len(queue['comments'])} comments of {thread_id}, not {count}")

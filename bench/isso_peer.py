@@ -77,8 +77,15 @@ class IssoPeer:
     IssoUnavailable when Isso cannot be installed, does not start, or does not serve the seeded thread.
     """
 
-    def __init__(self, workdir: Path, gunicorn_config: Path, *, venv_dir: Path | None = None,
-                 port: int | None = None, worker_env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        gunicorn_config: Path,
+        *,
+        venv_dir: Path | None = None,
+        port: int | None = None,
+        worker_env: Mapping[str, str] | None = None,
+    ) -> None:
         self.directory = Path(workdir) / "isso"
         self.gunicorn_config = Path(gunicorn_config).resolve()
         self.venv_dir = Path(venv_dir) if venv_dir else DEFAULT_VENV
@@ -126,14 +133,28 @@ class IssoPeer:
         if not self._python().exists():
             self._run([sys.executable, "-m", "venv", str(self.venv_dir)], "creating the Isso venv", timeout=120)
         pins = {name: f"=={version}" for name, version in wanted.items()}
-        self._run([str(self._python()), "-m", "pip", "install", "--disable-pip-version-check", "--quiet",
-                   "isso", f"gunicorn[gevent]{pins.get('gunicorn', '')}", f"gevent{pins.get('gevent', '')}"],
-                  "pip install isso gunicorn[gevent] gevent", timeout=PIP_TIMEOUT)
+        self._run(
+            [
+                str(self._python()),
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--quiet",
+                "isso",
+                f"gunicorn[gevent]{pins.get('gunicorn', '')}",
+                f"gevent{pins.get('gevent', '')}",
+            ],
+            "pip install isso gunicorn[gevent] gevent",
+            timeout=PIP_TIMEOUT,
+        )
         installed = self._probe()
         if not installed:
             raise IssoUnavailable(f"Isso installed into {self.venv_dir} but does not import")
-        print(f"isso peer: installed isso {installed['isso']} into {self.venv_dir} "
-              f"in {time.monotonic() - started:.0f} s", file=sys.stderr)
+        print(
+            f"isso peer: installed isso {installed['isso']} into {self.venv_dir} in {time.monotonic() - started:.0f} s",
+            file=sys.stderr,
+        )
         return installed["isso"]
 
     def _probe(self) -> dict[str, str] | None:
@@ -157,32 +178,45 @@ class IssoPeer:
 
     def _write_config(self, path: Path) -> None:
         config = configparser.ConfigParser()
-        config.read_dict({
-            "general": {
-                "dbpath": str(self.directory / "comments.db"),
-                # The origin Isso's CORS answers allow; a wrk request sends no Origin and gets this one.
-                "host": "http://127.0.0.1",
-                # Isso warns once at start about the empty backend; the default, stdout, logs every post.
-                "notify": "",
-                "gravatar": "false",
-            },
-            "moderation": {"enabled": "false"},
-            "guard": {"enabled": "false"},
-            "admin": {"enabled": "false"},
-            "server": {"public-endpoint": self.base_url},
-        })
+        config.read_dict(
+            {
+                "general": {
+                    "dbpath": str(self.directory / "comments.db"),
+                    # The origin Isso's CORS answers allow; a wrk request sends no Origin and gets this one.
+                    "host": "http://127.0.0.1",
+                    # Isso warns once at start about the empty backend; the default, stdout, logs every post.
+                    "notify": "",
+                    "gravatar": "false",
+                },
+                "moderation": {"enabled": "false"},
+                "guard": {"enabled": "false"},
+                "admin": {"enabled": "false"},
+                "server": {"public-endpoint": self.base_url},
+            }
+        )
         with path.open("w") as file:
             config.write(file)
 
     def _gunicorn(self, settings: Path) -> Gunicorn:
         """Isso's gunicorn, not started: the venv's interpreter, the environment of this process without
         YAYNAY_* (Gunicorn adds YAYNAY_BIND) nor PYTHONPATH/PYTHONHOME, then the worker settings."""
-        env = {name: value for name, value in os.environ.items()
-               if not name.startswith("YAYNAY_") and name not in ("PYTHONPATH", "PYTHONHOME")}
+        env = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith("YAYNAY_") and name not in ("PYTHONPATH", "PYTHONHOME")
+        }
         env.update(self.worker_env, ISSO_SETTINGS=str(settings))
         # cwd is Isso's directory so that the repo's own packages cannot shadow Isso's imports.
-        return Gunicorn("isso.run:application", env, self.directory / "gunicorn.log", ready_path="/info",
-                        python=self._python(), cwd=self.directory, config=self.gunicorn_config, port=self.port)
+        return Gunicorn(
+            "isso.run:application",
+            env,
+            self.directory / "gunicorn.log",
+            ready_path="/info",
+            python=self._python(),
+            cwd=self.directory,
+            config=self.gunicorn_config,
+            port=self.port,
+        )
 
     def _start(self) -> None:
         try:
@@ -192,8 +226,14 @@ class IssoPeer:
 
     def _seed(self) -> None:
         for number in range(1, SEEDED_COMMENTS + 1):
-            self._post(THREAD_URI, {"title": "Mini backpacks", "author": f"Reader {number}",
-                                    "text": f"Comment {number}: the *small* one holds a 13-inch laptop and a bottle."})
+            self._post(
+                THREAD_URI,
+                {
+                    "title": "Mini backpacks",
+                    "author": f"Reader {number}",
+                    "text": f"Comment {number}: the *small* one holds a 13-inch laptop and a bottle.",
+                },
+            )
         self._post(POST_URI, {"title": "Bench posts", "author": "Bench", "text": "The first post of the bench."})
         with urllib.request.urlopen(self.thread_url, timeout=10) as response:
             replies = json.loads(response.read())["replies"]
@@ -202,8 +242,11 @@ class IssoPeer:
 
     def _post(self, uri: str, comment: dict) -> None:
         request = urllib.request.Request(
-            f"{self.base_url}/new?uri={urllib.parse.quote(uri, safe='')}", method="POST",
-            data=json.dumps(comment).encode(), headers={"Content-Type": "application/json"})
+            f"{self.base_url}/new?uri={urllib.parse.quote(uri, safe='')}",
+            method="POST",
+            data=json.dumps(comment).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 status = response.status

@@ -100,6 +100,10 @@ def measure_voter_memory(redis, keys: Keys, secret_key: str, poll_id: str, count
     used = redis.info("memory")["used_memory"] - before
     sample, _ = keys.voter_record(poll_id, voter_digest(secret_key, poll_id, "preloaded-voter-000000000"))
     encoding = redis.object("encoding", sample)
-    return VoterMemory(voters=count, bytes_per_voter=used / count,
-                       sample_encoding=encoding.decode() if isinstance(encoding, bytes) else str(encoding),
-                       sample_voters=redis.hlen(sample), seconds=time.monotonic() - started)
+    return VoterMemory(
+        voters=count,
+        bytes_per_voter=used / count,
+        sample_encoding=encoding.decode() if isinstance(encoding, bytes) else str(encoding),
+        sample_voters=redis.hlen(sample),
+        seconds=time.monotonic() - started,
+    )

@@ -45,8 +45,17 @@ class Row:
     met: str = NONE
 
     def cells(self) -> tuple[str, ...]:
-        return (self.name, self.result, self.vs_hello, self.vs_incr, self.round_trips, self.p99, self.errors,
-                self.target, self.met)
+        return (
+            self.name,
+            self.result,
+            self.vs_hello,
+            self.vs_incr,
+            self.round_trips,
+            self.p99,
+            self.errors,
+            self.target,
+            self.met,
+        )
 
 
 def _met(ok: bool) -> str:
@@ -74,8 +83,10 @@ def throughput_row(measurement: Measurement, hello: Measurement | None, incr: Me
     """Median req/s [min–max] of the counted runs, ratios of the medians, and the target."""
     scenario, median = measurement.scenario, measurement.median
     floors = {"hello": hello, "INCR": incr}
-    ratios = {name: median.rate / floor.median.rate if floor and floor.median.rate else math.nan
-              for name, floor in floors.items()}
+    ratios = {
+        name: median.rate / floor.median.rate if floor and floor.median.rate else math.nan
+        for name, floor in floors.items()
+    }
     target, met = scenario.reference or NONE, NONE
     if scenario.target:
         target = scenario.target.text
@@ -98,31 +109,51 @@ def flat_row(name: str, large: Measurement, small: Measurement, what: str, size:
     """Throughput at the large size as a share of the small one's."""
     ratio = large.median.rate / small.median.rate
     target, met = _judged(f"≥ {MIN_FLAT_RATIO:.2f}", target_size, size, ratio >= MIN_FLAT_RATIO)
-    return Row(name, f"{ratio:.3f} ({what}: {large.median.rate:,.0f} vs {small.median.rate:,.0f} req/s)",
-               round_trips=f"{large.round_trips_per_request:.2f}", p99=f"{large.median.p99_ms:.1f} ms",
-               errors=f"{_errors(large)} / {_errors(small)}", target=target, met=met)
+    return Row(
+        name,
+        f"{ratio:.3f} ({what}: {large.median.rate:,.0f} vs {small.median.rate:,.0f} req/s)",
+        round_trips=f"{large.round_trips_per_request:.2f}",
+        p99=f"{large.median.p99_ms:.1f} ms",
+        errors=f"{_errors(large)} / {_errors(small)}",
+        target=target,
+        met=met,
+    )
 
 
 def memory_row(memory: VoterMemory) -> Row:
-    target, met = _judged(f"≤ {MAX_BYTES_PER_VOTER} B", TARGET_VOTERS, memory.voters,
-                          memory.bytes_per_voter <= MAX_BYTES_PER_VOTER)
-    return Row("Redis bytes per voter",
-               f"{memory.bytes_per_voter:.1f} B ({memory.voters:,} voters on one poll, "
-               f"{memory.voters_per_bucket:.0f} a bucket on average; a sample bucket: "
-               f"{memory.sample_encoding}, {memory.sample_voters} voters)", target=target, met=met)
+    target, met = _judged(
+        f"≤ {MAX_BYTES_PER_VOTER} B", TARGET_VOTERS, memory.voters, memory.bytes_per_voter <= MAX_BYTES_PER_VOTER
+    )
+    return Row(
+        "Redis bytes per voter",
+        f"{memory.bytes_per_voter:.1f} B ({memory.voters:,} voters on one poll, "
+        f"{memory.voters_per_bucket:.0f} a bucket on average; a sample bucket: "
+        f"{memory.sample_encoding}, {memory.sample_voters} voters)",
+        target=target,
+        met=met,
+    )
 
 
 def fan_out_row(fan_out: FanOut) -> Row:
     p50, p99 = fan_out.percentile(0.5), fan_out.percentile(0.99)
     worst = max(fan_out.latencies_ms, default=math.nan)
     expected = fan_out.streams * fan_out.votes
-    target, met = _judged(f"p99 < {MAX_FAN_OUT_P99_MS} ms", TARGET_FAN_OUT_STREAMS, fan_out.streams,
-                          p99 < MAX_FAN_OUT_P99_MS and sum(fan_out.delivered) == expected)
-    return Row("live fan-out",
-               f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {worst:.0f} ms; {fan_out.streams:,} streams "
-               f"({fan_out.opened:,} opened), {fan_out.votes} votes, {sum(fan_out.delivered):,} of "
-               f"{expected:,} deliveries (fewest for one vote: {min(fan_out.delivered, default=0):,})",
-               p99=f"{p99:.0f} ms", errors=f"{expected - sum(fan_out.delivered):,}", target=target, met=met)
+    target, met = _judged(
+        f"p99 < {MAX_FAN_OUT_P99_MS} ms",
+        TARGET_FAN_OUT_STREAMS,
+        fan_out.streams,
+        p99 < MAX_FAN_OUT_P99_MS and sum(fan_out.delivered) == expected,
+    )
+    return Row(
+        "live fan-out",
+        f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {worst:.0f} ms; {fan_out.streams:,} streams "
+        f"({fan_out.opened:,} opened), {fan_out.votes} votes, {sum(fan_out.delivered):,} of "
+        f"{expected:,} deliveries (fewest for one vote: {min(fan_out.delivered, default=0):,})",
+        p99=f"{p99:.0f} ms",
+        errors=f"{expected - sum(fan_out.delivered):,}",
+        target=target,
+        met=met,
+    )
 
 
 def idle_streams_rows(held: list[HeldStreams]) -> list[Row]:
@@ -130,25 +161,45 @@ def idle_streams_rows(held: list[HeldStreams]) -> list[Row]:
     for step in held:
         mb = step.rss_bytes / 1e6
         per_stream = (step.rss_bytes - step.idle_rss_bytes) / step.streams / 1024
-        target, met = _judged(f"< {MAX_RSS_MB} MB", TARGET_STREAMS, step.streams,
-                              mb < MAX_RSS_MB and step.with_tally == step.streams)
-        rows.append(Row(f"idle streams RSS ({step.streams:,})",
-                        f"{mb:.1f} MB, one worker ({step.idle_rss_bytes / 1e6:.1f} MB before, "
-                        f"{per_stream:.1f} KiB a stream; {step.with_tally:,} streams got their tally)",
-                        errors=f"{step.streams - step.with_tally:,}", target=target, met=met))
+        target, met = _judged(
+            f"< {MAX_RSS_MB} MB", TARGET_STREAMS, step.streams, mb < MAX_RSS_MB and step.with_tally == step.streams
+        )
+        rows.append(
+            Row(
+                f"idle streams RSS ({step.streams:,})",
+                f"{mb:.1f} MB, one worker ({step.idle_rss_bytes / 1e6:.1f} MB before, "
+                f"{per_stream:.1f} KiB a stream; {step.with_tally:,} streams got their tally)",
+                errors=f"{step.streams - step.with_tally:,}",
+                target=target,
+                met=met,
+            )
+        )
     return rows
 
 
-def machine_line(*, redis_version: str, worker_class: str, workers: int, threads: int, wrk: str,
-                 seconds: int, connections: int, runs: int, warm_up: bool, round_trips_checked: bool) -> str:
+def machine_line(
+    *,
+    redis_version: str,
+    worker_class: str,
+    workers: int,
+    threads: int,
+    wrk: str,
+    seconds: int,
+    connections: int,
+    runs: int,
+    warm_up: bool,
+    round_trips_checked: bool,
+) -> str:
     """The machine and the settings the numbers were taken with."""
     threads_text = f" × {threads} threads" if threads > 1 else ""
     check = "" if round_trips_checked else " (WARNING: this Redis failed the round-trip counting check)"
-    return (f"{_cpu_model()}, {_cpu_count()} cores, Linux {platform.release()}, Python {platform.python_version()}, "
-            f"Redis {redis_version}, gunicorn {gunicorn.__version__} with {workers} {worker_class} "
-            f"workers{threads_text}, {wrk} -t2 -c{connections} -d{seconds}s, "
-            f"{'a warm-up and ' if warm_up else ''}{runs} run{'s' if runs != 1 else ''} each; "
-            f"round trips: Redis read events per request{check}")
+    return (
+        f"{_cpu_model()}, {_cpu_count()} cores, Linux {platform.release()}, Python {platform.python_version()}, "
+        f"Redis {redis_version}, gunicorn {gunicorn.__version__} with {workers} {worker_class} "
+        f"workers{threads_text}, {wrk} -t2 -c{connections} -d{seconds}s, "
+        f"{'a warm-up and ' if warm_up else ''}{runs} run{'s' if runs != 1 else ''} each; "
+        f"round trips: Redis read events per request{check}"
+    )
 
 
 def _cpu_count() -> int:
@@ -172,8 +223,12 @@ def render_text(machine: str, rows: list[Row]) -> str:
     left = {0, 1, 7}
     lines = [machine, ""]
     for cells in table:
-        lines.append("  ".join(cell.ljust(width) if i in left else cell.rjust(width)
-                               for i, (cell, width) in enumerate(zip(cells, widths, strict=True))).rstrip())
+        lines.append(
+            "  ".join(
+                cell.ljust(width) if i in left else cell.rjust(width)
+                for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+            ).rstrip()
+        )
     return "\n".join(lines)
 
 

@@ -107,40 +107,84 @@ def floor_scenarios(floors_url: str) -> list[Scenario]:
     ]
 
 
-def prepare_yaynay(api: Api, redis, keys: Keys, base: str, *, only: Callable[[str], bool],
-                   large_voters: int, flat_polls: int) -> list[Scenario]:
+def prepare_yaynay(
+    api: Api, redis, keys: Keys, base: str, *, only: Callable[[str], bool], large_voters: int, flat_polls: int
+) -> list[Scenario]:
     """Make each selected scenario's data through ``api`` (and ``redis`` for bulk) and return them."""
     scenarios = []
     admin = f"Authorization: Bearer {ADMIN_TOKEN}"
     if only("vote"):
         fixtures.create_polls(api, redis, keys, [f"vote-{n}" for n in range(VOTE_POLLS)])
-        scenarios.append(Scenario("vote", "vote", base, "vote", "vote.lua", ("vote-", str(VOTE_POLLS)), expect=None,
-                                  target=Target("INCR", 0.8)))
+        scenarios.append(
+            Scenario(
+                "vote",
+                "vote",
+                base,
+                "vote",
+                "vote.lua",
+                ("vote-", str(VOTE_POLLS)),
+                expect=None,
+                target=Target("INCR", 0.8),
+            )
+        )
     if only("tally"):
         api.create_poll("tally")
-        scenarios.append(Scenario("tally", "tally read", f"{base}/api/v1/polls/tally", "tally",
-                                  target=Target("hello", 0.8)))
+        scenarios.append(
+            Scenario("tally", "tally read", f"{base}/api/v1/polls/tally", "tally", target=Target("hello", 0.8))
+        )
     if only("tally-304"):
         api.create_poll("tally-304")
         etag = api.request("GET", "/api/v1/polls/tally-304").headers["ETag"]
-        scenarios.append(Scenario("tally-304", "tally read, 304", f"{base}/api/v1/polls/tally-304", "tally-304",
-                                  headers=(f"If-None-Match: {etag}",), expect=304, target=Target("hello", 0.85)))
+        scenarios.append(
+            Scenario(
+                "tally-304",
+                "tally read, 304",
+                f"{base}/api/v1/polls/tally-304",
+                "tally-304",
+                headers=(f"If-None-Match: {etag}",),
+                expect=304,
+                target=Target("hello", 0.85),
+            )
+        )
     if only("batch"):
         ids = [f"batch-{n}" for n in range(BATCH_SIZE)]
         fixtures.create_polls(api, redis, keys, ids)
-        scenarios.append(Scenario("batch", f"batch tallies ({BATCH_SIZE} polls)",
-                                  f"{base}/api/v1/polls?ids={','.join(ids)}", "batch"))
+        scenarios.append(
+            Scenario(
+                "batch", f"batch tallies ({BATCH_SIZE} polls)", f"{base}/api/v1/polls?ids={','.join(ids)}", "batch"
+            )
+        )
     if only("thread"):
         fixtures.seed_thread(api, "thread-20", THREAD_COMMENTS)
-        scenarios.append(Scenario("thread", f"thread read ({THREAD_COMMENTS} comments)",
-                                  f"{base}/api/v1/threads/thread-20/comments", "thread", target=Target("hello", 0.5)))
+        scenarios.append(
+            Scenario(
+                "thread",
+                f"thread read ({THREAD_COMMENTS} comments)",
+                f"{base}/api/v1/threads/thread-20/comments",
+                "thread",
+                target=Target("hello", 0.5),
+            )
+        )
     if only("post"):
-        scenarios.append(Scenario("post", "comment post (JSON)", base, "post", "comment.lua",
-                                  ("post-", str(POST_THREADS)), expect=None, target=Target("hello", 0.35)))
+        scenarios.append(
+            Scenario(
+                "post",
+                "comment post (JSON)",
+                base,
+                "post",
+                "comment.lua",
+                ("post-", str(POST_THREADS)),
+                expect=None,
+                target=Target("hello", 0.35),
+            )
+        )
     if only("queue"):
         fixtures.seed_pending(api, "queue-seed", PENDING_COMMENTS)
-        scenarios.append(Scenario("queue", "moderation queue (50)", f"{base}/api/v1/moderation/queue?limit=50",
-                                  "queue", headers=(admin,)))
+        scenarios.append(
+            Scenario(
+                "queue", "moderation queue (50)", f"{base}/api/v1/moderation/queue?limit=50", "queue", headers=(admin,)
+            )
+        )
     if only("flat"):
         fixtures.create_polls(api, redis, keys, ["flat-small-0"])
         load_voters(redis, keys, SECRET_KEY, "flat-small-0", FLAT_FEW_VOTERS)
@@ -148,14 +192,42 @@ def prepare_yaynay(api: Api, redis, keys: Keys, base: str, *, only: Callable[[st
         fixtures.create_polls(api, redis, keys, [f"flat-few-{n}" for n in range(FLAT_FEW_POLLS)])
         fixtures.create_polls(api, redis, keys, [f"flat-many-{n}" for n in range(flat_polls)])
         scenarios += [
-            Scenario("flat-small", f"vote, one poll of {FLAT_FEW_VOTERS:,} voters", base, "flat", "vote.lua",
-                     ("flat-small-", "1"), expect=None),
-            Scenario("flat-large", f"vote, one poll of {large_voters:,} voters", base, "flat", "vote.lua",
-                     ("flat-large-", "1"), expect=None),
-            Scenario("flat-few", f"vote over {FLAT_FEW_POLLS} polls", base, "flat", "vote.lua",
-                     ("flat-few-", str(FLAT_FEW_POLLS)), expect=None),
-            Scenario("flat-many", f"vote over {flat_polls:,} polls", base, "flat", "vote.lua",
-                     ("flat-many-", str(flat_polls)), expect=None),
+            Scenario(
+                "flat-small",
+                f"vote, one poll of {FLAT_FEW_VOTERS:,} voters",
+                base,
+                "flat",
+                "vote.lua",
+                ("flat-small-", "1"),
+                expect=None,
+            ),
+            Scenario(
+                "flat-large",
+                f"vote, one poll of {large_voters:,} voters",
+                base,
+                "flat",
+                "vote.lua",
+                ("flat-large-", "1"),
+                expect=None,
+            ),
+            Scenario(
+                "flat-few",
+                f"vote over {FLAT_FEW_POLLS} polls",
+                base,
+                "flat",
+                "vote.lua",
+                ("flat-few-", str(FLAT_FEW_POLLS)),
+                expect=None,
+            ),
+            Scenario(
+                "flat-many",
+                f"vote over {flat_polls:,} polls",
+                base,
+                "flat",
+                "vote.lua",
+                ("flat-many-", str(flat_polls)),
+                expect=None,
+            ),
         ]
     return scenarios
 
@@ -163,10 +235,25 @@ def prepare_yaynay(api: Api, redis, keys: Keys, base: str, *, only: Callable[[st
 def isso_scenarios(peer) -> list[Scenario]:
     """Isso's thread read and comment post (bench/isso_peer.py), beside ours."""
     return [
-        Scenario("isso-thread", f"Isso: thread read ({THREAD_COMMENTS} comments)", peer.thread_url, "isso",
-                 reference="(was ~0.018 × hello)", uses_redis=False),
-        Scenario("isso-post", "Isso: comment post", peer.base_url, "isso", str(peer.post_script), expect=None,
-                 reference="(was ~0.07 × hello)", uses_redis=False, salted=False),
+        Scenario(
+            "isso-thread",
+            f"Isso: thread read ({THREAD_COMMENTS} comments)",
+            peer.thread_url,
+            "isso",
+            reference="(was ~0.018 × hello)",
+            uses_redis=False,
+        ),
+        Scenario(
+            "isso-post",
+            "Isso: comment post",
+            peer.base_url,
+            "isso",
+            str(peer.post_script),
+            expect=None,
+            reference="(was ~0.07 × hello)",
+            uses_redis=False,
+            salted=False,
+        ),
     ]
 
 
@@ -184,8 +271,9 @@ def check_answer(scenario: Scenario) -> None:
         raise RuntimeError(f"{scenario.name}: {scenario.url} answered {status}, not {scenario.expect}")
 
 
-def measure(scenarios: list[Scenario], *, seconds: int, connections: int, runs: int, warm_up: bool,
-            counter: RoundTripCounter) -> dict[str, Measurement]:
+def measure(
+    scenarios: list[Scenario], *, seconds: int, connections: int, runs: int, warm_up: bool, counter: RoundTripCounter
+) -> dict[str, Measurement]:
     """A warm-up run of each scenario (not counted), then ``runs`` rounds of one run of each."""
     for scenario in scenarios:
         check_answer(scenario)
@@ -194,8 +282,14 @@ def measure(scenarios: list[Scenario], *, seconds: int, connections: int, runs: 
         args = scenario.script_args
         if scenario.script and scenario.salted:
             args = (secrets.token_hex(6), *args)
-        return run_wrk(scenario.url, seconds=seconds, connections=connections, script=scenario.script,
-                       script_args=args, headers=scenario.headers)
+        return run_wrk(
+            scenario.url,
+            seconds=seconds,
+            connections=connections,
+            script=scenario.script,
+            script_args=args,
+            headers=scenario.headers,
+        )
 
     if warm_up:
         for scenario in scenarios:

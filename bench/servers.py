@@ -78,8 +78,15 @@ def yaynay_env(redis_url: str, var_dir: Path, workers: WorkerSettings, **setting
     """The environment of a gunicorn serving yaynay or the floors: this one without YAYNAY_*
     (a developer's shell settings must not change the run), then the bench's settings."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("YAYNAY_")}
-    env.update(YAYNAY_REDIS_URL=redis_url, YAYNAY_SECRET_KEY=SECRET_KEY, YAYNAY_ADMIN_TOKEN=ADMIN_TOKEN,
-               YAYNAY_VAR_DIR=str(var_dir), YAYNAY_DEMO="false", **UNLIMITED_SETTINGS, **workers.env())
+    env.update(
+        YAYNAY_REDIS_URL=redis_url,
+        YAYNAY_SECRET_KEY=SECRET_KEY,
+        YAYNAY_ADMIN_TOKEN=ADMIN_TOKEN,
+        YAYNAY_VAR_DIR=str(var_dir),
+        YAYNAY_DEMO="false",
+        **UNLIMITED_SETTINGS,
+        **workers.env(),
+    )
     env.update(settings)
     return env
 
@@ -93,9 +100,18 @@ class Gunicorn:
     ``stop`` is a quick shutdown (SIGINT): a graceful one would wait out open event streams.
     """
 
-    def __init__(self, app: str, env: dict[str, str], log_path: Path, *, ready_path: str = "/readyz",
-                 python: Path | str = sys.executable, cwd: Path = ROOT, config: Path = GUNICORN_CONFIG,
-                 port: int | None = None):
+    def __init__(
+        self,
+        app: str,
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        ready_path: str = "/readyz",
+        python: Path | str = sys.executable,
+        cwd: Path = ROOT,
+        config: Path = GUNICORN_CONFIG,
+        port: int | None = None,
+    ):
         self.app = app
         self.port = port or free_port()
         self.env = dict(env, YAYNAY_BIND=f"127.0.0.1:{self.port}")
@@ -114,7 +130,12 @@ class Gunicorn:
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [str(self.python), "-m", "gunicorn", "--config", str(self.config), self.app],
-                cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+                cwd=self.cwd,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         return self
 
     def wait_ready(self, timeout: float = 60) -> None:
@@ -131,8 +152,11 @@ class Gunicorn:
             exit_code = self.process.poll()
             if exit_code is not None or time.monotonic() > deadline:
                 self.stop()
-                why = (f"exited with {exit_code}" if exit_code is not None
-                       else f"did not answer {self.ready_path} within {timeout:.0f} s")
+                why = (
+                    f"exited with {exit_code}"
+                    if exit_code is not None
+                    else f"did not answer {self.ready_path} within {timeout:.0f} s"
+                )
                 tail = self.log_path.read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"gunicorn {self.app} {why}; {self.log_path} ends:\n{tail}")
             time.sleep(0.1)

@@ -47,8 +47,9 @@ class StreamSet:
     def __init__(self, base_url: str, poll_id: str):
         parts = urllib.parse.urlsplit(base_url)
         self.address = (parts.hostname, parts.port)
-        self.request = (f"GET /api/v1/polls/{poll_id}/events HTTP/1.0\r\nHost: {parts.netloc}\r\n"
-                        f"Accept: text/event-stream\r\n\r\n").encode()
+        self.request = (
+            f"GET /api/v1/polls/{poll_id}/events HTTP/1.0\r\nHost: {parts.netloc}\r\nAccept: text/event-stream\r\n\r\n"
+        ).encode()
         self.streams: list[Stream] = []
         self.failed_to_connect = 0
         self.selector = selectors.DefaultSelector()
@@ -126,8 +127,9 @@ class FanOut:
         return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
-def measure_fan_out(base_url: str, api: Api, poll_id: str, *, streams: int, votes: int,
-                    spacing: float = 0.6, timeout: float = 5.0) -> FanOut:
+def measure_fan_out(
+    base_url: str, api: Api, poll_id: str, *, streams: int, votes: int, spacing: float = 0.6, timeout: float = 5.0
+) -> FanOut:
     """Open ``streams`` event streams on the poll, then cast ``votes`` votes ``spacing`` s apart
     and time each stream's arrival of the tally version each vote made, from just before
     the vote is sent. Nobody else may vote on the poll meanwhile."""
@@ -143,8 +145,11 @@ def measure_fan_out(base_url: str, api: Api, poll_id: str, *, streams: int, vote
             vote = voting.submit(api.vote, poll_id, f"fan-out-{secrets.token_hex(8)}")
             stream_set.pump(timeout, until=lambda v=version: stream_set.with_tally(v) == opened)
             vote.result()
-            reached = [min(at for v, at in stream.arrivals.items() if v >= version)
-                       for stream in stream_set.streams if stream.latest >= version]
+            reached = [
+                min(at for v, at in stream.arrivals.items() if v >= version)
+                for stream in stream_set.streams
+                if stream.latest >= version
+            ]
             latencies += [(at - sent) * 1000 for at in reached]
             delivered.append(len(reached))
             time.sleep(max(0.0, sent + spacing - time.monotonic()))

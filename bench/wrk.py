@@ -53,8 +53,15 @@ def wrk_version() -> str:
     return match.group(0) if match else "wrk"
 
 
-def run_wrk(url: str, *, seconds: int, connections: int, script: str | None = None,
-            script_args: tuple[str, ...] = (), headers: tuple[str, ...] = ()) -> WrkRun:
+def run_wrk(
+    url: str,
+    *,
+    seconds: int,
+    connections: int,
+    script: str | None = None,
+    script_args: tuple[str, ...] = (),
+    headers: tuple[str, ...] = (),
+) -> WrkRun:
     """Load ``url`` for ``seconds`` with ``wrk -t2 -c<connections> --latency``.
 
     ``script`` is a Lua file in bench/ (or a path) that builds the requests; ``script_args``

@@ -20,8 +20,11 @@ def _load_settings() -> dict:
     interpreter, where yaynay is not installed: then service/ is found beside this file."""
     found = importlib.util.find_spec("service")
     package = types.ModuleType("service")
-    package.__path__ = list(found.submodule_search_locations or []) if found else [
-        str(Path(__file__).resolve().parents[1] / "service")]
+    package.__path__ = (
+        list(found.submodule_search_locations or [])
+        if found
+        else [str(Path(__file__).resolve().parents[1] / "service")]
+    )
     sys.modules["service"] = package
     try:
         from service.settings import ConfigError, load_settings

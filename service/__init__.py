@@ -21,8 +21,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["JSON_SORT_KEYS"] = False
     app.session_interface = NoSessions()
     if app.config["PROXY_HOPS"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"],  # type: ignore[method-assign]
-                                x_proto=app.config["PROXY_HOPS"])
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     api.init_app(app, Core.from_settings(app.config))
     pages.init_app(app)
     return app

@@ -84,12 +84,19 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--config", "gunicorn_config", type=click.Path(exists=True, dir_okay=False),
-              default=str(DEFAULT_GUNICORN_CONFIG), show_default=True, help="gunicorn settings file.")
-@click.option("--bind", envvar="YAYNAY_BIND", default="127.0.0.1:8000", show_default=True)
-def serve(gunicorn_config: str, bind: str) -> None:
+@click.option(
+    "--config",
+    "gunicorn_config",
+    type=click.Path(exists=True, dir_okay=False),
+    default=str(DEFAULT_GUNICORN_CONFIG),
+    show_default=True,
+    help="gunicorn settings file.",
+)
+@click.option("--bind", help="host:port to listen on (default: the BIND setting, 127.0.0.1:8000).")
+def serve(gunicorn_config: str, bind: str | None) -> None:
     """Serve under gunicorn, with an embedded Redis when YAYNAY_REDIS_URL is not set."""
     settings = _settings()
+    bind = bind or settings["BIND"]
     env = dict(os.environ, YAYNAY_BIND=bind)
     if settings["REDIS_EMBEDDED"]:
         click.echo(f"yaynay: embedded Redis in {embedded_redis_dir(settings)}")
@@ -98,7 +105,8 @@ def serve(gunicorn_config: str, bind: str) -> None:
             with command_core() as core:
                 ensure_demo_poll(core)
         gunicorn = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", gunicorn_config, "service.wsgi:app"], env=env)
+            [sys.executable, "-m", "gunicorn", "--config", gunicorn_config, "service.wsgi:app"], env=env
+        )
         signal.signal(signal.SIGTERM, lambda *_: gunicorn.terminate())
         click.echo(f"yaynay: serving on http://{bind}")
         while True:
@@ -118,8 +126,11 @@ def poll() -> None:
 @poll.command("create")
 @click.argument("poll_id")
 @click.argument("question")
-@click.option("--closes-at", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]),
-              help="When voting stops, ISO 8601 (UTC unless an offset is given).")
+@click.option(
+    "--closes-at",
+    type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]),
+    help="When voting stops, ISO 8601 (UTC unless an offset is given).",
+)
 @click.option("--no-change", is_flag=True, help="Readers may not change their vote.")
 def poll_create(poll_id: str, question: str, closes_at: dt.datetime | None, no_change: bool) -> None:
     """Create or update POLL_ID asking QUESTION, keeping any tally it has."""
@@ -131,10 +142,13 @@ def poll_create(poll_id: str, question: str, closes_at: dt.datetime | None, no_c
         messages = error.messages["question"] if isinstance(error.messages, dict) else error.messages
         raise click.BadParameter("; ".join(messages), param_hint="QUESTION") from None
     with command_core() as core:
-        found, created = polls.save_poll(core, poll_id, question=question, closes_at=closes_at,
-                                         allow_change=not no_change)
-        click.echo(("created " if created else "updated ") + json.dumps(
-            PollSchema().dump(present_poll(found, core.now())), sort_keys=True))
+        found, created = polls.save_poll(
+            core, poll_id, question=question, closes_at=closes_at, allow_change=not no_change
+        )
+        click.echo(
+            ("created " if created else "updated ")
+            + json.dumps(PollSchema().dump(present_poll(found, core.now())), sort_keys=True)
+        )
 
 
 @poll.command("show")
@@ -160,8 +174,7 @@ def token_create(name: str, role: str) -> None:
     if not tokens.TOKEN_NAME.match(name):
         raise click.BadParameter("1-64 characters of letters, digits and _ . @ -", param_hint="--name")
     if name in tokens.RESERVED_NAMES:
-        raise click.BadParameter(f"{name!r} names yaynay's own actions in the log; choose another",
-                                 param_hint="--name")
+        raise click.BadParameter(f"{name!r} names yaynay's own actions in the log; choose another", param_hint="--name")
     with command_core() as core:
         created = tokens.create_token(core, name, role)
     click.echo(created)
@@ -199,8 +212,18 @@ def privacy_export(email: str) -> None:
     """Print every stored comment submitted with EMAIL, as JSON."""
     with command_core() as core:
         found = privacy.comments_by_email(core, email)
-        click.echo(json.dumps({"email": email, "comments": ModerationCommentSchema(many=True).dump(
-            [present_for_moderator(comment) for comment in found])}, indent=2, sort_keys=True))
+        click.echo(
+            json.dumps(
+                {
+                    "email": email,
+                    "comments": ModerationCommentSchema(many=True).dump(
+                        [present_for_moderator(comment) for comment in found]
+                    ),
+                },
+                indent=2,
+                sort_keys=True,
+            )
+        )
 
 
 @privacy_group.command("delete")

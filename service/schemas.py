@@ -36,8 +36,10 @@ class StrictSchema(Schema):
     def replace_lone_surrogates(self, data, **kwargs):
         # Valid JSON may carry them, but no UTF-8 encoder (nor Redis) takes them.
         if isinstance(data, dict):
-            return {key: _LONE_SURROGATES.sub("\ufffd", value) if isinstance(value, str) else value
-                    for key, value in data.items()}
+            return {
+                key: _LONE_SURROGATES.sub("\ufffd", value) if isinstance(value, str) else value
+                for key, value in data.items()
+            }
         return data
 
 
@@ -47,9 +49,7 @@ class ErrorSchema(Schema):
     code = fields.Integer(required=True)
     status = fields.String(required=True)
     message = fields.String(required=True)
-    errors = fields.Dict(
-        metadata={"description": "Fields at fault by location, e.g. {\"json\": {\"choice\": [...]}}"}
-    )
+    errors = fields.Dict(metadata={"description": 'Fields at fault by location, e.g. {"json": {"choice": [...]}}'})
 
 
 class TallySchema(Schema):
@@ -104,7 +104,9 @@ class PollUpdateSchema(StrictSchema):
 
     question = fields.String(required=True, validate=validate.Length(min=1, max=300))
     closes_at = fields.AwareDateTime(
-        load_default=None, allow_none=True, default_timezone=dt.timezone.utc,
+        load_default=None,
+        allow_none=True,
+        default_timezone=dt.timezone.utc,
         metadata={"description": "When voting stops (ISO 8601); null for never."},
     )
     allow_change = fields.Boolean(load_default=True)
@@ -119,9 +121,7 @@ class VoteSchema(StrictSchema):
     choice = fields.String(required=True, validate=validate.OneOf(["yay", "nay"]))
     voter = fields.String(
         required=True,
-        validate=validate.Regexp(
-            VOTER_TOKEN_PATTERN, error="Must be 16-64 characters of A-Z, a-z, 0-9, '_' and '-'."
-        ),
+        validate=validate.Regexp(VOTER_TOKEN_PATTERN, error="Must be 16-64 characters of A-Z, a-z, 0-9, '_' and '-'."),
         metadata={"description": "A random token the widget keeps in localStorage."},
     )
 
@@ -160,26 +160,45 @@ class CommentSubmitSchema(StrictSchema):
     schema is made (``api/openapi.py`` writes the same lengths into the document).
     """
 
-    author = fields.String(required=True, metadata={"minLength": 1, "maxLength": DEFAULT_LENGTHS.author,
-                                                    "description": "The name shown with the comment."})
-    email = fields.Email(load_default=None, validate=validate.Length(max=254),
-                         metadata={"description": "Never published."})
+    author = fields.String(
+        required=True,
+        metadata={
+            "minLength": 1,
+            "maxLength": DEFAULT_LENGTHS.author,
+            "description": "The name shown with the comment.",
+        },
+    )
+    email = fields.Email(
+        load_default=None, validate=validate.Length(max=254), metadata={"description": "Never published."}
+    )
     website = fields.URL(load_default=None, schemes={"http", "https"}, validate=validate.Length(max=300))
-    body = fields.String(required=True, metadata={
-        "minLength": 1, "maxLength": DEFAULT_LENGTHS.body,
-        "description": "Plain text; line breaks are kept."})
-    parent_id = fields.String(load_default=None,
-                              validate=validate.Regexp(COMMENT_ID_PATTERN, error="Not a comment id."))
-    voter = fields.String(load_default=None, validate=validate.Regexp(
-        VOTER_TOKEN_PATTERN, error="Must be 16-64 characters of A-Z, a-z, 0-9, '_' and '-'."),
-        metadata={"description": "The voting token, so the comment shows its author's YAY or NAY."})
-    honeypot = fields.String(load_default="", metadata={
-        "description": "Leave empty. Sent under the name set by HONEYPOT_FIELD (default 'subject')."})
-    return_to = fields.String(load_default=None, validate=validate.Length(max=2000), metadata={
-        "description": "Form posts: the page to return to; its origin must be allowed."})
+    body = fields.String(
+        required=True,
+        metadata={
+            "minLength": 1,
+            "maxLength": DEFAULT_LENGTHS.body,
+            "description": "Plain text; line breaks are kept.",
+        },
+    )
+    parent_id = fields.String(
+        load_default=None, validate=validate.Regexp(COMMENT_ID_PATTERN, error="Not a comment id.")
+    )
+    voter = fields.String(
+        load_default=None,
+        validate=validate.Regexp(VOTER_TOKEN_PATTERN, error="Must be 16-64 characters of A-Z, a-z, 0-9, '_' and '-'."),
+        metadata={"description": "The voting token, so the comment shows its author's YAY or NAY."},
+    )
+    honeypot = fields.String(
+        load_default="",
+        metadata={"description": "Leave empty. Sent under the name set by HONEYPOT_FIELD (default 'subject')."},
+    )
+    return_to = fields.String(
+        load_default=None,
+        validate=validate.Length(max=2000),
+        metadata={"description": "Form posts: the page to return to; its origin must be allowed."},
+    )
 
-    def __init__(self, *, lengths: CommentLengths = DEFAULT_LENGTHS, honeypot_field: str = "subject",
-                 **kwargs: Any):
+    def __init__(self, *, lengths: CommentLengths = DEFAULT_LENGTHS, honeypot_field: str = "subject", **kwargs: Any):
         super().__init__(**kwargs)
         self.lengths = lengths
         self.honeypot_field = honeypot_field
@@ -240,14 +259,19 @@ class CommentSchema(Schema):
     body = fields.String()
     created_at = fields.DateTime()
     parent_id = fields.String(allow_none=True)
-    vote = fields.String(allow_none=True, metadata={"enum": ["yay", "nay", None],
-                                                    "description": "The author's live vote on the thread's poll."})
+    vote = fields.String(
+        allow_none=True,
+        metadata={"enum": ["yay", "nay", None], "description": "The author's live vote on the thread's poll."},
+    )
 
 
 def cursor_field(pattern: str, example: str) -> fields.String:
     """A page cursor as the previous page's ``next_cursor`` gave it; anything else is a 422."""
-    return fields.String(load_default=None, validate=validate.Regexp(pattern, error="Not a cursor of this list."),
-                         metadata={"description": "The previous page's next_cursor.", "example": example})
+    return fields.String(
+        load_default=None,
+        validate=validate.Regexp(pattern, error="Not a cursor of this list."),
+        metadata={"description": "The previous page's next_cursor.", "example": example},
+    )
 
 
 class PageQuerySchema(StrictSchema):
@@ -278,6 +302,7 @@ class ThreadCountsSchema(Schema):
 
 
 # -- moderation -------------------------------------------------------------------
+
 
 class SignalsSchema(Schema):
     links = fields.Integer(metadata={"description": "Links in the body."})
@@ -327,8 +352,12 @@ class QueuePageSchema(Schema):
 class DecisionSchema(StrictSchema):
     action = fields.String(required=True, validate=validate.OneOf(["approve", "reject", "spam", "delete"]))
     reason = fields.String(load_default="", validate=validate.Length(max=500))
-    seen = fields.String(load_default=None, data_key="from", validate=validate.OneOf(STATUSES), metadata={
-        "description": "The status you saw; required to re-decide a comment that is no longer pending."})
+    seen = fields.String(
+        load_default=None,
+        data_key="from",
+        validate=validate.OneOf(STATUSES),
+        metadata={"description": "The status you saw; required to re-decide a comment that is no longer pending."},
+    )
 
 
 class BulkDecisionItemSchema(DecisionSchema):
@@ -336,8 +365,9 @@ class BulkDecisionItemSchema(DecisionSchema):
 
 
 class BulkDecisionSchema(StrictSchema):
-    decisions = fields.List(fields.Nested(BulkDecisionItemSchema), required=True,
-                            validate=validate.Length(min=1, max=100))
+    decisions = fields.List(
+        fields.Nested(BulkDecisionItemSchema), required=True, validate=validate.Length(min=1, max=100)
+    )
 
 
 class DecisionResultSchema(Schema):
@@ -382,6 +412,7 @@ class LogPageSchema(Schema):
 
 # -- presenters: the core's objects in the shape of the output schemas -------------
 
+
 def utc(epoch: float | None) -> dt.datetime | None:
     """An epoch time as an aware UTC datetime (None stays None)."""
     return dt.datetime.fromtimestamp(epoch, dt.timezone.utc) if epoch is not None else None
@@ -389,36 +420,77 @@ def utc(epoch: float | None) -> dt.datetime | None:
 
 def present_poll(poll: Poll, at: float) -> dict[str, Any]:
     """A poll as PollSchema dumps it, in its state at time ``at``."""
-    return {"id": poll.id, "question": poll.question, "state": poll.state(at), "closes_at": utc(poll.closes_at),
-            "allow_change": poll.allow_change, "tally": poll.tally, "percent": poll.percent}
+    return {
+        "id": poll.id,
+        "question": poll.question,
+        "state": poll.state(at),
+        "closes_at": utc(poll.closes_at),
+        "allow_change": poll.allow_change,
+        "tally": poll.tally,
+        "percent": poll.percent,
+    }
 
 
 def present_comment(comment: Comment) -> dict[str, Any]:
     """A published comment as CommentSchema dumps it."""
-    return {"id": comment.id, "author": comment.author, "website": comment.website, "body": comment.body,
-            "created_at": utc(comment.created_at), "parent_id": comment.parent_id, "vote": comment.vote}
+    return {
+        "id": comment.id,
+        "author": comment.author,
+        "website": comment.website,
+        "body": comment.body,
+        "created_at": utc(comment.created_at),
+        "parent_id": comment.parent_id,
+        "vote": comment.vote,
+    }
 
 
 def present_for_moderator(comment: Comment) -> dict[str, Any]:
     """A comment with everything a moderator sees, as ModerationCommentSchema dumps it."""
     return {
-        "id": comment.id, "thread": comment.thread_id, "status": comment.status, "author": comment.author,
-        "email": comment.email, "website": comment.website, "body": comment.body, "parent_id": comment.parent_id,
-        "vote": comment.vote, "submitted_at": utc(comment.created_at), "ip_hash": comment.ip_digest,
+        "id": comment.id,
+        "thread": comment.thread_id,
+        "status": comment.status,
+        "author": comment.author,
+        "email": comment.email,
+        "website": comment.website,
+        "body": comment.body,
+        "parent_id": comment.parent_id,
+        "vote": comment.vote,
+        "submitted_at": utc(comment.created_at),
+        "ip_hash": comment.ip_digest,
         "user_agent": comment.user_agent,
-        "signals": {"links": comment.links, "same_text_before": comment.same_text_count,
-                    "recent_from_ip": comment.recent_from_ip, "surge": comment.surge},
-        "decided_by": comment.decided_by, "decided_at": utc(comment.decided_at), "reason": comment.reason,
+        "signals": {
+            "links": comment.links,
+            "same_text_before": comment.same_text_count,
+            "recent_from_ip": comment.recent_from_ip,
+            "surge": comment.surge,
+        },
+        "decided_by": comment.decided_by,
+        "decided_at": utc(comment.decided_at),
+        "reason": comment.reason,
     }
 
 
 def present_decision(decision: Decision) -> dict[str, Any]:
     """A decision as DecisionResultSchema dumps it."""
-    return {"id": decision.id, "action": decision.action, "status": decision.status,
-            "previous": decision.previous, "moderator": decision.moderator, "at": utc(decision.at)}
+    return {
+        "id": decision.id,
+        "action": decision.action,
+        "status": decision.status,
+        "previous": decision.previous,
+        "moderator": decision.moderator,
+        "at": utc(decision.at),
+    }
 
 
 def present_log_entry(entry: LogEntry) -> dict[str, Any]:
     """A log line as LogEntrySchema dumps it."""
-    return {"id": entry.id, "comment_id": entry.comment_id, "action": entry.action, "previous": entry.previous,
-            "moderator": entry.moderator, "reason": entry.reason, "at": utc(entry.at)}
+    return {
+        "id": entry.id,
+        "comment_id": entry.comment_id,
+        "action": entry.action,
+        "previous": entry.previous,
+        "moderator": entry.moderator,
+        "reason": entry.reason,
+        "at": utc(entry.at),
+    }

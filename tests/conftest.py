@@ -25,6 +25,19 @@ ALLOWED_ORIGIN = "https://blog.example"
 START = dt.datetime(2026, 11, 26, 0, 0, 10, tzinfo=dt.timezone.utc).timestamp()
 
 
+# Tests that start gunicorn or Chromium are slow: each carries the e2e marker, so that
+# `./dev test -m "not e2e"` is a fast loop. Using one of these fixtures, or living in one
+# of these directories, is enough; a test that starts gunicorn itself says so with the marker.
+E2E_FIXTURES = {"live_server", "browser", "new_page"}
+E2E_DIRECTORIES = {"e2e", "browser"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if E2E_FIXTURES & set(item.fixturenames) or item.path.parent.name in E2E_DIRECTORIES:
+            item.add_marker(pytest.mark.e2e)
+
+
 class Clock:
     """A settable clock for the app: time is an argument, tests never sleep."""
 
@@ -132,15 +145,33 @@ def server_env():
 def live_server(redis_url, redis_client, tmp_path, server_env):
     """The real server: gunicorn with config/gunicorn.conf.py on a free port; yields its base URL."""
     port = free_port()
-    env = dict(os.environ, YAYNAY_REDIS_URL=redis_url, YAYNAY_SECRET_KEY=LIVE_SECRET,
-               YAYNAY_ADMIN_TOKEN=ADMIN_TOKEN, YAYNAY_ALLOWED_ORIGINS=ALLOWED_ORIGIN,
-               YAYNAY_BIND=f"127.0.0.1:{port}", YAYNAY_WORKERS="2", YAYNAY_VAR_DIR=str(tmp_path / "var"),
-               **server_env)
+    env = dict(
+        os.environ,
+        YAYNAY_REDIS_URL=redis_url,
+        YAYNAY_SECRET_KEY=LIVE_SECRET,
+        YAYNAY_ADMIN_TOKEN=ADMIN_TOKEN,
+        YAYNAY_ALLOWED_ORIGINS=ALLOWED_ORIGIN,
+        YAYNAY_BIND=f"127.0.0.1:{port}",
+        YAYNAY_WORKERS="2",
+        YAYNAY_VAR_DIR=str(tmp_path / "var"),
+        **server_env,
+    )
     log_path = tmp_path / "gunicorn.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "config" / "gunicorn.conf.py"),
-             "service.wsgi:app"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--config",
+                str(ROOT / "config" / "gunicorn.conf.py"),
+                "service.wsgi:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
     while not _answers(f"{base}/readyz"):

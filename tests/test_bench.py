@@ -29,14 +29,20 @@ ROWS = [
 
 
 @pytest.mark.e2e
+@pytest.mark.e2e
 def test_the_quick_benchmark_prints_every_row(tmp_path):
     if not shutil.which("wrk"):
         if os.environ.get("CI"):
             pytest.fail("wrk is missing; ./dev test installs it with apt-get")
         pytest.skip("wrk is not installed (./dev test installs it when run as root)")
     markdown = tmp_path / "bench.md"
-    result = subprocess.run([sys.executable, "-m", "bench", "--quick", "--markdown", str(markdown)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--markdown", str(markdown)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr[-4000:]
     table_rows = [line.split("  ")[0] for line in result.stdout.splitlines()]
     assert [row for row in ROWS if row not in table_rows] == []

@@ -27,11 +27,16 @@ STATUSES = ("pending", "approved", "rejected", "spam")
 
 # -- helpers ----------------------------------------------------------------------
 
+
 @pytest.fixture
 def yaynay(settings, redis_client):
     """Run ``yaynay ARGS...`` on the test Redis with the test app's secret key and key prefix."""
-    env = dict(os.environ, YAYNAY_REDIS_URL=settings["REDIS_URL"], YAYNAY_SECRET_KEY=settings["SECRET_KEY"],
-               YAYNAY_VAR_DIR=settings["VAR_DIR"])
+    env = dict(
+        os.environ,
+        YAYNAY_REDIS_URL=settings["REDIS_URL"],
+        YAYNAY_SECRET_KEY=settings["SECRET_KEY"],
+        YAYNAY_VAR_DIR=settings["VAR_DIR"],
+    )
     if "KEY_PREFIX" in settings:
         env["YAYNAY_KEY_PREFIX"] = settings["KEY_PREFIX"]
     executable = Path(sys.executable).parent / "yaynay"
@@ -134,6 +139,7 @@ def keys_holding(redis_client, needle: str) -> list[bytes]:
 
 # -- tokens -----------------------------------------------------------------------
 
+
 def test_a_moderator_token_from_the_cli_moderates_and_signs_its_decisions(yaynay, client, admin):
     token = create_token(yaynay, "maria", "moderator")
     comment_id = submit_comment(client, "mini-backpacks", "Love them.", email=None, ip="198.51.100.1")
@@ -212,19 +218,26 @@ def test_revoking_an_unknown_name_fails(yaynay, redis_client):
     assert yaynay("token", "list").stdout.startswith("maria\tmoderator\t")
 
 
-@pytest.mark.parametrize("headers", [
-    {},
-    bearer("not-a-token-anyone-was-given"),
-    {"Authorization": "Basic dGVzdC1hZG1pbi10b2tlbjo="},
-    {"Authorization": "Bearer "},
-], ids=["missing", "wrong", "not-bearer", "empty"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        bearer("not-a-token-anyone-was-given"),
+        {"Authorization": "Basic dGVzdC1hZG1pbi10b2tlbjo="},
+        {"Authorization": "Bearer "},
+    ],
+    ids=["missing", "wrong", "not-bearer", "empty"],
+)
 def test_moderation_endpoints_answer_401_without_a_valid_bearer_token(client, admin, headers):
     comment_id = submit_comment(client, "mini-backpacks", "Love them.", email=None, ip="198.51.100.1")
     assert_unauthorized(client.get(f"{MODERATION}/queue", headers=headers))
     assert_unauthorized(client.get(f"{MODERATION}/log", headers=headers))
     assert_unauthorized(decide(client, headers, comment_id, "approve"))
-    assert_unauthorized(client.post(f"{MODERATION}/decisions", headers=headers,
-                                    json={"decisions": [{"id": comment_id, "action": "approve"}]}))
+    assert_unauthorized(
+        client.post(
+            f"{MODERATION}/decisions", headers=headers, json={"decisions": [{"id": comment_id, "action": "approve"}]}
+        )
+    )
     # Nothing was decided.
     assert log_entries(client, admin) == []
 
@@ -237,6 +250,7 @@ def test_an_invalid_request_without_a_token_is_401_not_a_validation_error(client
 
 
 # -- privacy ----------------------------------------------------------------------
+
 
 @pytest.fixture
 def anns_comments(client, admin):
@@ -265,7 +279,10 @@ def test_privacy_export_finds_every_comment_of_an_address_whatever_its_case(yayn
     assert set(by_id) == set(ann)
     assert {comment["email"] for comment in by_id.values()} == {ANN}
     assert {comment["body"] for comment in by_id.values()} == {
-        "Mini backpacks hold nothing.", "Still, they are cute.", "Crocs are comfortable."}
+        "Mini backpacks hold nothing.",
+        "Still, they are cute.",
+        "Crocs are comfortable.",
+    }
     assert by_id[ann[0]]["status"] == "approved"
     assert by_id[ann[2]]["thread"] == "crocs"
     assert bob not in by_id

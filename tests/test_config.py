@@ -18,8 +18,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_defaults_then_file_then_environment(tmp_path):
     settings_file = tmp_path / "yaynay.toml"
     settings_file.write_text('vote_rate_limit = "10/minute"\nproxy_hops = 1\nallowed_origins = ["https://a.example"]\n')
-    environ = {"YAYNAY_CONFIG": str(settings_file), "YAYNAY_PROXY_HOPS": "2",
-               "YAYNAY_SECRET_KEY": "k", "YAYNAY_REDIS_URL": "redis://r:6379/0"}
+    environ = {
+        "YAYNAY_CONFIG": str(settings_file),
+        "YAYNAY_PROXY_HOPS": "2",
+        "YAYNAY_SECRET_KEY": "k",
+        "YAYNAY_REDIS_URL": "redis://r:6379/0",
+    }
     settings = load_settings(environ=environ)
     assert settings["VOTE_RATE_LIMIT"] == "10/minute"  # from the file
     assert settings["PROXY_HOPS"] == 2  # the environment wins over the file
@@ -28,18 +32,25 @@ def test_defaults_then_file_then_environment(tmp_path):
 
 
 def test_environment_values_take_the_type_of_the_default():
-    settings = load_settings(environ={
-        "YAYNAY_SECRET_KEY": "k", "YAYNAY_AUTO_CREATE_POLLS": "true", "YAYNAY_MAX_POLLS": "7",
-        "YAYNAY_REDIS_SOCKET_TIMEOUT": "0.25", "YAYNAY_ALLOWED_ORIGINS": "https://a.example, https://b.example",
-    })
+    settings = load_settings(
+        environ={
+            "YAYNAY_SECRET_KEY": "k",
+            "YAYNAY_AUTO_CREATE_POLLS": "true",
+            "YAYNAY_MAX_POLLS": "7",
+            "YAYNAY_REDIS_SOCKET_TIMEOUT": "0.25",
+            "YAYNAY_ALLOWED_ORIGINS": "https://a.example, https://b.example",
+        }
+    )
     assert settings["AUTO_CREATE_POLLS"] is True
     assert settings["MAX_POLLS"] == 7
     assert settings["REDIS_SOCKET_TIMEOUT"] == 0.25
     assert settings["ALLOWED_ORIGINS"] == ["https://a.example", "https://b.example"]
 
 
-@pytest.mark.parametrize("name, value", [("YAYNAY_MAX_POLLS", "many"), ("YAYNAY_AUTO_CREATE_POLLS", "perhaps"),
-                                         ("YAYNAY_VOTE_RATE_LIMIT", "lots")])
+@pytest.mark.parametrize(
+    "name, value",
+    [("YAYNAY_MAX_POLLS", "many"), ("YAYNAY_AUTO_CREATE_POLLS", "perhaps"), ("YAYNAY_VOTE_RATE_LIMIT", "lots")],
+)
 def test_a_bad_value_is_refused_by_name(name, value):
     with pytest.raises(ConfigError, match=name.removeprefix("YAYNAY_") if "RATE" not in name else "rate limit"):
         load_settings(environ={"YAYNAY_SECRET_KEY": "k", name: value})
@@ -66,8 +77,10 @@ def test_without_a_redis_url_the_embedded_redis_socket_is_used(tmp_path):
     assert settings["REDIS_URL"] == f"unix://{tmp_path}/redis/redis.sock"
 
 
-@pytest.mark.parametrize("text, expected", [("30/minute", (30, 60)), ("5 per second", (5, 1)),
-                                            ("50/day", (50, 86400)), ("2 per hours", (2, 3600))])
+@pytest.mark.parametrize(
+    "text, expected",
+    [("30/minute", (30, 60)), ("5 per second", (5, 1)), ("50/day", (50, 86400)), ("2 per hours", (2, 3600))],
+)
 def test_rate_limits_are_read_from_text(text, expected):
     limit = RateLimit.parse(text)
     assert (limit.count, limit.window) == expected
@@ -75,8 +88,9 @@ def test_rate_limits_are_read_from_text(text, expected):
 
 def test_the_example_settings_file_loads(tmp_path):
     example = ROOT / "config" / "yaynay.example.toml"
-    settings = load_settings(environ={"YAYNAY_CONFIG": str(example), "YAYNAY_SECRET_KEY": "k",
-                                      "YAYNAY_REDIS_URL": "redis://r:6379/0"})
+    settings = load_settings(
+        environ={"YAYNAY_CONFIG": str(example), "YAYNAY_SECRET_KEY": "k", "YAYNAY_REDIS_URL": "redis://r:6379/0"}
+    )
     assert settings["PROXY_HOPS"] == 1
     assert settings["ALLOWED_ORIGINS"] == ["https://blog.example", "https://www.blog.example"]
 
@@ -96,29 +110,39 @@ def test_an_unknown_key_in_the_file_is_named_with_the_nearest_setting(tmp_path):
     settings_file = tmp_path / "yaynay.toml"
     settings_file.write_text('vote_rate_limt = "10/minute"\n')
     assert one_line_error(environ={"YAYNAY_CONFIG": str(settings_file), "YAYNAY_SECRET_KEY": "k"}) == (
-        f"unknown setting 'vote_rate_limt' in {settings_file} (did you mean 'vote_rate_limit'?)")
+        f"unknown setting 'vote_rate_limt' in {settings_file} (did you mean 'vote_rate_limit'?)"
+    )
 
 
 def test_an_unknown_yaynay_variable_is_named_with_the_nearest_setting():
     assert one_line_error(environ={"YAYNAY_SECRET_KEY": "k", "YAYNAY_MAX_POLS": "3"}) == (
-        "unknown setting 'YAYNAY_MAX_POLS' in the environment (did you mean 'YAYNAY_MAX_POLLS'?)")
+        "unknown setting 'YAYNAY_MAX_POLS' in the environment (did you mean 'YAYNAY_MAX_POLLS'?)"
+    )
 
 
 def test_a_value_of_the_wrong_type_in_the_file_names_key_value_and_type(tmp_path):
     settings_file = tmp_path / "yaynay.toml"
     settings_file.write_text('max_polls = "many"\n')
     assert one_line_error(environ={"YAYNAY_CONFIG": str(settings_file), "YAYNAY_SECRET_KEY": "k"}) == (
-        f"max_polls in {settings_file} must be an integer, not 'many'")
+        f"max_polls in {settings_file} must be an integer, not 'many'"
+    )
 
 
-@pytest.mark.parametrize("name, value, expected", [
-    ("YAYNAY_MAX_POLLS", "lots", "YAYNAY_MAX_POLLS must be an integer, not 'lots'"),
-    ("YAYNAY_REDIS_SOCKET_TIMEOUT", "soon", "YAYNAY_REDIS_SOCKET_TIMEOUT must be a number, not 'soon'"),
-    ("YAYNAY_DEMO", "perhaps", "YAYNAY_DEMO must be true or false, not 'perhaps'"),
-    ("YAYNAY_MODERATION", "post", "YAYNAY_MODERATION must be 'pre' or 'off', not 'post'"),
-    ("YAYNAY_COMMENT_RATE_LIMITS", "5/minute,lots",
-     "YAYNAY_COMMENT_RATE_LIMITS must be rate limits like '5/minute,50/day' (N/second|minute|hour|day), not 'lots'"),
-])
+@pytest.mark.parametrize(
+    "name, value, expected",
+    [
+        ("YAYNAY_MAX_POLLS", "lots", "YAYNAY_MAX_POLLS must be an integer, not 'lots'"),
+        ("YAYNAY_REDIS_SOCKET_TIMEOUT", "soon", "YAYNAY_REDIS_SOCKET_TIMEOUT must be a number, not 'soon'"),
+        ("YAYNAY_DEMO", "perhaps", "YAYNAY_DEMO must be true or false, not 'perhaps'"),
+        ("YAYNAY_MODERATION", "post", "YAYNAY_MODERATION must be 'pre' or 'off', not 'post'"),
+        (
+            "YAYNAY_COMMENT_RATE_LIMITS",
+            "5/minute,lots",
+            "YAYNAY_COMMENT_RATE_LIMITS must be rate limits like '5/minute,50/day' "
+            "(N/second|minute|hour|day), not 'lots'",
+        ),
+    ],
+)
 def test_a_value_of_the_wrong_type_in_the_environment_names_variable_value_and_type(name, value, expected):
     assert one_line_error(environ={"YAYNAY_SECRET_KEY": "k", name: value}) == expected
 
@@ -131,9 +155,15 @@ def test_a_file_that_is_not_toml_is_named(tmp_path):
 
 
 def test_variables_that_are_not_settings_are_passed_by(tmp_path):
-    settings = load_settings(environ={
-        "YAYNAY_SECRET_KEY": "k", "YAYNAY_CONFIG": "", "YAYNAY_TEST_REDIS_URL": "redis://127.0.0.1:1/0",
-        "YAYNAY_CHROMIUM": "/usr/bin/chromium", "YAYNAY_VAR_DIR": str(tmp_path)})
+    settings = load_settings(
+        environ={
+            "YAYNAY_SECRET_KEY": "k",
+            "YAYNAY_CONFIG": "",
+            "YAYNAY_TEST_REDIS_URL": "redis://127.0.0.1:1/0",
+            "YAYNAY_CHROMIUM": "/usr/bin/chromium",
+            "YAYNAY_VAR_DIR": str(tmp_path),
+        }
+    )
     assert "TEST_REDIS_URL" not in settings and "CHROMIUM" not in settings
 
 
@@ -152,12 +182,15 @@ def test_settings_whose_default_is_worked_out_at_start():
 
 
 def test_an_allowed_origin_with_a_path_is_refused_and_a_trailing_slash_dropped():
-    assert one_line_error(environ={"YAYNAY_SECRET_KEY": "k",
-                                   "YAYNAY_ALLOWED_ORIGINS": "https://a.example,https://blog.example/news"}) == (
+    assert one_line_error(
+        environ={"YAYNAY_SECRET_KEY": "k", "YAYNAY_ALLOWED_ORIGINS": "https://a.example,https://blog.example/news"}
+    ) == (
         "YAYNAY_ALLOWED_ORIGINS must be origins like 'https://blog.example' (scheme://host[:port], no path), "
-        "not 'https://blog.example/news'")
-    settings = load_settings({"ALLOWED_ORIGINS": ["https://a.example/", "http://localhost:8000"]},
-                             environ={"YAYNAY_SECRET_KEY": "k"})
+        "not 'https://blog.example/news'"
+    )
+    settings = load_settings(
+        {"ALLOWED_ORIGINS": ["https://a.example/", "http://localhost:8000"]}, environ={"YAYNAY_SECRET_KEY": "k"}
+    )
     assert settings["ALLOWED_ORIGINS"] == ["https://a.example", "http://localhost:8000"]
 
 
@@ -196,8 +229,9 @@ def test_every_default_in_the_example_file_loads_when_uncommented(tmp_path):
 
 def test_the_generators_print_the_documents():
     for flag, document in [("--markdown", markdown_table()), ("--toml", toml_defaults())]:
-        result = subprocess.run([sys.executable, "-m", "service.settings", flag], cwd=ROOT,
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-m", "service.settings", flag], cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
         assert (result.returncode, result.stdout, result.stderr) == (0, document, "")
 
 
@@ -211,11 +245,18 @@ def test_the_yaynay_command_refuses_a_bad_setting_in_one_line():
     assert "Traceback" not in result.output
 
 
+@pytest.mark.e2e
 def test_gunicorn_refuses_a_bad_setting_in_one_line_before_any_worker_starts(tmp_path):
     env = {key: value for key, value in os.environ.items() if not key.startswith("YAYNAY_")}
     env.update(YAYNAY_WORKERS="some", YAYNAY_VAR_DIR=str(tmp_path))
-    result = subprocess.run([sys.executable, "-m", "gunicorn", "--config", str(ROOT / "config" / "gunicorn.conf.py"),
-                             "service.wsgi:app"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "config" / "gunicorn.conf.py"), "service.wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == ["yaynay: YAYNAY_WORKERS must be an integer, not 'some'"]
 
@@ -223,11 +264,14 @@ def test_gunicorn_refuses_a_bad_setting_in_one_line_before_any_worker_starts(tmp
 def test_the_gunicorn_settings_load_without_the_app(tmp_path):
     """The master keeps Flask out (workers import the app after gevent patched sockets), and the
     bench runs Isso's gunicorn, without Flask, with the same file."""
-    script = ("import runpy, sys; sys.modules['flask'] = None; "
-              f"found = runpy.run_path({str(ROOT / 'config' / 'gunicorn.conf.py')!r}); "
-              "print(found['bind'], found['workers'], found['worker_class'], 'service' in sys.modules)")
+    script = (
+        "import runpy, sys; sys.modules['flask'] = None; "
+        f"found = runpy.run_path({str(ROOT / 'config' / 'gunicorn.conf.py')!r}); "
+        "print(found['bind'], found['workers'], found['worker_class'], 'service' in sys.modules)"
+    )
     env = {key: value for key, value in os.environ.items() if not key.startswith("YAYNAY_")}
     env.update(YAYNAY_WORKERS="3", YAYNAY_BIND="127.0.0.1:9", YAYNAY_VAR_DIR=str(tmp_path))
-    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
     assert (result.returncode, result.stdout.split()) == (0, ["127.0.0.1:9", "3", "gevent", "False"]), result.stderr

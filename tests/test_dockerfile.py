@@ -140,9 +140,7 @@ def test_builder_takes_dependencies_from_the_runtime_lock_file():
     builder = dockerfile_stages(DOCKERFILE.read_text())[0]
     copies = [arguments for keyword, arguments in builder if keyword == "COPY"]
     assert any("requirements/runtime.txt" in arguments.split() for arguments in copies), copies
-    pip_commands = [
-        shlex.split(arguments) for keyword, arguments in builder if keyword == "RUN" and "pip" in arguments
-    ]
+    pip_commands = [shlex.split(arguments) for keyword, arguments in builder if keyword == "RUN" and "pip" in arguments]
     from_lock = [
         words
         for words in pip_commands
@@ -195,9 +193,7 @@ def test_compose_redis_mounts_config_and_data_volume():
     redis = compose_services()["redis"]
     mounts = _volume_mounts(redis)
 
-    config_mounts = [
-        target for source, target in mounts if source.removeprefix("./") == "config/redis.conf"
-    ]
+    config_mounts = [target for source, target in mounts if source.removeprefix("./") == "config/redis.conf"]
     assert config_mounts == [REDIS_CONF_IN_CONTAINER], f"config/redis.conf is not mounted: {mounts}"
     command = redis.get("command", "")
     command = " ".join(command) if isinstance(command, list) else str(command)

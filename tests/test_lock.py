@@ -78,7 +78,5 @@ def test_every_dependency_of_pyproject_is_pinned_in_its_lock_file(extras, lock):
 def test_runtime_lock_is_the_test_lock_minus_test_tools():
     """Serving runs the versions the tests ran: every runtime pin is the same in test.txt."""
     runtime, test = pins(RUNTIME_LOCK), pins(TEST_LOCK)
-    differing = {
-        name: (version, test.get(name)) for name, version in runtime.items() if test.get(name) != version
-    }
+    differing = {name: (version, test.get(name)) for name, version in runtime.items() if test.get(name) != version}
     assert not differing, f"runtime.txt and test.txt pin differently (runtime, test): {differing}"

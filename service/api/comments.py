@@ -34,8 +34,12 @@ COMMENT_PAGE_SCHEMA = CommentPageSchema()
 PENDING_FRAGMENT = "yaynay-comment-pending"
 NOT_MODIFIED = "Not modified: the client's ETag still holds."
 
-blp = Blueprint("comments", __name__, url_prefix="/api/v1/threads",
-                description="Comment threads: submit (JSON or form) and read approved comments.")
+blp = Blueprint(
+    "comments",
+    __name__,
+    url_prefix="/api/v1/threads",
+    description="Comment threads: submit (JSON or form) and read approved comments.",
+)
 
 
 def submit_schema(*, form: bool = False) -> CommentSubmitSchema:
@@ -46,14 +50,22 @@ def submit_schema(*, form: bool = False) -> CommentSubmitSchema:
 
 def draft_of(data: dict[str, Any]) -> CommentDraft:
     """The core's draft of a loaded submission (``return_to`` is the web layer's)."""
-    return CommentDraft(author=data["author"], body=data["body"], email=data["email"], website=data["website"],
-                        parent_id=data["parent_id"], voter=data["voter"], honeypot=data["honeypot"])
+    return CommentDraft(
+        author=data["author"],
+        body=data["body"],
+        email=data["email"],
+        website=data["website"],
+        parent_id=data["parent_id"],
+        voter=data["voter"],
+        honeypot=data["honeypot"],
+    )
 
 
 def submit(thread_id: str, data: dict[str, Any]) -> Submission:
     """Hand a loaded submission, with who sent it, to the core."""
-    return comments.submit_comment(core(), thread_id, draft_of(data), client(),
-                                   idempotency_key=request.headers.get("Idempotency-Key"))
+    return comments.submit_comment(
+        core(), thread_id, draft_of(data), client(), idempotency_key=request.headers.get("Idempotency-Key")
+    )
 
 
 def allowed_return_url(url: str | None) -> str | None:
@@ -69,11 +81,19 @@ def allowed_return_url(url: str | None) -> str | None:
     return urlunsplit(parts._replace(fragment=""))
 
 
-def form_page(thread_id: str, values: dict[str, Any], *, status_code: int, errors: dict[str, Any] | None = None,
-              message: str | None = None, headers: dict[str, str] | None = None) -> Response:
+def form_page(
+    thread_id: str,
+    values: dict[str, Any],
+    *,
+    status_code: int,
+    errors: dict[str, Any] | None = None,
+    message: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     """The comment form again, naming each problem, with everything the reader typed."""
-    html = render_template("comment_form.html", thread_id=thread_id, values=values, errors=errors or {},
-                           message=message)
+    html = render_template(
+        "comment_form.html", thread_id=thread_id, values=values, errors=errors or {}, message=message
+    )
     return secure_html(make_response(html, status_code, {"Cache-Control": "no-store", **(headers or {})}))
 
 
@@ -88,20 +108,35 @@ def submit_form(thread_id: str) -> BaseResponse:
     try:
         data = submit_schema(form=True).load(values)
     except ValidationError as error:
-        return form_page(thread_id, values, status_code=422, errors=error.messages,  # type: ignore[arg-type]
-                         message="Please check the highlighted fields; nothing you typed is lost.")
+        return form_page(
+            thread_id,
+            values,
+            status_code=422,
+            errors=error.messages,  # type: ignore[arg-type]
+            message="Please check the highlighted fields; nothing you typed is lost.",
+        )
     target = allowed_return_url(return_to)
     if return_to and target is None:
         values.pop("return_to", None)
-        return form_page(thread_id, values, status_code=400, message=(
-            "This form may only return to the publisher's own pages; your comment was not sent."),
-            errors={"return_to": ["Not a page of this site."]})
+        return form_page(
+            thread_id,
+            values,
+            status_code=400,
+            message=("This form may only return to the publisher's own pages; your comment was not sent."),
+            errors={"return_to": ["Not a page of this site."]},
+        )
     try:
         submission = submit(thread_id, data)
     except YaynayError as error:
         field_errors = {name: problems for location in errors_of(error).values() for name, problems in location.items()}
-        return form_page(thread_id, values, status_code=status_of(error), errors=field_errors,
-                         message=error.message, headers=refusal_headers(error))
+        return form_page(
+            thread_id,
+            values,
+            status_code=status_of(error),
+            errors=field_errors,
+            message=error.message,
+            headers=refusal_headers(error),
+        )
     if target is None:
         return secure_html(make_response(render_template("comment_received.html", submission=submission), 200))
     fragment = PENDING_FRAGMENT if submission.status == "pending" else f"comment-{submission.id}"
@@ -115,16 +150,25 @@ class ThreadCounts(MethodView):
     def get(self, query: dict[str, Any]) -> Rendered:
         """Approved-comment counts of up to 100 threads ("2 Responses" on list pages)."""
         counts = comments.approved_counts(core(), query["ids"])
-        return Rendered.of(ThreadCountsSchema().dump(
-            {"threads": [{"id": thread_id, "count": counts[thread_id]} for thread_id in query["ids"]]}))
+        return Rendered.of(
+            ThreadCountsSchema().dump(
+                {"threads": [{"id": thread_id, "count": counts[thread_id]} for thread_id in query["ids"]]}
+            )
+        )
 
 
 def render_page(thread_id: str, limit: int | None, cursor: str | None) -> Rendered:
     """One page of a thread's approved comments, with each author's live vote."""
     page = comments.read_thread(core(), thread_id, limit=limit, cursor=cursor)
-    return Rendered.of(COMMENT_PAGE_SCHEMA.dump({
-        "count": page.extra["count"], "comments": [present_comment(c) for c in page.items],
-        "next_cursor": page.next_cursor}))
+    return Rendered.of(
+        COMMENT_PAGE_SCHEMA.dump(
+            {
+                "count": page.extra["count"],
+                "comments": [present_comment(c) for c in page.items],
+                "next_cursor": page.next_cursor,
+            }
+        )
+    )
 
 
 @blp.route("/<resource_id:thread_id>/comments")
@@ -136,15 +180,22 @@ class ThreadComments(MethodView):
         limit, cursor = page["limit"], page["cursor"]
         # Tagged with the thread id, which is also its poll's: a vote there may change an
         # author's live vote shown on the page.
-        return cached_answer(("thread", thread_id, limit, cursor), thread_id,
-                             lambda: render_page(thread_id, limit, cursor))
+        return cached_answer(
+            ("thread", thread_id, limit, cursor), thread_id, lambda: render_page(thread_id, limit, cursor)
+        )
 
-    @answers(blp, 202, SubmissionSchema(),
-             description="Held for moderation (201 when moderation is off). "
-                         "A form post is answered 303 See Other to return_to or the Referer.",
-             alternatives={201: "Published at once (moderation is off).",
-                           303: "Form posts: back to the article.",
-                           422: "Invalid fields (form posts: the form again, text kept)."})
+    @answers(
+        blp,
+        202,
+        SubmissionSchema(),
+        description="Held for moderation (201 when moderation is off). "
+        "A form post is answered 303 See Other to return_to or the Referer.",
+        alternatives={
+            201: "Published at once (moderation is off).",
+            303: "Form posts: back to the article.",
+            422: "Invalid fields (form posts: the form again, text kept).",
+        },
+    )
     @takes(blp, CommentSubmitSchema(), forms=True, configured=submit_schema)
     def post(self, data: dict[str, Any] | None, thread_id: str) -> BaseResponse | tuple[Any, int, dict[str, str]]:
         """Submit a comment, from the widget (JSON) or from a plain HTML form on the article."""
@@ -152,5 +203,8 @@ class ThreadComments(MethodView):
             return submit_form(thread_id)
         submission = submit(thread_id, data)
         headers = rate_limit_headers(submission.rate) if submission.rate else {}
-        return {"id": submission.id, "status": submission.status}, 202 if submission.status == "pending" else 201, \
-            headers
+        return (
+            {"id": submission.id, "status": submission.status},
+            202 if submission.status == "pending" else 201,
+            headers,
+        )

@@ -23,7 +23,9 @@ class CommentIdConverter(BaseConverter):
 
 def init_app(app: Flask, api: Api) -> None:
     """Register the converters with Flask and document them in the OpenAPI document."""
-    for name, converter, pattern in (("resource_id", ResourceIdConverter, POLL_ID_PATTERN),
-                                     ("comment_id", CommentIdConverter, COMMENT_ID_PATTERN)):
+    for name, converter, pattern in (
+        ("resource_id", ResourceIdConverter, POLL_ID_PATTERN),
+        ("comment_id", CommentIdConverter, COMMENT_ID_PATTERN),
+    ):
         app.url_map.converters[name] = converter
         api.register_converter(converter, lambda _, pattern=pattern: {"type": "string", "pattern": pattern})

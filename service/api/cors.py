@@ -14,8 +14,9 @@ from flask import Flask, Response, request
 from service.api.security import normalized_origin
 
 ALLOW_HEADERS = "Content-Type, Authorization, If-None-Match, Idempotency-Key"
-EXPOSE_HEADERS = ("ETag, Retry-After, RateLimit, RateLimit-Policy, X-RateLimit-Limit, X-RateLimit-Remaining, "
-                  "X-RateLimit-Reset")
+EXPOSE_HEADERS = (
+    "ETag, Retry-After, RateLimit, RateLimit-Policy, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset"
+)
 PREFLIGHT_MAX_AGE = "600"
 
 

@@ -60,8 +60,9 @@ class InvalidFields(RequestError):
 
 class UnsupportedMediaType(RequestError):
     def __init__(self) -> None:
-        super().__init__(415, "Send the body as application/json.",
-                         {"headers": {"Content-Type": ["Must be application/json."]}})
+        super().__init__(
+            415, "Send the body as application/json.", {"headers": {"Content-Type": ["Must be application/json."]}}
+        )
 
 
 def status_of(error: errors.YaynayError) -> int:
@@ -83,8 +84,12 @@ def errors_of(error: errors.YaynayError) -> dict[str, Any]:
 
 def error_body(status_code: int, message: str, errors_by_location: dict[str, Any] | None = None) -> dict[str, Any]:
     """The JSON body of every error answer."""
-    return {"code": status_code, "status": HTTPStatus(status_code).phrase, "message": message,
-            "errors": errors_by_location or {}}
+    return {
+        "code": status_code,
+        "status": HTTPStatus(status_code).phrase,
+        "message": message,
+        "errors": errors_by_location or {},
+    }
 
 
 def refusal_body(error: errors.YaynayError) -> dict[str, Any]:
@@ -98,8 +103,12 @@ def refusal_body(error: errors.YaynayError) -> dict[str, Any]:
 def standing(decision: errors.Standing) -> dict[str, Any]:
     """The decision that stands, as answers show it."""
     at = utc(decision.decided_at)
-    return {"status": decision.status, "decided_by": decision.decided_by,
-            "decided_at": at.isoformat() if at else None, "reason": decision.reason}
+    return {
+        "status": decision.status,
+        "decided_by": decision.decided_by,
+        "decided_at": at.isoformat() if at else None,
+        "reason": decision.reason,
+    }
 
 
 def rate_limit_headers(rate: RateState, *, retry_after: bool = False) -> dict[str, str]:
@@ -130,8 +139,12 @@ def refusal_headers(error: errors.YaynayError) -> dict[str, str]:
 def handle_refusal(error: errors.YaynayError) -> Response:
     """Any refusal of the core or the web layer, as JSON (an outage on a page: as HTML)."""
     if isinstance(error, errors.StoreUnavailable) and request.blueprint in HTML_BLUEPRINTS:
-        return message_page("Back in a moment", "The poll is not available right now. Please try again in a moment.",
-                            503, headers=refusal_headers(error))
+        return message_page(
+            "Back in a moment",
+            "The poll is not available right now. Please try again in a moment.",
+            503,
+            headers=refusal_headers(error),
+        )
     response = jsonify(refusal_body(error))
     response.status_code = status_of(error)
     response.headers.update(refusal_headers(error))

@@ -33,8 +33,13 @@ from service.api.errors import InvalidFields, InvalidJson, UnsupportedMediaType
 
 FORM = "application/x-www-form-urlencoded"
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
-IF_NONE_MATCH = {"in": "header", "name": "If-None-Match", "required": False, "schema": {"type": "string"},
-                 "description": "The ETag of the answer the client holds: 304 while it still holds."}
+IF_NONE_MATCH = {
+    "in": "header",
+    "name": "If-None-Match",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The ETag of the answer the client holds: 304 while it still holds.",
+}
 
 
 def _documented(apidoc: dict[str, Any], decorator: Callable[..., Any]) -> dict[str, Any]:
@@ -78,9 +83,15 @@ def load_query(schema: Schema) -> Any:
 _LOADERS = {"json": load_json, "query": load_query}
 
 
-def takes(blp: Blueprint, schema: Schema, *, location: str = "json", forms: bool = False,
-          configured: Callable[[], Schema] | None = None,
-          **doc: Any) -> Decorator:
+def takes(
+    blp: Blueprint,
+    schema: Schema,
+    *,
+    location: str = "json",
+    forms: bool = False,
+    configured: Callable[[], Schema] | None = None,
+    **doc: Any,
+) -> Decorator:
     """Document ``schema`` as the view's input and load it before the view runs.
 
     The loaded input is passed after ``self``. ``configured`` gives the app's own instance
@@ -92,8 +103,15 @@ def takes(blp: Blueprint, schema: Schema, *, location: str = "json", forms: bool
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         if forms:
-            apidoc = _documented(_apidoc(view), blp.doc(requestBody={"required": True, "content": {
-                "application/json": {"schema": type(schema)}, FORM: {"schema": type(schema)}}}))
+            apidoc = _documented(
+                _apidoc(view),
+                blp.doc(
+                    requestBody={
+                        "required": True,
+                        "content": {"application/json": {"schema": type(schema)}, FORM: {"schema": type(schema)}},
+                    }
+                ),
+            )
         else:
             apidoc = _documented(_apidoc(view), blp.arguments(schema, location=location, **doc))
 
@@ -108,16 +126,29 @@ def takes(blp: Blueprint, schema: Schema, *, location: str = "json", forms: bool
     return decorator
 
 
-def answers(blp: Blueprint, status: int, schema: Schema | None = None, *, content_type: str | None = None,
-            alternatives: dict[int, str] | None = None, **doc: Any) -> Decorator:
+def answers(
+    blp: Blueprint,
+    status: int,
+    schema: Schema | None = None,
+    *,
+    content_type: str | None = None,
+    alternatives: dict[int, str] | None = None,
+    **doc: Any,
+) -> Decorator:
     """Document the view's answer (``status`` with ``schema``, or a ``content_type`` other than
     JSON; and ``alternatives``: other status codes with what they mean), and send what the
     view returns through ``answer``."""
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         if content_type:
-            documenting = blp.doc(responses={str(status): {"description": doc.get("description", ""), "content": {
-                content_type: {"schema": {"type": "string"}}}}})
+            documenting = blp.doc(
+                responses={
+                    str(status): {
+                        "description": doc.get("description", ""),
+                        "content": {content_type: {"schema": {"type": "string"}}},
+                    }
+                }
+            )
         else:
             documenting = blp.response(status, schema, **doc)
         apidoc = _documented(_apidoc(view), documenting)

@@ -27,8 +27,12 @@ from service.schemas import (
     present_log_entry,
 )
 
-blp = Blueprint("moderation", __name__, url_prefix="/api/v1/moderation",
-                description="Moderators' queue, decisions and audit log (bearer token).")
+blp = Blueprint(
+    "moderation",
+    __name__,
+    url_prefix="/api/v1/moderation",
+    description="Moderators' queue, decisions and audit log (bearer token).",
+)
 
 
 def present_outcome(outcome: DecisionOutcome) -> dict[str, Any]:
@@ -48,10 +52,14 @@ class Queue(MethodView):
     @takes(blp, QueueQuerySchema(), location="query")
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Comments of one status (pending by default), oldest first, with moderators' signals."""
-        page = moderation.queue(core(), query["status"], thread_id=query["thread"], limit=query["limit"],
-                                cursor=query["cursor"])
-        return {"comments": [present_for_moderator(c) for c in page.comments], "next_cursor": page.next_cursor,
-                "surge": page.surge.__dict__}
+        page = moderation.queue(
+            core(), query["status"], thread_id=query["thread"], limit=query["limit"], cursor=query["cursor"]
+        )
+        return {
+            "comments": [present_for_moderator(c) for c in page.comments],
+            "next_cursor": page.next_cursor,
+            "surge": page.surge.__dict__,
+        }
 
 
 @blp.route("/comments/<comment_id:comment_id>")
@@ -74,8 +82,9 @@ class BulkDecisions(MethodView):
     @takes(blp, BulkDecisionSchema())
     def post(self, bulk: dict[str, Any]) -> dict[str, Any]:
         """Up to 100 decisions at once; each item reports its own outcome."""
-        requests = [DecisionRequest(item["id"], item["action"], item["reason"], item["seen"])
-                    for item in bulk["decisions"]]
+        requests = [
+            DecisionRequest(item["id"], item["action"], item["reason"], item["seen"]) for item in bulk["decisions"]
+        ]
         outcomes = moderation.decide_many(core(), requests, moderator=caller().name)
         return {"results": [present_outcome(outcome) for outcome in outcomes]}
 

@@ -69,8 +69,13 @@ class PollList(MethodView):
         found = [answer for answer in (answers_by_id.get(poll_id) for poll_id in ids) if answer is not None]
         missing = [poll_id for poll_id in ids if answers_by_id.get(poll_id) is None]
         # Each poll was dumped by PollSchema when rendered; the list is PollListSchema's shape.
-        body = b'{"polls":[' + b",".join(poll_answer.body for poll_answer in found) + b'],"missing":' \
-            + json.dumps(missing).encode() + b"}"
+        body = (
+            b'{"polls":['
+            + b",".join(poll_answer.body for poll_answer in found)
+            + b'],"missing":'
+            + json.dumps(missing).encode()
+            + b"}"
+        )
         return Rendered.of_json(body)
 
 
@@ -86,20 +91,35 @@ class PollItem(MethodView):
 
     @require_admin
     @blp.doc(security=BEARER_AUTH)
-    @answers(blp, 200, PollSchema(), description="Updated; 201 when created.",
-             alternatives={201: "Created: the poll is new."})
+    @answers(
+        blp,
+        200,
+        PollSchema(),
+        description="Updated; 201 when created.",
+        alternatives={201: "Created: the poll is new."},
+    )
     @takes(blp, PollUpdateSchema())
     def put(self, update: dict[str, Any], poll_id: str) -> tuple[dict[str, Any], int]:
         """Create or update a poll (admin). Its tally is kept."""
-        poll, created = polls.save_poll(core(), poll_id, question=update["question"],
-                                        closes_at=update["closes_at"], allow_change=update["allow_change"])
+        poll, created = polls.save_poll(
+            core(),
+            poll_id,
+            question=update["question"],
+            closes_at=update["closes_at"],
+            allow_change=update["allow_change"],
+        )
         return present_poll(poll, now()), 201 if created else 200
 
 
 @blp.route("/<resource_id:poll_id>/badge.svg")
 class PollBadge(MethodView):
-    @answers(blp, 200, content_type="image/svg+xml", description="The tally as an SVG image.",
-             alternatives={304: NOT_MODIFIED, 404: "No such poll."})
+    @answers(
+        blp,
+        200,
+        content_type="image/svg+xml",
+        description="The tally as an SVG image.",
+        alternatives={304: NOT_MODIFIED, 404: "No such poll."},
+    )
     def get(self, poll_id: str) -> BaseResponse:
         """The tally as a small SVG badge, for newsletters, feeds and pages without scripts."""
         poll = polls.get_poll(core(), poll_id)
@@ -112,13 +132,17 @@ class PollBadge(MethodView):
 
 def tally_event(poll: Poll) -> bytes:
     """One Server-Sent Event carrying the poll's full tally; its id is the tally version."""
-    data = json.dumps({"id": poll.id, "version": poll.version, "percent": poll.percent, "tally": poll.tally},
-                      separators=(",", ":"), sort_keys=True)
+    data = json.dumps(
+        {"id": poll.id, "version": poll.version, "percent": poll.percent, "tally": poll.tally},
+        separators=(",", ":"),
+        sort_keys=True,
+    )
     return f"id: {poll.version}\nevent: tally\ndata: {data}\n\n".encode()
 
 
-def tally_stream(poll: Poll, inbox: Inbox, last_event_id: str | None,
-                 stop_listening: Callable[[], None]) -> Iterator[bytes]:
+def tally_stream(
+    poll: Poll, inbox: Inbox, last_event_id: str | None, stop_listening: Callable[[], None]
+) -> Iterator[bytes]:
     """The current tally (unless the client has it), then every change, with keep-alive comments.
 
     Yields bytes, so the response passes them straight through; ``stop_listening`` runs
@@ -142,8 +166,13 @@ def tally_stream(poll: Poll, inbox: Inbox, last_event_id: str | None,
 
 @blp.route("/<resource_id:poll_id>/events")
 class PollEvents(MethodView):
-    @answers(blp, 200, content_type="text/event-stream",
-             description="A stream of `tally` events (text/event-stream).", alternatives={404: "No such poll."})
+    @answers(
+        blp,
+        200,
+        content_type="text/event-stream",
+        description="A stream of `tally` events (text/event-stream).",
+        alternatives={404: "No such poll."},
+    )
     def get(self, poll_id: str) -> Response:
         """Live tally: Server-Sent Events after each change (at most about four a second).
 
@@ -162,10 +191,13 @@ class PollEvents(MethodView):
         except YaynayError:
             feed.forget(poll_id, inbox)
             raise
-        stream = tally_stream(poll, inbox, request.headers.get("Last-Event-ID"),
-                              lambda: feed.forget(poll_id, inbox))
-        return Response(stream, mimetype="text/event-stream", direct_passthrough=True, headers={
-            "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        stream = tally_stream(poll, inbox, request.headers.get("Last-Event-ID"), lambda: feed.forget(poll_id, inbox))
+        return Response(
+            stream,
+            mimetype="text/event-stream",
+            direct_passthrough=True,
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
 
 
 @blp.route("/<resource_id:poll_id>/votes")
@@ -176,6 +208,11 @@ class PollVotes(MethodView):
         """Cast a vote, repeat it (no change) or change it (moves it between the tallies)."""
         result = polls.cast_vote(core(), poll_id, ballot["choice"], ballot["voter"], client())
         poll = result.poll
-        body = {"poll_id": poll_id, "vote": result.vote, "changed": result.changed, "tally": poll.tally,
-                "percent": poll.percent}
+        body = {
+            "poll_id": poll_id,
+            "vote": result.vote,
+            "changed": result.changed,
+            "tally": poll.tally,
+            "percent": poll.percent,
+        }
         return body, 200, rate_limit_headers(result.rate) if result.rate else {}

@@ -42,9 +42,11 @@ def publisher_sources() -> str:
 def content_security_policy(frame_ancestors: str) -> str:
     """Our pages run only our own scripts and styles; forms may end on the publisher's pages
     (a comment form redirects back to the article, and CSP form-action covers redirects)."""
-    return ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            f"connect-src 'self'; form-action {publisher_sources()}; base-uri 'none'; "
-            f"frame-ancestors {frame_ancestors}")
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self'; form-action {publisher_sources()}; base-uri 'none'; "
+        f"frame-ancestors {frame_ancestors}"
+    )
 
 
 def secure_html(response: Response, frame_ancestors: str | None = None) -> Response:

@@ -44,9 +44,13 @@ class Core:
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Core:
         """Connect to Redis and derive every limit once, as the settings say."""
-        return cls(store=Store.from_settings(settings), policy=Policy.from_settings(settings),
-                   secret_key=str(settings["SECRET_KEY"]), admin_token=str(settings["ADMIN_TOKEN"] or ""),
-                   clock=settings.get("CLOCK") or time.time)
+        return cls(
+            store=Store.from_settings(settings),
+            policy=Policy.from_settings(settings),
+            secret_key=str(settings["SECRET_KEY"]),
+            admin_token=str(settings["ADMIN_TOKEN"] or ""),
+            clock=settings.get("CLOCK") or time.time,
+        )
 
     def now(self) -> float:
         """The current time (tests pin it)."""

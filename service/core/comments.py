@@ -11,8 +11,16 @@ from service.identity import email_digest, idempotency_digest, ip_digest, text_d
 from service.store.comments import Comment, NewComment, Page, Submission
 from service.store.keys import comment_id, new_comment_key
 
-__all__ = ["Comment", "CommentDraft", "Page", "Submission", "approved_counts", "count_links", "read_thread",
-           "submit_comment"]
+__all__ = [
+    "Comment",
+    "CommentDraft",
+    "Page",
+    "Submission",
+    "approved_counts",
+    "count_links",
+    "read_thread",
+    "submit_comment",
+]
 
 _LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
 # Longest Idempotency-Key and User-Agent kept; a longer one is cut, not refused.
@@ -39,8 +47,9 @@ def count_links(body: str) -> int:
     return len(_LINK.findall(body))
 
 
-def submit_comment(core: Core, thread_id: str, draft: CommentDraft, client: Client,
-                   idempotency_key: str | None = None) -> Submission:
+def submit_comment(
+    core: Core, thread_id: str, draft: CommentDraft, client: Client, idempotency_key: str | None = None
+) -> Submission:
     """Store a reader's comment, pending or published as the moderation setting says.
 
     A retry (same Idempotency-Key, or the same text from the same client within the
@@ -56,17 +65,20 @@ def submit_comment(core: Core, thread_id: str, draft: CommentDraft, client: Clie
     ip = ip_digest(secret, client.ip)
     idempotency_key = (idempotency_key or "")[:IDEMPOTENCY_KEY_MAX]
     comment = NewComment(
-        author=draft.author, body=draft.body, email=draft.email, website=draft.website,
+        author=draft.author,
+        body=draft.body,
+        email=draft.email,
+        website=draft.website,
         parent_id=draft.parent_id,
         voter=voter_digest(secret, thread_id, draft.voter) if draft.voter else None,
-        ip_digest=ip, user_agent=client.user_agent[:USER_AGENT_MAX],
+        ip_digest=ip,
+        user_agent=client.user_agent[:USER_AGENT_MAX],
         text_digest=text_digest(secret, draft.body),
         email_digest=email_digest(secret, draft.email) if draft.email else None,
         idempotency_digest=idempotency_digest(secret, ip, idempotency_key) if idempotency_key else None,
         links=count_links(draft.body),
     )
-    return core.store.comments.submit(thread_id, comment, status=status, now=core.now(),
-                                      limits=policy.comment_limits)
+    return core.store.comments.submit(thread_id, comment, status=status, now=core.now(), limits=policy.comment_limits)
 
 
 def read_thread(core: Core, thread_id: str, *, limit: int | None = None, cursor: str | None = None) -> Page:

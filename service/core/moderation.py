@@ -9,8 +9,21 @@ from service.core import Core
 from service.store.comments import Comment, Page
 from service.store.moderation import ACTIONS, Decision, DecisionOutcome, DecisionRequest, LogEntry
 
-__all__ = ["ACTIONS", "Comment", "Decision", "DecisionOutcome", "DecisionRequest", "LogEntry", "QueuePage",
-           "Surge", "decide", "decide_many", "log", "queue", "surge"]
+__all__ = [
+    "ACTIONS",
+    "Comment",
+    "Decision",
+    "DecisionOutcome",
+    "DecisionRequest",
+    "LogEntry",
+    "QueuePage",
+    "Surge",
+    "decide",
+    "decide_many",
+    "log",
+    "queue",
+    "surge",
+]
 
 
 @dataclass(frozen=True)
@@ -38,11 +51,16 @@ def surge(core: Core) -> Surge:
     return Surge(active=this_hour > ceiling, this_hour=this_hour, ceiling=ceiling)
 
 
-def queue(core: Core, status: str = "pending", *, thread_id: str | None = None, limit: int | None = None,
-          cursor: str | None = None) -> QueuePage:
+def queue(
+    core: Core,
+    status: str = "pending",
+    *,
+    thread_id: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> QueuePage:
     """Comments of one status, oldest first, across threads or in one, with moderators' signals."""
-    page = core.store.moderation.queue(status, thread_id=thread_id, limit=limit or core.policy.page_size,
-                                       cursor=cursor)
+    page = core.store.moderation.queue(status, thread_id=thread_id, limit=limit or core.policy.page_size, cursor=cursor)
     return QueuePage(page.items, page.next_cursor, surge(core))
 
 

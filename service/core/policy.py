@@ -42,8 +42,11 @@ class Policy:
             auto_create_polls_up_to=settings["MAX_POLLS"] if settings["AUTO_CREATE_POLLS"] else 0,
             comment_limits=CommentLimits(
                 rates=tuple(RateLimit.parse(text) for text in rates),
-                max_threads=settings["MAX_THREADS"], surge_per_hour=settings["PENDING_SURGE_PER_HOUR"],
-                duplicate_window=settings["DUPLICATE_WINDOW"], idempotency_ttl=settings["IDEMPOTENCY_TTL"]),
+                max_threads=settings["MAX_THREADS"],
+                surge_per_hour=settings["PENDING_SURGE_PER_HOUR"],
+                duplicate_window=settings["DUPLICATE_WINDOW"],
+                idempotency_ttl=settings["IDEMPOTENCY_TTL"],
+            ),
             new_comment_status="pending" if settings["MODERATION"] == "pre" else "approved",
             comment_lengths=CommentLengths(settings["COMMENT_AUTHOR_MAX_LENGTH"], settings["COMMENT_BODY_MAX_LENGTH"]),
             honeypot_field=settings["HONEYPOT_FIELD"],

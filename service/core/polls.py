@@ -11,12 +11,23 @@ from service.errors import PollNotFound
 from service.identity import ip_digest, voter_digest
 from service.store.polls import Poll, VoteResult
 
-__all__ = ["Poll", "TallyCheck", "VoteResult", "cast_vote", "check_tally", "find_poll", "find_polls",
-           "get_poll", "save_poll", "vote_of"]
+__all__ = [
+    "Poll",
+    "TallyCheck",
+    "VoteResult",
+    "cast_vote",
+    "check_tally",
+    "find_poll",
+    "find_polls",
+    "get_poll",
+    "save_poll",
+    "vote_of",
+]
 
 
-def save_poll(core: Core, poll_id: str, *, question: str, closes_at: dt.datetime | None,
-              allow_change: bool) -> tuple[Poll, bool]:
+def save_poll(
+    core: Core, poll_id: str, *, question: str, closes_at: dt.datetime | None, allow_change: bool
+) -> tuple[Poll, bool]:
     """Create or update a poll, keeping its tally; return it and whether it was created.
 
     The question is kept without surrounding blank space; ``closes_at`` without a time
@@ -24,9 +35,13 @@ def save_poll(core: Core, poll_id: str, *, question: str, closes_at: dt.datetime
     """
     if closes_at is not None and closes_at.tzinfo is None:
         closes_at = closes_at.replace(tzinfo=dt.timezone.utc)
-    return core.store.polls.save(poll_id, question=question.strip(),
-                                 closes_at=closes_at.timestamp() if closes_at else None,
-                                 allow_change=allow_change, now=core.now())
+    return core.store.polls.save(
+        poll_id,
+        question=question.strip(),
+        closes_at=closes_at.timestamp() if closes_at else None,
+        allow_change=allow_change,
+        now=core.now(),
+    )
 
 
 def ensure_poll(core: Core, poll_id: str, question: str) -> None:
@@ -60,9 +75,14 @@ def cast_vote(core: Core, poll_id: str, choice: str, voter_token: str, client: C
     """
     policy = core.policy
     return core.store.polls.cast_vote(
-        poll_id, voter=voter_digest(core.secret_key, poll_id, voter_token), choice=choice,
-        ip=ip_digest(core.secret_key, client.ip), now=core.now(), limits=policy.vote_limits,
-        auto_create_up_to=policy.auto_create_polls_up_to)
+        poll_id,
+        voter=voter_digest(core.secret_key, poll_id, voter_token),
+        choice=choice,
+        ip=ip_digest(core.secret_key, client.ip),
+        now=core.now(),
+        limits=policy.vote_limits,
+        auto_create_up_to=policy.auto_create_polls_up_to,
+    )
 
 
 def vote_of(core: Core, poll_id: str, voter_token: str) -> str | None:

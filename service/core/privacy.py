@@ -32,7 +32,9 @@ def erase_by_email(core: Core, email: str) -> int:
             break
         outcomes = core.store.moderation.decide(
             [DecisionRequest(comment.id, "delete", "privacy request", ANY_STATUS) for comment in found],
-            moderator=PRIVACY_MODERATOR, now=core.now())
+            moderator=PRIVACY_MODERATOR,
+            now=core.now(),
+        )
         removed += sum(1 for outcome in outcomes if outcome.decision is not None)
     core.store.comments.forget_missing_by_email(digest)
     return removed

@@ -9,8 +9,17 @@ from service.core import Core
 from service.errors import Forbidden, InvalidInput, Unauthorized
 from service.store.tokens import TokenHolder
 
-__all__ = ["ADMIN", "MODERATOR", "ROLES", "TokenHolder", "authenticate", "create_token", "list_tokens",
-           "require_role", "revoke_token"]
+__all__ = [
+    "ADMIN",
+    "MODERATOR",
+    "ROLES",
+    "TokenHolder",
+    "authenticate",
+    "create_token",
+    "list_tokens",
+    "require_role",
+    "revoke_token",
+]
 
 MODERATOR = "moderator"
 ADMIN = "admin"
@@ -49,8 +58,9 @@ def create_token(core: Core, name: str, role: str) -> str:
     if not TOKEN_NAME.match(name):
         raise InvalidInput("A token name is 1-64 letters, digits and _ . @ -", fields={"name": ["Not a name."]})
     if name in RESERVED_NAMES:
-        raise InvalidInput(f"{name!r} names yaynay's own actions in the log; choose another",
-                           fields={"name": ["Reserved."]})
+        raise InvalidInput(
+            f"{name!r} names yaynay's own actions in the log; choose another", fields={"name": ["Reserved."]}
+        )
     if role not in ROLES:
         raise InvalidInput(f"A role is one of {', '.join(ROLES)}", fields={"role": ["Unknown role."]})
     token = core.store.tokens.create(name, role, now=core.now())

@@ -86,13 +86,21 @@ def _reader_token() -> tuple[str, bool]:
 def _remember_reader(response: BaseResponse, token: str) -> None:
     """Keep the token in a cookie that also works inside a third-party iframe where the browser allows."""
     third_party_ready = request.is_secure or request.host.split(":")[0] in ("localhost", "127.0.0.1")
-    response.set_cookie(VOTER_COOKIE, token, max_age=IMMUTABLE_MAX_AGE, httponly=True,
-                        secure=third_party_ready, samesite="None" if third_party_ready else "Lax",
-                        partitioned=third_party_ready, path="/embed/")
+    response.set_cookie(
+        VOTER_COOKIE,
+        token,
+        max_age=IMMUTABLE_MAX_AGE,
+        httponly=True,
+        secure=third_party_ready,
+        samesite="None" if third_party_ready else "Lax",
+        partitioned=third_party_ready,
+        path="/embed/",
+    )
 
 
-def render_embed(poll_id: str, *, status_code: int = 200, message: str | None = None,
-                 headers: dict[str, str] | None = None) -> Response:
+def render_embed(
+    poll_id: str, *, status_code: int = 200, message: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
     """The iframe page: question, tally, vote buttons, published comments and a comment form."""
     app_core = core()
     poll = polls.get_poll(app_core, poll_id)
@@ -100,9 +108,14 @@ def render_embed(poll_id: str, *, status_code: int = 200, message: str | None = 
     choice = polls.vote_of(app_core, poll_id, token) if token else None
     page = comments.read_thread(app_core, poll_id)
     html = render_template(
-        "embed.html", poll=present_poll(poll, now()), choice=choice, message=message,
-        comments=[present_comment(comment) for comment in page.items], comment_count=page.extra["count"],
-        return_to=url_for("embed.embed_page", poll_id=poll_id, _external=True))
+        "embed.html",
+        poll=present_poll(poll, now()),
+        choice=choice,
+        message=message,
+        comments=[present_comment(comment) for comment in page.items],
+        comment_count=page.extra["count"],
+        return_to=url_for("embed.embed_page", poll_id=poll_id, _external=True),
+    )
     response = make_response(html, status_code, headers or {})
     response.headers["Cache-Control"] = "no-store"
     return secure_html(response)
@@ -131,8 +144,9 @@ def embed_vote(poll_id: str) -> BaseResponse:
     except YaynayError as error:
         if isinstance(error, PollNotFound):
             raise
-        return render_embed(poll_id, status_code=status_of(error), message=error.message,
-                            headers=refusal_headers(error))
+        return render_embed(
+            poll_id, status_code=status_of(error), message=error.message, headers=refusal_headers(error)
+        )
     response = redirect(url_for("embed.embed_page", poll_id=poll_id) + "#tally", code=303)
     if is_new:
         _remember_reader(response, token)

@@ -149,7 +149,7 @@ class RateText(SettingType):
 
     def from_value(self, value: object) -> object:
         try:
-            RateLimit.parse(value)  # type: ignore[arg-type]
+            RateLimit.parse(value)
         except (TypeError, ValueError):
             raise BadValue(value) from None
         return value
@@ -189,8 +189,15 @@ class Origin(SettingType):
             parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
         except ValueError:
             raise BadValue(value) from None
-        if not parts.scheme or not parts.hostname or parts.path or parts.query or parts.fragment \
-                or "@" in parts.netloc or origin != f"{parts.scheme}://{parts.netloc}":
+        if (
+            not parts.scheme
+            or not parts.hostname
+            or parts.path
+            or parts.query
+            or parts.fragment
+            or "@" in parts.netloc
+            or origin != f"{parts.scheme}://{parts.netloc}"
+        ):
             raise BadValue(value)
         return origin
 
@@ -237,72 +244,130 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("ENV", Choice("development", "production"), "development",
-            "`production` requires SECRET_KEY and REDIS_URL; `development` makes a secret key and an embedded Redis."),
-    Setting("VAR_DIR", STRING, "var",
-            "Where development keeps the generated secret key and the embedded Redis."),
-    Setting("REDIS_URL", STRING, "",
-            "The Redis to use (`redis://host:6379/0`, `rediss://…`, `unix:///path`); "
-            "empty: an embedded Redis under VAR_DIR, which `yaynay serve` starts and stops.",
-            shown="(embedded)", secret=True),
+    Setting(
+        "ENV",
+        Choice("development", "production"),
+        "development",
+        "`production` requires SECRET_KEY and REDIS_URL; `development` makes a secret key and an embedded Redis.",
+    ),
+    Setting("VAR_DIR", STRING, "var", "Where development keeps the generated secret key and the embedded Redis."),
+    Setting(
+        "REDIS_URL",
+        STRING,
+        "",
+        "The Redis to use (`redis://host:6379/0`, `rediss://…`, `unix:///path`); "
+        "empty: an embedded Redis under VAR_DIR, which `yaynay serve` starts and stops.",
+        shown="(embedded)",
+        secret=True,
+    ),
     Setting("REDIS_CLUSTER", BOOLEAN, False, "Set when REDIS_URL names a Redis Cluster node."),
-    Setting("REDIS_SOCKET_TIMEOUT", NUMBER, 0.5,
-            "Seconds to wait for Redis to answer; short, so that a dead Redis turns into a quick 503."),
+    Setting(
+        "REDIS_SOCKET_TIMEOUT",
+        NUMBER,
+        0.5,
+        "Seconds to wait for Redis to answer; short, so that a dead Redis turns into a quick 503.",
+    ),
     Setting("REDIS_CONNECT_TIMEOUT", NUMBER, 0.5, "Seconds to wait for a connection to Redis."),
     Setting("REDIS_MAX_CONNECTIONS", INTEGER, 50, "Redis connections per worker process."),
     Setting("REDIS_POOL_TIMEOUT", NUMBER, 1.0, "Seconds a request waits for a free Redis connection."),
     Setting("KEY_PREFIX", STRING, "yaynay", "Prefix of every Redis key."),
-    Setting("SECRET_KEY", STRING, "",
-            "Key of every keyed hash (voters, IPs, e-mail addresses); required in production.",
-            shown="generated into `VAR_DIR/secret_key` in development", secret=True),
+    Setting(
+        "SECRET_KEY",
+        STRING,
+        "",
+        "Key of every keyed hash (voters, IPs, e-mail addresses); required in production.",
+        shown="generated into `VAR_DIR/secret_key` in development",
+        secret=True,
+    ),
     Setting("ADMIN_TOKEN", STRING, "", "Bearer token of the bootstrap admin; empty: none.", secret=True),
-    Setting("ALLOWED_ORIGINS", ORIGINS, [],
-            "Origins of the publisher's sites (`https://blog.example`, comma-separated), "
-            "which may call the API from a browser (CORS) and show the widget."),
-    Setting("PROXY_HOPS", INTEGER, 0,
-            "How many `X-Forwarded-For` entries, counted from the right, were added by proxies you trust."),
-    Setting("VOTE_RATE_LIMIT", RATE_LIMIT, "30/minute",
-            "Votes per client IP and poll, as `N/second|minute|hour|day`."),
+    Setting(
+        "ALLOWED_ORIGINS",
+        ORIGINS,
+        [],
+        "Origins of the publisher's sites (`https://blog.example`, comma-separated), "
+        "which may call the API from a browser (CORS) and show the widget.",
+    ),
+    Setting(
+        "PROXY_HOPS",
+        INTEGER,
+        0,
+        "How many `X-Forwarded-For` entries, counted from the right, were added by proxies you trust.",
+    ),
+    Setting("VOTE_RATE_LIMIT", RATE_LIMIT, "30/minute", "Votes per client IP and poll, as `N/second|minute|hour|day`."),
     Setting("VOTERS_PER_IP_PER_DAY", INTEGER, 20, "Distinct new voters one client IP may bring to one poll in a day."),
-    Setting("AUTO_CREATE_POLLS", BOOLEAN, False,
-            "Let the first vote on an unknown poll id create the poll, up to MAX_POLLS polls."),
+    Setting(
+        "AUTO_CREATE_POLLS",
+        BOOLEAN,
+        False,
+        "Let the first vote on an unknown poll id create the poll, up to MAX_POLLS polls.",
+    ),
     Setting("MAX_POLLS", INTEGER, 10000, "Most polls that votes may create when AUTO_CREATE_POLLS is on."),
-    Setting("MODERATION", Choice("pre", "off"), "pre",
-            "`pre`: every comment waits for a moderator; `off`: comments are published at once."),
-    Setting("COMMENT_RATE_LIMITS", RATE_LIMITS, ["5/minute", "50/day"],
-            "Comments per client IP, site-wide; every one of these limits applies."),
-    Setting("PENDING_SURGE_PER_HOUR", INTEGER, 100,
-            "Comments submitted site-wide in an hour above which moderators see a surge flag."),
+    Setting(
+        "MODERATION",
+        Choice("pre", "off"),
+        "pre",
+        "`pre`: every comment waits for a moderator; `off`: comments are published at once.",
+    ),
+    Setting(
+        "COMMENT_RATE_LIMITS",
+        RATE_LIMITS,
+        ["5/minute", "50/day"],
+        "Comments per client IP, site-wide; every one of these limits applies.",
+    ),
+    Setting(
+        "PENDING_SURGE_PER_HOUR",
+        INTEGER,
+        100,
+        "Comments submitted site-wide in an hour above which moderators see a surge flag.",
+    ),
     Setting("MAX_THREADS", INTEGER, 100000, "Most comment threads."),
     Setting("COMMENT_AUTHOR_MAX_LENGTH", INTEGER, 80, "Longest author name of a comment, in characters."),
     Setting("COMMENT_BODY_MAX_LENGTH", INTEGER, 5000, "Longest comment, in characters."),
-    Setting("HONEYPOT_FIELD", STRING, "subject",
-            "Name of the hidden form field that people leave empty and bots fill in."),
-    Setting("DUPLICATE_WINDOW", INTEGER, 600,
-            "Seconds within which the same text from the same client is the same comment."),
+    Setting(
+        "HONEYPOT_FIELD", STRING, "subject", "Name of the hidden form field that people leave empty and bots fill in."
+    ),
+    Setting(
+        "DUPLICATE_WINDOW", INTEGER, 600, "Seconds within which the same text from the same client is the same comment."
+    ),
     Setting("IDEMPOTENCY_TTL", INTEGER, 86400, "Seconds an `Idempotency-Key` is remembered."),
     Setting("COMMENTS_PAGE_SIZE", INTEGER, 50, "Comments per page when a request names no number (at most 100)."),
     Setting("MAX_CONTENT_LENGTH", INTEGER, 16 * 1024, "Largest request body in bytes; a larger one gets 413."),
     Setting("POLL_CACHE_MAX_AGE", INTEGER, 5, "Seconds browsers and CDNs may cache a public poll answer."),
-    Setting("READ_CACHE_TTL", NUMBER, 5.0,
-            "Seconds a worker may serve a tally or thread page it read before (a change ends that at once); "
-            "0 reads Redis every time."),
-    Setting("DEMO", Auto(BOOLEAN, example=True), None,
-            "Serve the demo article at `/` and the moderators' page at `/moderate`.",
-            shown="on, off in production"),
+    Setting(
+        "READ_CACHE_TTL",
+        NUMBER,
+        5.0,
+        "Seconds a worker may serve a tally or thread page it read before (a change ends that at once); "
+        "0 reads Redis every time.",
+    ),
+    Setting(
+        "DEMO",
+        Auto(BOOLEAN, example=True),
+        None,
+        "Serve the demo article at `/` and the moderators' page at `/moderate`.",
+        shown="on, off in production",
+    ),
     Setting("EVENTS_KEEPALIVE", NUMBER, 15.0, "Seconds between keep-alive comments on an idle live tally stream."),
-    Setting("UNAVAILABLE_RETRY_AFTER", INTEGER, 1,
-            "Seconds a client is told to wait (`Retry-After`) before retrying while Redis is unavailable."),
+    Setting(
+        "UNAVAILABLE_RETRY_AFTER",
+        INTEGER,
+        1,
+        "Seconds a client is told to wait (`Retry-After`) before retrying while Redis is unavailable.",
+    ),
     # Read by config/gunicorn.conf.py, not by the app.
     Setting("BIND", STRING, "127.0.0.1:8000", "Where gunicorn listens: `host:port` or `unix:/path`."),
     Setting("WORKERS", Auto(INTEGER, example=4), None, "gunicorn worker processes.", shown="one per CPU"),
-    Setting("WORKER_CLASS", STRING, "gevent",
-            "gunicorn's worker class; gevent workers hold thousands of live tally streams each."),
-    Setting("WORKER_CONNECTIONS", INTEGER, 4000,
-            "Connections one gevent worker holds at once, live tally streams included."),
+    Setting(
+        "WORKER_CLASS",
+        STRING,
+        "gevent",
+        "gunicorn's worker class; gevent workers hold thousands of live tally streams each.",
+    ),
+    Setting(
+        "WORKER_CONNECTIONS", INTEGER, 4000, "Connections one gevent worker holds at once, live tally streams included."
+    ),
     Setting("ACCESS_LOG", STRING, "", "Where gunicorn writes its access log (`-`: standard output); empty: nowhere."),
-    Setting("LOG_LEVEL", Choice("debug", "info", "warning", "error", "critical"), "info",
-            "How much gunicorn logs."),
+    Setting("LOG_LEVEL", Choice("debug", "info", "warning", "error", "critical"), "info", "How much gunicorn logs."),
 )
 
 TABLE: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
@@ -361,8 +426,10 @@ def _read_environment(environ: Mapping[str, str]) -> dict[str, object]:
             continue
         setting = TABLE.get(variable.removeprefix(ENV_PREFIX))
         if setting is None:
-            raise ConfigError(f"unknown setting {variable!r} in the environment"
-                              f"{_did_you_mean(variable, [s.variable for s in SETTINGS])}")
+            raise ConfigError(
+                f"unknown setting {variable!r} in the environment"
+                f"{_did_you_mean(variable, [s.variable for s in SETTINGS])}"
+            )
         try:
             settings[setting.name] = setting.type.from_text(text)
         except BadValue as error:
@@ -444,8 +511,11 @@ def toml_defaults() -> str:
     """config/yaynay.example.toml's block of defaults: each setting's meaning, then its key and default."""
     lines = []
     for setting in SETTINGS:
-        lines.extend(textwrap.wrap(setting.meaning, width=92, initial_indent="# ", subsequent_indent="# ",
-                                   break_on_hyphens=False))
+        lines.extend(
+            textwrap.wrap(
+                setting.meaning, width=92, initial_indent="# ", subsequent_indent="# ", break_on_hyphens=False
+            )
+        )
         if setting.secret:
             lines.append(f"# {setting.key}: a secret; set {setting.variable} in the environment instead")
         elif setting.default is None:

@@ -18,13 +18,11 @@ from service.store.tokens import TokenStore
 class Store:
     """One Redis client and the repositories that share it."""
 
-    def __init__(self, redis: Any, prefix: str = "yaynay", *, read_cache_ttl: float = 5.0,
-                 keepalive: float = 15.0):
+    def __init__(self, redis: Any, prefix: str = "yaynay", *, read_cache_ttl: float = 5.0, keepalive: float = 15.0):
         self.redis = redis
         self.keys = Keys(prefix)
         self.scripts = Scripts(redis)
-        self.changes = ChangeFeed(redis, self.keys.change_channel(), cache_ttl=read_cache_ttl,
-                                  keepalive=keepalive)
+        self.changes = ChangeFeed(redis, self.keys.change_channel(), cache_ttl=read_cache_ttl, keepalive=keepalive)
         self.read_cache = self.changes.cache
         self.polls = PollStore(redis, self.keys, self.scripts, self.read_cache)
         self.comments = CommentStore(redis, self.keys, self.scripts, self.read_cache)
@@ -42,8 +40,12 @@ class Store:
             max_connections=settings["REDIS_MAX_CONNECTIONS"],
             pool_timeout=settings["REDIS_POOL_TIMEOUT"],
         )
-        return cls(client, settings["KEY_PREFIX"], read_cache_ttl=settings["READ_CACHE_TTL"],
-                   keepalive=settings["EVENTS_KEEPALIVE"])
+        return cls(
+            client,
+            settings["KEY_PREFIX"],
+            read_cache_ttl=settings["READ_CACHE_TTL"],
+            keepalive=settings["EVENTS_KEEPALIVE"],
+        )
 
     def close(self) -> None:
         """Stop the change feed and drop the connections (a worker's end, or a test's)."""

@@ -35,8 +35,14 @@ class _Entry:
 class ReadCache:
     """Values by key, each tagged with the poll or thread id whose changes make it stale."""
 
-    def __init__(self, *, ttl: float = 5.0, max_entries: int = 10_000,
-                 is_live: Callable[[], bool] = lambda: True, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        *,
+        ttl: float = 5.0,
+        max_entries: int = 10_000,
+        is_live: Callable[[], bool] = lambda: True,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.ttl = ttl
         self.max_entries = max_entries
         self.is_live = is_live
@@ -55,8 +61,11 @@ class ReadCache:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if self.clock() - entry.loaded_at >= self.ttl or entry.loaded_at <= self._cleared_at \
-                or entry.loaded_at <= self._changed.get(tag, float("-inf")):
+        if (
+            self.clock() - entry.loaded_at >= self.ttl
+            or entry.loaded_at <= self._cleared_at
+            or entry.loaded_at <= self._changed.get(tag, float("-inf"))
+        ):
             return None
         return entry.value
 

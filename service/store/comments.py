@@ -136,8 +136,9 @@ class CommentStore:
     # -- submitting -----------------------------------------------------------------
 
     @translate_errors
-    def submit(self, thread_id: str, comment: NewComment, *, status: str, now: float,
-               limits: CommentLimits) -> Submission:
+    def submit(
+        self, thread_id: str, comment: NewComment, *, status: str, now: float, limits: CommentLimits
+    ) -> Submission:
         """Store a reader's comment with ``status`` (pending or approved), unless it repeats one.
 
         A repeat (same Idempotency-Key, or the same text from the same client within the
@@ -152,19 +153,37 @@ class CommentStore:
         key = new_comment_key()
         parent_key = split_comment_id(comment.parent_id)[1] if comment.parent_id else ""
         fields: dict[str, Any] = {
-            "author": comment.author, "body": comment.body, "email": comment.email or "",
-            "website": comment.website or "", "parent_id": comment.parent_id or "",
-            "voter": comment.voter or b"", "ip_digest": comment.ip_digest,
-            "user_agent": comment.user_agent, "text_digest": comment.text_digest,
-            "email_digest": comment.email_digest or "", "links": comment.links,
+            "author": comment.author,
+            "body": comment.body,
+            "email": comment.email or "",
+            "website": comment.website or "",
+            "parent_id": comment.parent_id or "",
+            "voter": comment.voter or b"",
+            "ip_digest": comment.ip_digest,
+            "user_agent": comment.user_agent,
+            "text_digest": comment.text_digest,
+            "email_digest": comment.email_digest or "",
+            "links": comment.links,
             "recent_from_ip": recent_from_ip,
         }
         reply = self.scripts.submit_comment(
-            keys=[self.keys.comment(thread_id, key), self.keys.thread_seq(thread_id),
-                  self.keys.thread_status(thread_id, status), self.keys.thread_status(thread_id, "approved"),
-                  self._idempotency_key(thread_id, comment), self._duplicate_key(thread_id, comment)],
-            args=[key, status, repr(now), parent_key, self._idempotency_ttl(comment, limits),
-                  limits.duplicate_window, *[item for pair in fields.items() for item in pair]],
+            keys=[
+                self.keys.comment(thread_id, key),
+                self.keys.thread_seq(thread_id),
+                self.keys.thread_status(thread_id, status),
+                self.keys.thread_status(thread_id, "approved"),
+                self._idempotency_key(thread_id, comment),
+                self._duplicate_key(thread_id, comment),
+            ],
+            args=[
+                key,
+                status,
+                repr(now),
+                parent_key,
+                self._idempotency_ttl(comment, limits),
+                limits.duplicate_window,
+                *[item for pair in fields.items() for item in pair],
+            ],
         )
         outcome = reply[0].decode()
         if outcome == "bad_parent":
@@ -182,8 +201,9 @@ class CommentStore:
         so each process asks Redis once per thread, not once per comment."""
         if thread_id in self._registered_threads:
             return
-        if not self.scripts.admit_to_registry(keys=[self.keys.thread_registry()],
-                                              args=[thread_id, repr(now), limits.max_threads]):
+        if not self.scripts.admit_to_registry(
+            keys=[self.keys.thread_registry()], args=[thread_id, repr(now), limits.max_threads]
+        ):
             raise ThreadLimitReached("This site takes no comments on new articles right now.")
         if len(self._registered_threads) >= REGISTERED_THREADS_REMEMBERED:
             self._registered_threads.clear()
@@ -195,8 +215,9 @@ class CommentStore:
     def _duplicate_key(self, thread_id: str, comment: NewComment) -> str:
         return self.keys.duplicate(thread_id, f"{comment.ip_digest}.{comment.text_digest}")
 
-    def _check_repeat_and_count(self, thread_id: str, comment: NewComment, now: float,
-                                limits: CommentLimits) -> tuple[Submission | None, RateState | None, int]:
+    def _check_repeat_and_count(
+        self, thread_id: str, comment: NewComment, now: float, limits: CommentLimits
+    ) -> tuple[Submission | None, RateState | None, int]:
         """Look for the comment this one repeats and count it against every per-IP limit, in
         one round trip: the repeat check is in the thread's slot, the limits in the client's.
 
@@ -213,8 +234,9 @@ class CommentStore:
             start = limit.window_start(now)
             counters.append(self.keys.comment_rate(comment.ip_digest, limit.window, start))
             counter_args += [limit.count, limit.window, start]
-        earlier, counted = self.scripts.run_together((self.scripts.find_repeat, guards, guard_args),
-                                                     (self.scripts.count_rate_limits, counters, counter_args))
+        earlier, counted = self.scripts.run_together(
+            (self.scripts.find_repeat, guards, guard_args), (self.scripts.count_rate_limits, counters, counter_args)
+        )
         if earlier:
             if counted[0] == 1:
                 with self.redis.pipeline(transaction=False) as pipe:
@@ -239,8 +261,9 @@ class CommentStore:
         # A removed comment is not revealed as removed to the reader who retries it.
         return Submission(id=comment_id(thread_id, key), status=text(status) or "pending", created=False)
 
-    def _index_new(self, thread_id: str, key: str, new_id: str, comment: NewComment, status: str,
-                   now: float, limits: CommentLimits) -> None:
+    def _index_new(
+        self, thread_id: str, key: str, new_id: str, comment: NewComment, status: str, now: float, limits: CommentLimits
+    ) -> None:
         """The site-wide indexes of a new comment: queue, surge, same-text and email."""
         hour = int(now // 3600)
         with self.redis.pipeline(transaction=False) as pipe:
@@ -263,8 +286,9 @@ class CommentStore:
         ids, next_cursor, count = self.page_of_thread(thread_id, "approved", limit, cursor)
         return Page(self.load(ids, with_votes=True), next_cursor, {"count": count})
 
-    def page_of_thread(self, thread_id: str, status: str, limit: int,
-                       cursor: str | None) -> tuple[list[str], str | None, int]:
+    def page_of_thread(
+        self, thread_id: str, status: str, limit: int, cursor: str | None
+    ) -> tuple[list[str], str | None, int]:
         """Ids of a thread's comments of one status after ``cursor`` (a sequence number), the next
         cursor, and how many the status holds, in one round trip."""
         after = int(cursor.split(":", 1)[0]) if cursor else 0
@@ -306,8 +330,9 @@ class CommentStore:
         if missing:
             self.redis.srem(index, *missing)
 
-    def load(self, comment_ids: Sequence[str], *, with_votes: bool = False,
-             with_signals: bool = False) -> list[Comment]:
+    def load(
+        self, comment_ids: Sequence[str], *, with_votes: bool = False, with_signals: bool = False
+    ) -> list[Comment]:
         """Comments by id, of any threads, in that order; missing ones are left out."""
         if not comment_ids:
             return []
@@ -316,8 +341,7 @@ class CommentStore:
             for thread_id, key in addresses:
                 pipe.hgetall(self.keys.comment(thread_id, key))
             rows = pipe.execute()
-        comments = [_comment(thread_id, key, row) for (thread_id, key), row in zip(addresses, rows, strict=True)
-                    if row]
+        comments = [_comment(thread_id, key, row) for (thread_id, key), row in zip(addresses, rows, strict=True) if row]
         return self._decorate(comments, with_votes=with_votes, with_signals=with_signals)
 
     def _decorate(self, comments: list[Comment], *, with_votes: bool, with_signals: bool) -> list[Comment]:
@@ -349,14 +373,25 @@ def _comment(thread_id: str, key: str, row: dict[bytes, bytes]) -> Comment:
         return text(value.get(name)) or None
 
     return Comment(
-        id=comment_id(thread_id, key), thread_id=thread_id, status=field_text("status") or "pending",
-        seq=int(value["seq"]), author=field_text("author") or "", body=field_text("body") or "",
-        created_at=float(value["created_at"]), email=field_text("email"), website=field_text("website"),
-        parent_id=field_text("parent_id"), ip_digest=field_text("ip_digest") or "",
-        user_agent=field_text("user_agent") or "", voter=value.get("voter") or None,
-        links=int(value.get("links") or 0), text_digest=field_text("text_digest") or "",
-        recent_from_ip=int(value.get("recent_from_ip") or 0), surge=value.get("surge") == b"1",
+        id=comment_id(thread_id, key),
+        thread_id=thread_id,
+        status=field_text("status") or "pending",
+        seq=int(value["seq"]),
+        author=field_text("author") or "",
+        body=field_text("body") or "",
+        created_at=float(value["created_at"]),
+        email=field_text("email"),
+        website=field_text("website"),
+        parent_id=field_text("parent_id"),
+        ip_digest=field_text("ip_digest") or "",
+        user_agent=field_text("user_agent") or "",
+        voter=value.get("voter") or None,
+        links=int(value.get("links") or 0),
+        text_digest=field_text("text_digest") or "",
+        recent_from_ip=int(value.get("recent_from_ip") or 0),
+        surge=value.get("surge") == b"1",
         decided_by=field_text("decided_by"),
         decided_at=float(value["decided_at"]) if value.get("decided_at") else None,
-        reason=field_text("reason"), email_digest=field_text("email_digest") or "",
+        reason=field_text("reason"),
+        email_digest=field_text("email_digest") or "",
     )

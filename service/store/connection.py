@@ -24,9 +24,15 @@ UNAVAILABLE_ERRORS = (
 )
 
 
-def connect(url: str, *, cluster: bool = False, socket_timeout: float = 0.5,
-            connect_timeout: float = 0.5, max_connections: int = 50,
-            pool_timeout: float = 1.0) -> redis.Redis | RedisCluster:
+def connect(
+    url: str,
+    *,
+    cluster: bool = False,
+    socket_timeout: float = 0.5,
+    connect_timeout: float = 0.5,
+    max_connections: int = 50,
+    pool_timeout: float = 1.0,
+) -> redis.Redis | RedisCluster:
     """A client for ``url`` with short timeouts and a single immediate retry.
 
     The retry reconnects a pooled connection that Redis closed (a restart); it is not
@@ -36,12 +42,12 @@ def connect(url: str, *, cluster: bool = False, socket_timeout: float = 0.5,
     own and timing out together.
     """
     retry = Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,))
-    options = dict(socket_timeout=socket_timeout, socket_connect_timeout=connect_timeout, retry=retry,
-                   health_check_interval=30)
+    options = dict(
+        socket_timeout=socket_timeout, socket_connect_timeout=connect_timeout, retry=retry, health_check_interval=30
+    )
     if cluster:
         return RedisCluster.from_url(url, max_connections=max_connections, **options)
-    pool = redis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=pool_timeout,
-                                                 **options)
+    pool = redis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=pool_timeout, **options)
     return redis.Redis(connection_pool=pool, retry=retry)
 
 

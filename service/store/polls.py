@@ -88,18 +88,22 @@ class PollStore:
         self.read_cache = read_cache
 
     @translate_errors
-    def save(self, poll_id: str, *, question: str, closes_at: float | None,
-             allow_change: bool, now: float) -> tuple[Poll, bool]:
+    def save(
+        self, poll_id: str, *, question: str, closes_at: float | None, allow_change: bool, now: float
+    ) -> tuple[Poll, bool]:
         """Create or update a poll's settings, keeping its tally; return it and whether it is new."""
         self.redis.zadd(self.keys.poll_registry(), {poll_id: now}, nx=True)
         key = self.keys.poll(poll_id)
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.hsetnx(key, "created_at", repr(now))
-            pipe.hset(key, mapping={
-                "question": question,
-                "closes_at": "" if closes_at is None else repr(closes_at),
-                "allow_change": "1" if allow_change else "0",
-            })
+            pipe.hset(
+                key,
+                mapping={
+                    "question": question,
+                    "closes_at": "" if closes_at is None else repr(closes_at),
+                    "allow_change": "1" if allow_change else "0",
+                },
+            )
             pipe.hsetnx(key, "yay", 0)
             pipe.hsetnx(key, "nay", 0)
             pipe.hmget(key, _POLL_FIELDS)
@@ -126,8 +130,17 @@ class PollStore:
         return [poll for poll in polls if poll is not None]
 
     @translate_errors
-    def cast_vote(self, poll_id: str, *, voter: bytes, choice: str, ip: str, now: float,
-                  limits: VoteLimits, auto_create_up_to: int = 0) -> VoteResult:
+    def cast_vote(
+        self,
+        poll_id: str,
+        *,
+        voter: bytes,
+        choice: str,
+        ip: str,
+        now: float,
+        limits: VoteLimits,
+        auto_create_up_to: int = 0,
+    ) -> VoteResult:
         """Record ``voter``'s live vote, moving it when the choice changes.
 
         ``voter`` is the voter's keyed digest and ``ip`` the client's keyed IP digest.
@@ -144,9 +157,20 @@ class PollStore:
             self.keys.vote_rate(poll_id, ip, window_start),
             self.keys.new_voters(poll_id, ip, day),
         ]
-        args: list[Any] = [field, _CHOICE_CODES[choice], repr(now), rate.count, rate.window,
-                           window_start, limits.new_voters_per_day, max(1, int((day + 1) * DAY - now)), 0,
-                           self.keys.change_channel(), poll_id, NEW_VOTER_COUNTER_TTL]
+        args: list[Any] = [
+            field,
+            _CHOICE_CODES[choice],
+            repr(now),
+            rate.count,
+            rate.window,
+            window_start,
+            limits.new_voters_per_day,
+            max(1, int((day + 1) * DAY - now)),
+            0,
+            self.keys.change_channel(),
+            poll_id,
+            NEW_VOTER_COUNTER_TTL,
+        ]
         reply = self.scripts.cast_vote(keys=keys, args=args)
         if reply[0] == b"not_found" and auto_create_up_to and self._admit(poll_id, now, auto_create_up_to):
             args[8] = 1
@@ -157,8 +181,9 @@ class PollStore:
         return result
 
     def _admit(self, poll_id: str, now: float, ceiling: int) -> bool:
-        return bool(self.scripts.admit_to_registry(
-            keys=[self.keys.poll_registry()], args=[poll_id, repr(now), ceiling]))
+        return bool(
+            self.scripts.admit_to_registry(keys=[self.keys.poll_registry()], args=[poll_id, repr(now), ceiling])
+        )
 
     @translate_errors
     def vote_of(self, poll_id: str, voter: bytes) -> str | None:
@@ -189,8 +214,7 @@ def _vote_result(poll_id: str, choice: str, reply: list, limits: VoteLimits) -> 
         _, yay, nay, previous, remaining, reset, version = reply
         poll = Poll(id=poll_id, question="", yay=yay, nay=nay, version=version)
         rate = RateState("votes", limits.rate.count, limits.rate.window, remaining, reset)
-        return VoteResult(poll=poll, vote=choice, changed=previous not in (0, _CHOICE_CODES[choice]),
-                          rate=rate)
+        return VoteResult(poll=poll, vote=choice, changed=previous not in (0, _CHOICE_CODES[choice]), rate=rate)
     if status == "not_found":
         raise PollNotFound(poll_id)
     if status == "closed":

@@ -60,8 +60,13 @@ class TokenStore:
     def all(self) -> list[TokenHolder]:
         """Every token holder, by name."""
         records = self.redis.hgetall(self.keys.tokens_by_name())
-        return sorted((TokenHolder(name.decode(), json.loads(raw)["role"], json.loads(raw)["created_at"])
-                       for name, raw in records.items()), key=lambda holder: holder.name)
+        return sorted(
+            (
+                TokenHolder(name.decode(), json.loads(raw)["role"], json.loads(raw)["created_at"])
+                for name, raw in records.items()
+            ),
+            key=lambda holder: holder.name,
+        )
 
     @translate_errors
     def revoke(self, name: str) -> bool:

@@ -45,8 +45,16 @@ def test_with_moderation_off_a_comment_is_published_at_once(settings, redis_clie
 def test_approved_comments_are_listed_oldest_first_with_public_fields_only(client, admin, clock):
     ids = []
     for n in range(3):
-        ids.append(comment(client, ip=f"203.0.113.{n}", author=f"Reader {n}", body=f"Comment {n}\nsecond line",
-                           email=f"r{n}@example.com", website="https://reader.example").json["id"])
+        ids.append(
+            comment(
+                client,
+                ip=f"203.0.113.{n}",
+                author=f"Reader {n}",
+                body=f"Comment {n}\nsecond line",
+                email=f"r{n}@example.com",
+                website="https://reader.example",
+            ).json["id"]
+        )
         clock.advance(1)
     for comment_id in reversed(ids):
         approve(client, admin, comment_id)
@@ -108,24 +116,28 @@ def test_a_reply_must_name_an_approved_comment_of_the_same_thread(client, admin)
     approve(client, admin, reply.json["id"])
     assert client.get(URL).json["comments"][1]["parent_id"] == pending
 
-    elsewhere = client.post("/api/v1/threads/other-thread/comments",
-                            json={"author": "B", "body": "Cross-thread", "parent_id": pending})
+    elsewhere = client.post(
+        "/api/v1/threads/other-thread/comments", json={"author": "B", "body": "Cross-thread", "parent_id": pending}
+    )
     assert elsewhere.status_code == 422
 
 
-@pytest.mark.parametrize("fields, bad", [
-    ({"author": ""}, "author"),
-    ({"author": "x" * 81}, "author"),
-    ({"body": ""}, "body"),
-    ({"body": "   \n  "}, "body"),
-    ({"body": "x" * 5001}, "body"),
-    ({"email": "not-an-address"}, "email"),
-    ({"website": "javascript:alert(1)"}, "website"),
-    ({"website": "ftp://files.example"}, "website"),
-    ({"parent_id": "../../etc"}, "parent_id"),
-    ({"voter": "short"}, "voter"),
-    ({"rating": 5}, "rating"),
-])
+@pytest.mark.parametrize(
+    "fields, bad",
+    [
+        ({"author": ""}, "author"),
+        ({"author": "x" * 81}, "author"),
+        ({"body": ""}, "body"),
+        ({"body": "   \n  "}, "body"),
+        ({"body": "x" * 5001}, "body"),
+        ({"email": "not-an-address"}, "email"),
+        ({"website": "javascript:alert(1)"}, "website"),
+        ({"website": "ftp://files.example"}, "website"),
+        ({"parent_id": "../../etc"}, "parent_id"),
+        ({"voter": "short"}, "voter"),
+        ({"rating": 5}, "rating"),
+    ],
+)
 def test_bad_json_fields_are_422_naming_each(client, fields, bad):
     response = comment(client, **fields)
     assert response.status_code == 422
@@ -138,9 +150,9 @@ def test_a_json_comment_with_a_wrong_content_type_is_415(client):
 
 
 def test_body_text_keeps_line_breaks_and_markup_as_text(client, admin):
-    markup = "<script>alert(1)</script>\r\n<b>bold</b> & \"quotes\""
+    markup = '<script>alert(1)</script>\r\n<b>bold</b> & "quotes"'
     approve(client, admin, comment(client, body=markup).json["id"])
-    assert client.get(URL).json["comments"][0]["body"] == "<script>alert(1)</script>\n<b>bold</b> & \"quotes\""
+    assert client.get(URL).json["comments"][0]["body"] == '<script>alert(1)</script>\n<b>bold</b> & "quotes"'
 
 
 def test_an_idempotency_key_makes_a_retry_return_the_same_comment(client):
@@ -219,11 +231,20 @@ def test_the_thread_ceiling_bounds_new_threads(settings, redis_client):
     for n, thread in enumerate(("one", "two")):
         response = client.post(f"/api/v1/threads/{thread}/comments", json={"author": "A", "body": f"b{n}"})
         assert response.status_code == 202
-    refused = client.post("/api/v1/threads/three/comments", json={"author": "A", "body": "b3"},
-                          environ_base={"REMOTE_ADDR": "198.51.100.3"})
+    refused = client.post(
+        "/api/v1/threads/three/comments",
+        json={"author": "A", "body": "b3"},
+        environ_base={"REMOTE_ADDR": "198.51.100.3"},
+    )
     assert refused.status_code == 409
-    assert client.post("/api/v1/threads/one/comments", json={"author": "A", "body": "again"},
-                       environ_base={"REMOTE_ADDR": "198.51.100.3"}).status_code == 202
+    assert (
+        client.post(
+            "/api/v1/threads/one/comments",
+            json={"author": "A", "body": "again"},
+            environ_base={"REMOTE_ADDR": "198.51.100.3"},
+        ).status_code
+        == 202
+    )
 
 
 def test_a_surge_is_flagged_to_moderators_but_comments_keep_coming(settings, redis_client, admin, clock):
@@ -247,9 +268,14 @@ def test_thread_counts_for_list_pages(client, admin):
 
 # -- plain HTML forms --------------------------------------------------------------
 
+
 def test_a_form_post_from_an_allowed_page_redirects_back_with_a_pending_fragment(client):
-    response = form(client, author="Bob", body="From a plain form",
-                    return_to="https://blog.example/2026/mini-backpacks?ref=home#comments")
+    response = form(
+        client,
+        author="Bob",
+        body="From a plain form",
+        return_to="https://blog.example/2026/mini-backpacks?ref=home#comments",
+    )
     assert response.status_code == 303
     assert response.headers["Location"] == "https://blog.example/2026/mini-backpacks?ref=home#yaynay-comment-pending"
 
@@ -261,14 +287,23 @@ def test_a_form_post_may_return_to_the_services_own_pages(client):
 
 
 def test_a_form_post_falls_back_to_the_referer(client):
-    response = form(client, author="Bob", body="Referer only",
-                    headers={"Referer": "https://blog.example/2026/mini-backpacks"})
+    response = form(
+        client, author="Bob", body="Referer only", headers={"Referer": "https://blog.example/2026/mini-backpacks"}
+    )
     assert response.status_code == 303
     assert response.headers["Location"].startswith("https://blog.example/2026/mini-backpacks#")
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/phish", "//evil.example/x", "javascript:alert(1)",
-                                    "https://blog.example.evil.example/", "http://blog.example/"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/phish",
+        "//evil.example/x",
+        "javascript:alert(1)",
+        "https://blog.example.evil.example/",
+        "http://blog.example/",
+    ],
+)
 def test_a_form_post_naming_another_origin_is_refused_and_not_stored(client, admin, target):
     response = form(client, author="Bob", body="Send me elsewhere", return_to=target)
     assert response.status_code == 400
@@ -279,8 +314,14 @@ def test_a_form_post_naming_another_origin_is_refused_and_not_stored(client, adm
 
 def test_a_form_post_with_bad_input_shows_the_form_again_with_the_text_kept(client, admin):
     typed = "I wrote a long thoughtful comment about <mini> backpacks & more.\nSecond paragraph."
-    response = form(client, author="", email="not-an-email", body=typed, website="https://me.example",
-                    return_to="https://blog.example/post")
+    response = form(
+        client,
+        author="",
+        email="not-an-email",
+        body=typed,
+        website="https://me.example",
+        return_to="https://blog.example/post",
+    )
     assert response.status_code == 422
     assert response.mimetype == "text/html"
     page = response.get_data(as_text=True)
@@ -316,11 +357,21 @@ def test_no_public_response_ever_contains_a_submitted_email(client, admin, make_
     form_post = form(client, author="F", email=secret_email, body="Form text", return_to="https://blog.example/p")
     bad_form = form(client, author="", email=secret_email, body="x")
 
-    public = [first, form_post,
-              client.get(URL), client.get(f"{URL}?limit=1"), client.get(f"/api/v1/threads?ids={THREAD}"),
-              client.get(f"/api/v1/polls/{THREAD}"), client.get(f"/api/v1/polls?ids={THREAD}"),
-              client.get("/openapi.json"), client.get("/healthz"), client.get("/readyz"),
-              client.get(f"/embed/{THREAD}"), client.get("/"), client.get(f"/api/v1/polls/{THREAD}/badge.svg")]
+    public = [
+        first,
+        form_post,
+        client.get(URL),
+        client.get(f"{URL}?limit=1"),
+        client.get(f"/api/v1/threads?ids={THREAD}"),
+        client.get(f"/api/v1/polls/{THREAD}"),
+        client.get(f"/api/v1/polls?ids={THREAD}"),
+        client.get("/openapi.json"),
+        client.get("/healthz"),
+        client.get("/readyz"),
+        client.get(f"/embed/{THREAD}"),
+        client.get("/"),
+        client.get(f"/api/v1/polls/{THREAD}/badge.svg"),
+    ]
     for response in public:
         assert secret_email not in response.get_data(as_text=True), response.request.path
         assert secret_email not in str(response.headers)
@@ -330,12 +381,20 @@ def test_no_public_response_ever_contains_a_submitted_email(client, admin, make_
 
 
 def test_a_form_posted_from_another_sites_page_is_refused(client, admin):
-    foreign = form(client, author="Visitor", body="Posted by a page I never saw",
-                   headers={"Origin": "https://evil.example"})
+    foreign = form(
+        client, author="Visitor", body="Posted by a page I never saw", headers={"Origin": "https://evil.example"}
+    )
     assert foreign.status_code == 403
     assert "Posted by a page I never saw" in foreign.get_data(as_text=True)
-    publisher = form(client, ip="198.51.100.8", author="Reader", body="From the article",
-                     return_to="https://blog.example/a", headers={"Origin": "https://blog.example"})
+    publisher = form(
+        client,
+        ip="198.51.100.8",
+        author="Reader",
+        body="From the article",
+        return_to="https://blog.example/a",
+        headers={"Origin": "https://blog.example"},
+    )
     assert publisher.status_code == 303
     assert [c["body"] for c in client.get("/api/v1/moderation/queue", headers=admin).json["comments"]] == [
-        "From the article"]
+        "From the article"
+    ]

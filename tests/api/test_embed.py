@@ -71,8 +71,12 @@ def test_the_badge_is_an_svg_of_the_tally_with_an_etag(client, make_poll, new_vo
     assert badge.mimetype == "image/svg+xml"
     assert "YAY 100%" in badge.get_data(as_text=True)
     assert badge.headers["Cache-Control"] == "public, max-age=5"
-    assert client.get("/api/v1/polls/mini-backpacks/badge.svg",
-                      headers={"If-None-Match": badge.headers["ETag"]}).status_code == 304
+    assert (
+        client.get(
+            "/api/v1/polls/mini-backpacks/badge.svg", headers={"If-None-Match": badge.headers["ETag"]}
+        ).status_code
+        == 304
+    )
 
 
 def test_the_badge_escapes_the_question(client, admin):
@@ -98,8 +102,9 @@ def test_the_demo_is_off_in_production(settings, redis_client):
 
 def test_a_vote_form_posted_from_another_site_is_refused(client, make_poll):
     make_poll()
-    refused = client.post("/embed/mini-backpacks/vote", data={"choice": "yay"},
-                          headers={"Origin": "https://evil.example"})
+    refused = client.post(
+        "/embed/mini-backpacks/vote", data={"choice": "yay"}, headers={"Origin": "https://evil.example"}
+    )
     assert refused.status_code == 403
     own = client.post("/embed/mini-backpacks/vote", data={"choice": "yay"}, headers={"Origin": "http://localhost"})
     assert own.status_code == 303

@@ -11,8 +11,9 @@ def assert_error_shape(response, code):
 
 def test_malformed_json_is_400(client, make_poll):
     make_poll()
-    response = client.post("/api/v1/polls/mini-backpacks/votes", data='{"choice": "yay",',
-                           content_type="application/json")
+    response = client.post(
+        "/api/v1/polls/mini-backpacks/votes", data='{"choice": "yay",', content_type="application/json"
+    )
     assert_error_shape(response, 400)
     assert "JSON" in response.json["message"]
 
@@ -25,8 +26,11 @@ def test_json_that_is_not_an_object_is_422(client, make_poll):
 
 def test_a_wrong_content_type_is_415(client, make_poll):
     make_poll()
-    response = client.post("/api/v1/polls/mini-backpacks/votes", data="choice=yay&voter=aaaaaaaaaaaaaaaaaaaa",
-                           content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        "/api/v1/polls/mini-backpacks/votes",
+        data="choice=yay&voter=aaaaaaaaaaaaaaaaaaaa",
+        content_type="application/x-www-form-urlencoded",
+    )
     assert_error_shape(response, 415)
     assert "Content-Type" in response.json["errors"]["headers"]
 
@@ -53,18 +57,23 @@ def test_cors_allows_only_the_configured_origins(client, make_poll):
 
 
 def test_cors_preflight_is_answered_for_allowed_origins(client):
-    preflight = client.options("/api/v1/polls/mini-backpacks/votes", headers={
-        "Origin": "https://blog.example",
-        "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type",
-    })
+    preflight = client.options(
+        "/api/v1/polls/mini-backpacks/votes",
+        headers={
+            "Origin": "https://blog.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
     assert preflight.status_code == 200
     assert preflight.headers["Access-Control-Allow-Origin"] == "https://blog.example"
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     assert "content-type" in preflight.headers["Access-Control-Allow-Headers"].lower()
 
-    refused = client.options("/api/v1/polls/mini-backpacks/votes", headers={
-        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    refused = client.options(
+        "/api/v1/polls/mini-backpacks/votes",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
     assert "Access-Control-Allow-Origin" not in refused.headers
 
 
@@ -76,8 +85,9 @@ def test_health_and_readiness(client):
 def test_the_openapi_document_covers_every_endpoint(client, app):
     document = client.get("/openapi.json").json
     assert document["openapi"].startswith("3.")
-    documented = {(path, method.upper()) for path, item in document["paths"].items() for method in item
-                  if method != "parameters"}
+    documented = {
+        (path, method.upper()) for path, item in document["paths"].items() for method in item if method != "parameters"
+    }
     served = set()
     for rule in app.url_map.iter_rules():
         if not (rule.rule.startswith("/api/") or rule.rule in ("/healthz", "/readyz")):

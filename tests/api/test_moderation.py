@@ -7,8 +7,12 @@ QUEUE = "/api/v1/moderation/queue"
 
 def submit(client, thread="mini-backpacks", ip="203.0.113.7", **fields):
     body = {"author": "Ann", "body": "Tiny and useless. NAY.", **fields}
-    response = client.post(f"/api/v1/threads/{thread}/comments", json=body, environ_base={"REMOTE_ADDR": ip},
-                           headers={"User-Agent": "Mozilla/5.0 (test)"})
+    response = client.post(
+        f"/api/v1/threads/{thread}/comments",
+        json=body,
+        environ_base={"REMOTE_ADDR": ip},
+        headers={"User-Agent": "Mozilla/5.0 (test)"},
+    )
     assert response.status_code == 202, response.json
     return response.json["id"]
 
@@ -18,8 +22,12 @@ def decide(client, headers, comment_id, action, **extra):
 
 
 def test_the_queue_shows_moderators_everything_they_need(client, admin, clock):
-    comment_id = submit(client, email="ann@example.com", website="https://ann.example",
-                        body="See http://spam.example and www.more.example")
+    comment_id = submit(
+        client,
+        email="ann@example.com",
+        website="https://ann.example",
+        body="See http://spam.example and www.more.example",
+    )
     (entry,) = client.get(QUEUE, headers=admin).json["comments"]
     assert entry["id"] == comment_id
     assert entry["thread"] == "mini-backpacks"
@@ -69,8 +77,9 @@ def test_the_queue_filters_by_status_and_thread(client, admin):
     assert client.get(QUEUE + "?status=everything", headers=admin).status_code == 422
 
 
-@pytest.mark.parametrize("action, status, public", [("approve", "approved", 1), ("reject", "rejected", 0),
-                                                      ("spam", "spam", 0)])
+@pytest.mark.parametrize(
+    "action, status, public", [("approve", "approved", 1), ("reject", "rejected", 0), ("spam", "spam", 0)]
+)
 def test_a_decision_moves_the_comment_between_queue_and_listing(client, admin, action, status, public):
     comment_id = submit(client)
     response = decide(client, admin, comment_id, action, reason="house rules")
@@ -83,7 +92,11 @@ def test_a_decision_moves_the_comment_between_queue_and_listing(client, admin, a
     assert client.get("/api/v1/threads/mini-backpacks/comments").json["count"] == public
     (entry,) = client.get("/api/v1/moderation/log", headers=admin).json["entries"]
     assert (entry["comment_id"], entry["action"], entry["moderator"], entry["reason"]) == (
-        comment_id, action, "admin", "house rules")
+        comment_id,
+        action,
+        "admin",
+        "house rules",
+    )
 
 
 def test_the_second_decision_on_a_comment_is_409_naming_the_one_that_stands(client, admin):
@@ -120,19 +133,27 @@ def test_deciding_an_unknown_comment_is_404_and_a_bad_action_422(client, admin):
     comment_id = submit(client)
     bad = decide(client, admin, comment_id, "publish")
     assert bad.status_code == 422 and "action" in bad.json["errors"]["json"]
-    assert client.post("/api/v1/moderation/comments/not-an-id", json={"action": "approve"},
-                       headers=admin).status_code == 404
+    assert (
+        client.post("/api/v1/moderation/comments/not-an-id", json={"action": "approve"}, headers=admin).status_code
+        == 404
+    )
 
 
 def test_bulk_decisions_report_each_outcome(client, admin):
     ids = [submit(client, ip=f"198.51.100.{n}", body=f"Bulk {n}") for n in range(3)]
     decide(client, admin, ids[2], "reject")
-    response = client.post("/api/v1/moderation/decisions", headers=admin, json={"decisions": [
-        {"id": ids[0], "action": "approve"},
-        {"id": ids[1], "action": "spam", "reason": "links"},
-        {"id": ids[2], "action": "approve"},
-        {"id": "mini-backpacks.zzzzzzzz", "action": "approve"},
-    ]})
+    response = client.post(
+        "/api/v1/moderation/decisions",
+        headers=admin,
+        json={
+            "decisions": [
+                {"id": ids[0], "action": "approve"},
+                {"id": ids[1], "action": "spam", "reason": "links"},
+                {"id": ids[2], "action": "approve"},
+                {"id": "mini-backpacks.zzzzzzzz", "action": "approve"},
+            ]
+        },
+    )
     assert response.status_code == 200
     results = response.json["results"]
     assert [r["ok"] for r in results] == [True, True, False, False]
@@ -145,8 +166,9 @@ def test_bulk_decisions_report_each_outcome(client, admin):
 def test_bulk_decisions_are_bounded_and_validated(client, admin):
     too_many = [{"id": f"t.{'a' * 8}", "action": "approve"}] * 101
     assert client.post("/api/v1/moderation/decisions", json={"decisions": too_many}, headers=admin).status_code == 422
-    bad = client.post("/api/v1/moderation/decisions", json={"decisions": [{"id": "x", "action": "nuke"}]},
-                      headers=admin)
+    bad = client.post(
+        "/api/v1/moderation/decisions", json={"decisions": [{"id": "x", "action": "nuke"}]}, headers=admin
+    )
     assert bad.status_code == 422
     assert set(bad.json["errors"]["json"]["decisions"]["0"]) == {"id", "action"}
 
@@ -163,20 +185,26 @@ def test_the_log_is_newest_first_and_pages(client, admin, clock):
 
 
 def test_moderation_needs_a_token(client):
-    for response in (client.get(QUEUE), client.get("/api/v1/moderation/log"),
-                     client.post("/api/v1/moderation/decisions", json={"decisions": []}),
-                     client.get(QUEUE, headers={"Authorization": "Bearer wrong"})):
+    for response in (
+        client.get(QUEUE),
+        client.get("/api/v1/moderation/log"),
+        client.post("/api/v1/moderation/decisions", json={"decisions": []}),
+        client.get(QUEUE, headers={"Authorization": "Bearer wrong"}),
+    ):
         assert response.status_code == 401
         assert response.json["code"] == 401
 
 
-@pytest.mark.parametrize("path", [
-    "/api/v1/moderation/log?cursor=0-0",
-    "/api/v1/moderation/log?cursor=not-a-cursor",
-    "/api/v1/moderation/queue?cursor=abc",
-    "/api/v1/moderation/queue?cursor=12",
-    "/api/v1/moderation/queue?thread=a&cursor=12:a.aaaaaaaa",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/moderation/log?cursor=0-0",
+        "/api/v1/moderation/log?cursor=not-a-cursor",
+        "/api/v1/moderation/queue?cursor=abc",
+        "/api/v1/moderation/queue?cursor=12",
+        "/api/v1/moderation/queue?thread=a&cursor=12:a.aaaaaaaa",
+    ],
+)
 def test_odd_cursors_are_a_422_or_an_empty_page_never_a_500(client, admin, path):
     response = client.get(path, headers=admin)
     assert response.status_code in (200, 422), response.json

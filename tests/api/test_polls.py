@@ -4,8 +4,9 @@ import datetime as dt
 
 
 def test_an_admin_creates_a_poll_and_anyone_reads_it(client, admin):
-    created = client.put("/api/v1/polls/mini-backpacks",
-                         json={"question": "Are you YAY or NAY on mini backpacks?"}, headers=admin)
+    created = client.put(
+        "/api/v1/polls/mini-backpacks", json={"question": "Are you YAY or NAY on mini backpacks?"}, headers=admin
+    )
     assert created.status_code == 201
 
     poll = client.get("/api/v1/polls/mini-backpacks")
@@ -24,9 +25,11 @@ def test_an_admin_creates_a_poll_and_anyone_reads_it(client, admin):
 def test_updating_a_poll_keeps_its_tally(client, admin, make_poll, new_voter):
     make_poll()
     client.post("/api/v1/polls/mini-backpacks/votes", json={"choice": "yay", "voter": new_voter()})
-    updated = client.put("/api/v1/polls/mini-backpacks",
-                         json={"question": "Mini backpacks: YAY or NAY?", "allow_change": False},
-                         headers=admin)
+    updated = client.put(
+        "/api/v1/polls/mini-backpacks",
+        json={"question": "Mini backpacks: YAY or NAY?", "allow_change": False},
+        headers=admin,
+    )
     assert updated.status_code == 200
     assert updated.json["question"] == "Mini backpacks: YAY or NAY?"
     assert updated.json["allow_change"] is False
@@ -35,8 +38,7 @@ def test_updating_a_poll_keeps_its_tally(client, admin, make_poll, new_voter):
 
 def test_creating_a_poll_needs_the_admin_token(client):
     missing = client.put("/api/v1/polls/x", json={"question": "Q?"})
-    wrong = client.put("/api/v1/polls/x", json={"question": "Q?"},
-                       headers={"Authorization": "Bearer not-the-token"})
+    wrong = client.put("/api/v1/polls/x", json={"question": "Q?"}, headers={"Authorization": "Bearer not-the-token"})
     for response in (missing, wrong):
         assert response.status_code == 401
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
@@ -45,9 +47,11 @@ def test_creating_a_poll_needs_the_admin_token(client):
 
 
 def test_poll_settings_are_validated_by_field(client, admin):
-    response = client.put("/api/v1/polls/x", headers=admin,
-                          json={"question": " ", "closes_at": "next tuesday", "allow_change": "perhaps",
-                                "colour": "red"})
+    response = client.put(
+        "/api/v1/polls/x",
+        headers=admin,
+        json={"question": " ", "closes_at": "next tuesday", "allow_change": "perhaps", "colour": "red"},
+    )
     assert response.status_code == 422
     fields = response.json["errors"]["json"]
     assert set(fields) == {"question", "closes_at", "allow_change", "colour"}

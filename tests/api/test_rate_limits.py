@@ -6,8 +6,12 @@ from service import create_app
 
 
 def vote(client, voter, choice="yay", ip="203.0.113.7", **headers):
-    return client.post("/api/v1/polls/mini-backpacks/votes", json={"choice": choice, "voter": voter},
-                       environ_base={"REMOTE_ADDR": ip}, headers=headers)
+    return client.post(
+        "/api/v1/polls/mini-backpacks/votes",
+        json={"choice": choice, "voter": voter},
+        environ_base={"REMOTE_ADDR": ip},
+        headers=headers,
+    )
 
 
 @pytest.fixture

@@ -46,12 +46,15 @@ def test_repeated_tally_reads_do_not_touch_redis(client, make_poll, redis_client
     assert calls(redis_client, "hmget") == before
 
 
-def test_a_vote_through_another_worker_reaches_this_workers_tally_and_etag(
-        client, other_worker, make_poll, new_voter):
+def test_a_vote_through_another_worker_reaches_this_workers_tally_and_etag(client, other_worker, make_poll, new_voter):
     make_poll()
     stale = warm(client, "/api/v1/polls/mini-backpacks")
-    assert other_worker.post("/api/v1/polls/mini-backpacks/votes",
-                             json={"choice": "yay", "voter": new_voter()}).status_code == 200
+    assert (
+        other_worker.post(
+            "/api/v1/polls/mini-backpacks/votes", json={"choice": "yay", "voter": new_voter()}
+        ).status_code
+        == 200
+    )
     eventually(lambda: client.get("/api/v1/polls/mini-backpacks").json["tally"]["yay"] == 1)
     fresh = client.get("/api/v1/polls/mini-backpacks", headers={"If-None-Match": stale.headers["ETag"]})
     assert fresh.status_code == 200 and fresh.headers["ETag"] != stale.headers["ETag"]
@@ -66,12 +69,14 @@ def test_a_poll_update_through_another_worker_reaches_single_and_batch_reads(cli
 
 
 def test_an_approval_and_an_authors_vote_change_through_another_worker_reach_the_thread_page(
-        client, other_worker, make_poll, admin, new_voter):
+    client, other_worker, make_poll, admin, new_voter
+):
     make_poll()
     voter = new_voter()
     other_worker.post("/api/v1/polls/mini-backpacks/votes", json={"choice": "yay", "voter": voter})
-    posted = other_worker.post("/api/v1/threads/mini-backpacks/comments",
-                               json={"author": "Ann", "body": "Tiny but mighty.", "voter": voter})
+    posted = other_worker.post(
+        "/api/v1/threads/mini-backpacks/comments", json={"author": "Ann", "body": "Tiny but mighty.", "voter": voter}
+    )
     warm(client, "/api/v1/threads/mini-backpacks/comments")
     assert client.get("/api/v1/threads/mini-backpacks/comments").json["count"] == 0
 

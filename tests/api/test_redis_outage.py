@@ -41,9 +41,11 @@ def test_redis_stopped_gives_a_quick_503_then_recovers(own_redis, outage_client)
     assert vote(outage_client).status_code == 200
 
     own_redis.stop()
-    for request in (lambda: vote(outage_client, choice="nay"),
-                    lambda: outage_client.get("/api/v1/polls/mini-backpacks"),
-                    lambda: outage_client.get("/readyz")):
+    for request in (
+        lambda: vote(outage_client, choice="nay"),
+        lambda: outage_client.get("/api/v1/polls/mini-backpacks"),
+        lambda: outage_client.get("/readyz"),
+    ):
         response, elapsed = timed(request)
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "1"

@@ -93,17 +93,20 @@ def test_auto_create_makes_the_poll_on_first_vote_up_to_the_ceiling(settings, re
     assert client.get("/api/v1/polls/first").json["state"] == "open"
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"choice": "maybe", "voter": "a" * 20}, "choice"),
-    ({"choice": "YAY", "voter": "a" * 20}, "choice"),
-    ({"voter": "a" * 20}, "choice"),
-    ({"choice": "yay"}, "voter"),
-    ({"choice": "yay", "voter": "short"}, "voter"),
-    ({"choice": "yay", "voter": "a" * 65}, "voter"),
-    ({"choice": "yay", "voter": "has spaces in it ok"}, "voter"),
-    ({"choice": "yay", "voter": 12345678901234567890}, "voter"),
-    ({"choice": "yay", "voter": "a" * 20, "weight": 100}, "weight"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"choice": "maybe", "voter": "a" * 20}, "choice"),
+        ({"choice": "YAY", "voter": "a" * 20}, "choice"),
+        ({"voter": "a" * 20}, "choice"),
+        ({"choice": "yay"}, "voter"),
+        ({"choice": "yay", "voter": "short"}, "voter"),
+        ({"choice": "yay", "voter": "a" * 65}, "voter"),
+        ({"choice": "yay", "voter": "has spaces in it ok"}, "voter"),
+        ({"choice": "yay", "voter": 12345678901234567890}, "voter"),
+        ({"choice": "yay", "voter": "a" * 20, "weight": 100}, "weight"),
+    ],
+)
 def test_a_bad_ballot_is_422_naming_the_field(client, make_poll, body, field):
     make_poll()
     response = client.post("/api/v1/polls/mini-backpacks/votes", json=body)

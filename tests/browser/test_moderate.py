@@ -7,9 +7,12 @@ from tests.conftest import ADMIN_TOKEN
 
 
 def submit(base, author, body):
-    request = urllib.request.Request(f"{base}/api/v1/threads/mini-backpacks/comments", method="POST",
-                                     data=json.dumps({"author": author, "body": body}).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{base}/api/v1/threads/mini-backpacks/comments",
+        method="POST",
+        data=json.dumps({"author": author, "body": body}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())["id"]
 

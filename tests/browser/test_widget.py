@@ -12,9 +12,12 @@ POLL = "mini-backpacks"
 
 
 def api(base, method, path, body=None, token=ADMIN_TOKEN):
-    request = urllib.request.Request(f"{base}/api/v1{path}", method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(
+        f"{base}/api/v1{path}",
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read() or b"null")
 
@@ -101,8 +104,9 @@ def test_comments_from_the_widget_and_the_plain_form_appear_once_approved(demo, 
 def seed_conversation(base):
     """Two readers who voted and commented, approved: what a real article's widget shows."""
     for token, choice, author, body in (
-            ("reader-token-yay-000001", "yay", "Priya", "Mine holds everything I need and nothing I don't. YAY!"),
-            ("reader-token-nay-000002", "nay", "Tom", "Cute, but my water bottle disagrees.\nNAY from me.")):
+        ("reader-token-yay-000001", "yay", "Priya", "Mine holds everything I need and nothing I don't. YAY!"),
+        ("reader-token-nay-000002", "nay", "Tom", "Cute, but my water bottle disagrees.\nNAY from me."),
+    ):
         api(base, "POST", f"/polls/{POLL}/votes", {"choice": choice, "voter": token})
         comment = api(base, "POST", f"/threads/{POLL}/comments", {"author": author, "body": body, "voter": token})
         api(base, "POST", f"/moderation/comments/{comment['id']}", {"action": "approve"})
@@ -119,7 +123,8 @@ def test_screenshots_of_the_widget(demo, live_server, output_dir, scheme):
     wait_for_total(page, "3 votes · You voted YAY")
     assert host.locator(".t.yay").inner_text() == "YAY" and host.locator(".t.nay").inner_text() == "NAY"
     background = page.evaluate(
-        "getComputedStyle(document.querySelector('[data-yaynay-poll]').shadowRoot.querySelector('.w')).backgroundColor")
+        "getComputedStyle(document.querySelector('[data-yaynay-poll]').shadowRoot.querySelector('.w')).backgroundColor"
+    )
     assert background == ("rgb(255, 255, 255)" if scheme == "light" else "rgb(28, 28, 28)")
     host.screenshot(path=str(output_dir / f"widget-{scheme}.png"))
 
@@ -137,9 +142,14 @@ def test_an_unavailable_service_gets_a_readable_message_and_a_retry(demo):
     page = demo()
     host = widget(page)
     wait_for_total(page, "0 votes")
-    page.route("**/votes", lambda route: route.fulfill(
-        status=503, headers={"Retry-After": "1", "Content-Type": "application/json"},
-        body='{"code": 503, "status": "Service Unavailable", "message": "down", "errors": {}}'))
+    page.route(
+        "**/votes",
+        lambda route: route.fulfill(
+            status=503,
+            headers={"Retry-After": "1", "Content-Type": "application/json"},
+            body='{"code": 503, "status": "Service Unavailable", "message": "down", "errors": {}}',
+        ),
+    )
     host.locator("button.yay").click()
     alert = host.locator("p.msg[role=alert]")
     alert.filter(has_text="busy right now").wait_for()
@@ -180,8 +190,9 @@ def test_embedding_options_choose_the_thread_or_turn_comments_off(demo, live_ser
 <div id="poll-only" data-yaynay-poll="{POLL}" data-yaynay-comments="off"></div>
 <div id="other" data-yaynay-poll="{POLL}" data-yaynay-thread="other-thread"></div>
 <script src="{live_server}/widget.js" async></script></body></html>"""
-    page.route(f"{live_server}/options",
-               lambda route: route.fulfill(status=200, content_type="text/html", body=article))
+    page.route(
+        f"{live_server}/options", lambda route: route.fulfill(status=200, content_type="text/html", body=article)
+    )
     page.goto(f"{live_server}/options")
 
     other = page.locator("#other")

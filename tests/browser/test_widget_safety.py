@@ -93,8 +93,24 @@ SAFE_WEBSITES = ["https://reader.example/about", 'https://reader.example/?q="><s
 HOSTILE_WEBSITES = ["javascript:alert(1)", "data:text/html,<script>alert(1)</script>", "vbscript:msgbox(1)"]
 
 # What the widget itself puts in its shadow root; anything else came from a comment.
-WIDGET_TAGS = {"section", "h2", "h3", "div", "button", "span", "p", "ol", "li", "a", "time",
-               "form", "label", "small", "input", "textarea"}
+WIDGET_TAGS = {
+    "section",
+    "h2",
+    "h3",
+    "div",
+    "button",
+    "span",
+    "p",
+    "ol",
+    "li",
+    "a",
+    "time",
+    "form",
+    "label",
+    "small",
+    "input",
+    "textarea",
+}
 COMMENT_TAGS = {"li", "p", "span", "a", "time", "button", "ol"}  # button: Reply; ol: replies
 EMBED_COMMENT_TAGS = {"li", "p", "span", "time"}
 
@@ -117,8 +133,9 @@ class Seeder:
         assert response.status_code in (200, 201), response.json
 
     def comment(self, author: str, body: str, thread: str = DEMO_POLL, **fields) -> str:
-        response = self.client.post(f"/api/v1/threads/{thread}/comments",
-                                    json={"author": author, "body": body, **fields})
+        response = self.client.post(
+            f"/api/v1/threads/{thread}/comments", json={"author": author, "body": body, **fields}
+        )
         assert response.status_code == 202, (author, body, response.json)
         return response.json["id"]
 
@@ -137,9 +154,16 @@ class Seeder:
 @pytest.fixture
 def seed(live_server, redis_url, tmp_path) -> Seeder:
     """A Seeder for the live server's data; the demo poll exists."""
-    app = create_app({"REDIS_URL": redis_url, "SECRET_KEY": "live-secret", "ADMIN_TOKEN": ADMIN_TOKEN,
-                      "COMMENT_RATE_LIMITS": ["1000/minute"], "KEY_PREFIX": "yaynay",
-                      "VAR_DIR": str(tmp_path / "seed-var")})
+    app = create_app(
+        {
+            "REDIS_URL": redis_url,
+            "SECRET_KEY": "live-secret",
+            "ADMIN_TOKEN": ADMIN_TOKEN,
+            "COMMENT_RATE_LIMITS": ["1000/minute"],
+            "KEY_PREFIX": "yaynay",
+            "VAR_DIR": str(tmp_path / "seed-var"),
+        }
+    )
     seeder = Seeder(app.test_client())
     seeder.poll()
     return seeder
@@ -208,16 +232,21 @@ def test_the_api_keeps_hostile_comments_verbatim_and_refuses_script_websites(see
         if number < len(AUTHOR_PAYLOADS):
             assert by_body[normalised(payload)]["author"] == normalised(AUTHOR_PAYLOADS[number])
     for website in HOSTILE_WEBSITES:
-        response = seed.client.post(f"/api/v1/threads/{DEMO_POLL}/comments",
-                                    json={"author": "Linker", "body": f"See {website}", "website": website})
+        response = seed.client.post(
+            f"/api/v1/threads/{DEMO_POLL}/comments",
+            json={"author": "Linker", "body": f"See {website}", "website": website},
+        )
         assert response.status_code == 422, (website, response.json)
         assert list(response.json["errors"]["json"]) == ["website"]
 
 
 def test_a_comment_with_a_lone_surrogate_is_refused_not_a_server_error(seed):
     # Valid JSON (RFC 8259 allows the escape), and what JSON.stringify sends for a lone surrogate.
-    response = seed.client.post(f"/api/v1/threads/{DEMO_POLL}/comments", content_type="application/json",
-                                data=b'{"author": "Surrogate", "body": "half an emoji: \\ud83d"}')
+    response = seed.client.post(
+        f"/api/v1/threads/{DEMO_POLL}/comments",
+        content_type="application/json",
+        data=b'{"author": "Surrogate", "body": "half an emoji: \\ud83d"}',
+    )
     assert response.status_code in (202, 422), response.get_data(as_text=True)
 
 
@@ -254,9 +283,11 @@ def test_hostile_comments_render_as_text_on_the_iframe_page(new_page, live_serve
     assert_nothing_ran(page)
 
 
-HOSTILE_CSS = ("* { display: none } html, body { display: block } "
-               "button { color: white !important; background: white !important } "
-               "div { font-size: 2px; color: white }")
+HOSTILE_CSS = (
+    "* { display: none } html, body { display: block } "
+    "button { color: white !important; background: white !important } "
+    "div { font-size: 2px; color: white }"
+)
 
 
 def open_hostile_article(new_page, live_server) -> Page:
@@ -269,15 +300,17 @@ def open_hostile_article(new_page, live_server) -> Page:
     # A public https page reaching the loopback test server needs Chromium's local network permission;
     # a real deployment is public, so real readers are never asked.
     page = new_page(permissions=["local-network-access"])
-    page.route(f"{ALLOWED_ORIGIN}/article",
-               lambda route: route.fulfill(status=200, content_type="text/html", body=article))
+    page.route(
+        f"{ALLOWED_ORIGIN}/article", lambda route: route.fulfill(status=200, content_type="text/html", body=article)
+    )
     page.goto(f"{ALLOWED_ORIGIN}/article")
     return page
 
 
 def computed(locator, *properties: str) -> dict:
-    return locator.evaluate("(el, names) => Object.fromEntries(names.map(n => [n, getComputedStyle(el)[n]]))",
-                            list(properties))
+    return locator.evaluate(
+        "(el, names) => Object.fromEntries(names.map(n => [n, getComputedStyle(el)[n]]))", list(properties)
+    )
 
 
 def test_hostile_host_css_cannot_hide_the_widget(new_page, live_server, seed, output_dir):
@@ -303,13 +336,14 @@ def test_hostile_host_css_cannot_hide_the_widget(new_page, live_server, seed, ou
     page.screenshot(path=str(output_dir / "widget-hostile-css.png"), full_page=True)
 
 
-
 def contrast(foreground: str, background: str) -> float:
     """WCAG contrast ratio of two computed ``rgb(...)`` colours."""
+
     def luminance(colour: str) -> float:
         channels = [int(v) / 255 for v in re.findall(r"\d+", colour)[:3]]
         r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
         return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
     high, low = sorted((luminance(foreground), luminance(background)), reverse=True)
     return (high + 0.05) / (low + 0.05)
 

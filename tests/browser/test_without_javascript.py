@@ -33,8 +33,9 @@ OPENER = urllib.request.build_opener(NoRedirects)
 def call(method: str, url: str, body: dict | None = None, headers: dict | None = None):
     """(status, headers, body bytes) of one HTTP request; JSON body, redirects not followed."""
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json", **(headers or {})})
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     try:
         response = OPENER.open(request, timeout=5)
     except urllib.error.HTTPError as error:  # 3xx, 4xx and 5xx, 304 included
@@ -52,8 +53,11 @@ def server(live_server) -> str:
 
 
 def vote(server: str, choice: str, voter: str | None = None) -> dict:
-    status, _, raw = call("POST", f"{server}/api/v1/polls/{DEMO_POLL}/votes",
-                          {"choice": choice, "voter": voter or secrets.token_urlsafe(16)})
+    status, _, raw = call(
+        "POST",
+        f"{server}/api/v1/polls/{DEMO_POLL}/votes",
+        {"choice": choice, "voter": voter or secrets.token_urlsafe(16)},
+    )
     assert status == 200, raw
     return json.loads(raw)
 
@@ -64,8 +68,9 @@ def approve_pending(server: str) -> list[dict]:
     assert status == 200, raw
     pending = json.loads(raw)["comments"]
     for comment in pending:
-        status, _, raw = call("POST", f"{server}/api/v1/moderation/comments/{comment['id']}",
-                              {"action": "approve"}, ADMIN)
+        status, _, raw = call(
+            "POST", f"{server}/api/v1/moderation/comments/{comment['id']}", {"action": "approve"}, ADMIN
+        )
         assert status == 200, raw
     return pending
 

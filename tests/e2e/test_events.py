@@ -26,8 +26,16 @@ def server_env():
 @pytest.fixture
 def voting(redis_url, live_server):
     """Cast votes in-process on the live server's Redis (same prefix and secret), free of rate limits."""
-    app = create_app({"REDIS_URL": redis_url, "SECRET_KEY": LIVE_SECRET, "ADMIN_TOKEN": ADMIN_TOKEN,
-                      "KEY_PREFIX": PREFIX, "VOTE_RATE_LIMIT": "100000/minute", "VOTERS_PER_IP_PER_DAY": 100000})
+    app = create_app(
+        {
+            "REDIS_URL": redis_url,
+            "SECRET_KEY": LIVE_SECRET,
+            "ADMIN_TOKEN": ADMIN_TOKEN,
+            "KEY_PREFIX": PREFIX,
+            "VOTE_RATE_LIMIT": "100000/minute",
+            "VOTERS_PER_IP_PER_DAY": 100000,
+        }
+    )
     client = app.test_client()
     client.put(f"/api/v1/polls/{POLL}", json={"question": "Live?"}, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
 
@@ -47,8 +55,10 @@ class Stream:
         url = urllib.parse.urlsplit(base)
         self.sock = socket.create_connection((url.hostname, url.port), timeout=5)
         extra = f"Last-Event-ID: {last_event_id}\r\n" if last_event_id is not None else ""
-        self.sock.sendall(f"GET /api/v1/polls/{POLL}/events HTTP/1.0\r\nHost: {url.netloc}\r\n"
-                          f"Accept: text/event-stream\r\n{extra}\r\n".encode())
+        self.sock.sendall(
+            f"GET /api/v1/polls/{POLL}/events HTTP/1.0\r\nHost: {url.netloc}\r\n"
+            f"Accept: text/event-stream\r\n{extra}\r\n".encode()
+        )
         self.buffer = b""
         while b"\r\n\r\n" not in self.buffer:
             self.buffer += self.sock.recv(4096)
@@ -146,7 +156,7 @@ def test_streams_share_one_redis_subscription_per_worker(live_server, voting, re
     streams = [Stream(live_server) for _ in range(20)]
     for stream in streams:
         stream.read(5, until_tallies=1)
-    (_, subscribers), = redis_client.pubsub_numsub(f"{PREFIX}:tallies")
+    ((_, subscribers),) = redis_client.pubsub_numsub(f"{PREFIX}:tallies")
     assert 1 <= subscribers <= 2  # YAYNAY_WORKERS=2
     voting(7)
     for stream in streams:

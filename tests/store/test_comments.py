@@ -12,20 +12,38 @@ from service.store.keys import Keys
 from service.store.moderation import DecisionRequest
 
 NOW = 1_790_000_000.0
-LIMITS = CommentLimits(rates=(RateLimit(1_000_000, 60),), max_threads=1000, surge_per_hour=10**9,
-                       duplicate_window=600, idempotency_ttl=86400)
+LIMITS = CommentLimits(
+    rates=(RateLimit(1_000_000, 60),),
+    max_threads=1000,
+    surge_per_hour=10**9,
+    duplicate_window=600,
+    idempotency_ttl=86400,
+)
 
 
 def new_comment(n: int) -> NewComment:
-    return NewComment(author=f"Reader {n}", body=f"Comment number {n}", email=None, website=None, parent_id=None,
-                      voter=None, ip_digest=f"ip{n}", user_agent="test", text_digest=f"text{n}",
-                      email_digest=None, idempotency_digest=None, links=0)
+    return NewComment(
+        author=f"Reader {n}",
+        body=f"Comment number {n}",
+        email=None,
+        website=None,
+        parent_id=None,
+        voter=None,
+        ip_digest=f"ip{n}",
+        user_agent="test",
+        text_digest=f"text{n}",
+        email_digest=None,
+        idempotency_digest=None,
+        links=0,
+    )
 
 
 def test_twenty_moderators_deciding_the_same_200_comments_leave_one_decision_each(redis_client):
     store = Store(redis_client, prefix="yaynay-test")
-    ids = [store.comments.submit(f"thread-{n % 7}", new_comment(n), status="pending", now=NOW,
-                                 limits=LIMITS).id for n in range(200)]
+    ids = [
+        store.comments.submit(f"thread-{n % 7}", new_comment(n), status="pending", now=NOW, limits=LIMITS).id
+        for n in range(200)
+    ]
     wins = []
     errors = []
 
@@ -36,8 +54,9 @@ def test_twenty_moderators_deciding_the_same_200_comments_leave_one_decision_eac
         try:
             for comment_id in order:
                 action = chooser.choice(["approve", "reject", "spam"])
-                (outcome,) = store.moderation.decide([DecisionRequest(comment_id, action)],
-                                                     moderator=f"mod-{seed}", now=NOW)
+                (outcome,) = store.moderation.decide(
+                    [DecisionRequest(comment_id, action)], moderator=f"mod-{seed}", now=NOW
+                )
                 if outcome.decision is not None:
                     wins.append(outcome.decision)
         except Exception as error:
@@ -55,7 +74,8 @@ def test_twenty_moderators_deciding_the_same_200_comments_leave_one_decision_eac
     assert sorted(entry.comment_id for entry in log) == sorted(ids)
     for thread_id in {comment_id.rsplit(".", 1)[0] for comment_id in ids}:
         assert redis_client.xlen(store.keys.thread_log(thread_id)) == sum(
-            1 for comment_id in ids if comment_id.startswith(thread_id + "."))
+            1 for comment_id in ids if comment_id.startswith(thread_id + ".")
+        )
     final = {decision.id: decision.status for decision in wins}
     for comment_id in ids:
         assert store.comments.get(comment_id).status == final[comment_id]
@@ -64,9 +84,16 @@ def test_twenty_moderators_deciding_the_same_200_comments_leave_one_decision_eac
 
 def test_the_keys_of_a_thread_share_one_slot_with_its_poll():
     keys = Keys("yaynay")
-    thread_keys = [keys.comment("t", "abcdefgh"), keys.thread_seq("t"), keys.thread_status("t", "pending"),
-                   keys.thread_log("t"), keys.idempotency("t", "x"), keys.duplicate("t", "y"), keys.poll("t"),
-                   keys.voter_bucket("t", 7)]
+    thread_keys = [
+        keys.comment("t", "abcdefgh"),
+        keys.thread_seq("t"),
+        keys.thread_status("t", "pending"),
+        keys.thread_log("t"),
+        keys.idempotency("t", "x"),
+        keys.duplicate("t", "y"),
+        keys.poll("t"),
+        keys.voter_bucket("t", 7),
+    ]
     assert len({key_slot(key.encode()) for key in thread_keys}) == 1
     site_wide = [keys.queue("pending"), keys.queue("spam"), keys.moderation_log(), keys.surge(5)]
     assert len({key_slot(key.encode()) for key in site_wide}) == 1

@@ -30,8 +30,14 @@ def test_fifty_threads_casting_and_changing_5000_votes_leave_the_tally_equal_to_
         chooser = random.Random(seed)
         try:
             for _ in range(100):
-                store.polls.cast_vote("busy", voter=chooser.choice(voters), choice=chooser.choice(["yay", "nay"]),
-                                      ip=f"ip{seed % 7}", now=NOW, limits=GENEROUS)
+                store.polls.cast_vote(
+                    "busy",
+                    voter=chooser.choice(voters),
+                    choice=chooser.choice(["yay", "nay"]),
+                    ip=f"ip{seed % 7}",
+                    now=NOW,
+                    limits=GENEROUS,
+                )
         except Exception as error:  # surfaced below; a thread cannot fail the test itself
             errors.append(error)
 
@@ -50,10 +56,13 @@ def test_fifty_threads_casting_and_changing_5000_votes_leave_the_tally_equal_to_
 
 def test_every_key_of_a_poll_shares_one_cluster_slot():
     keys = Keys("yaynay")
-    poll_keys = [keys.poll("mini-backpacks"), keys.voter_bucket("mini-backpacks", 0),
-                 keys.voter_bucket("mini-backpacks", VOTER_BUCKETS - 1),
-                 keys.vote_rate("mini-backpacks", "aXBoYXNo", 1_790_000_000),
-                 keys.new_voters("mini-backpacks", "aXBoYXNo", 20_717)]
+    poll_keys = [
+        keys.poll("mini-backpacks"),
+        keys.voter_bucket("mini-backpacks", 0),
+        keys.voter_bucket("mini-backpacks", VOTER_BUCKETS - 1),
+        keys.vote_rate("mini-backpacks", "aXBoYXNo", 1_790_000_000),
+        keys.new_voters("mini-backpacks", "aXBoYXNo", 20_717),
+    ]
     assert len({key_slot(key.encode()) for key in poll_keys}) == 1
     assert all("{mini-backpacks}" in key for key in poll_keys)
 
@@ -76,12 +85,13 @@ def test_the_vote_script_receives_only_keys_of_its_poll_slot(store, monkeypatch)
 def test_voter_records_are_compact_digests_never_the_token(store, redis_client):
     store.polls.save("compact", question="Q?", closes_at=None, allow_change=True, now=NOW)
     token = "my-secret-voter-token-123"
-    store.polls.cast_vote("compact", voter=voter_digest("secret", "compact", token), choice="nay",
-                          ip="ip", now=NOW, limits=GENEROUS)
+    store.polls.cast_vote(
+        "compact", voter=voter_digest("secret", "compact", token), choice="nay", ip="ip", now=NOW, limits=GENEROUS
+    )
     buckets = redis_client.keys("yaynay-test:poll:{compact}:voters:*")
     assert len(buckets) == 1
     assert redis_client.object("encoding", buckets[0]) in (b"listpack", b"ziplist")
-    (field, value), = redis_client.hgetall(buckets[0]).items()
+    ((field, value),) = redis_client.hgetall(buckets[0]).items()
     assert len(field) == 6 and value == b"2"
     everything = b"".join(redis_client.dump(key) for key in redis_client.keys("*"))
     assert token.encode() not in everything

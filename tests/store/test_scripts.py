@@ -14,8 +14,11 @@ def test_the_rate_limit_is_included_into_the_vote_script():
 
 def test_every_script_file_is_registered_under_its_name(redis_client):
     scripts = Scripts(redis_client).all()
-    on_disk = {path.name.removesuffix(".lua") for path in files("service.store").joinpath("lua").iterdir()
-               if path.name.endswith(".lua")}
+    on_disk = {
+        path.name.removesuffix(".lua")
+        for path in files("service.store").joinpath("lua").iterdir()
+        if path.name.endswith(".lua")
+    }
     assert set(scripts) == on_disk
     for name, script in scripts.items():
         assert redis_client.script_load(script_source(name)) == script.sha
