@@ -56,6 +56,12 @@ def test_cors_allows_only_the_configured_origins(client, make_poll):
     assert "Access-Control-Allow-Origin" not in other.headers
 
 
+def test_cors_compares_origins_as_the_form_check_does_whatever_their_case(client, make_poll):
+    make_poll()
+    shouted = client.get("/api/v1/polls/mini-backpacks", headers={"Origin": "HTTPS://Blog.Example"})
+    assert shouted.headers["Access-Control-Allow-Origin"] == "HTTPS://Blog.Example"
+
+
 def test_cors_preflight_is_answered_for_allowed_origins(client):
     preflight = client.options(
         "/api/v1/polls/mini-backpacks/votes",
