@@ -61,6 +61,17 @@ errorlog = "-"
 loglevel = _settings["LOG_LEVEL"]
 proc_name = "yaynay"
 
+
+def post_worker_init(worker):
+    """Answer the requests gunicorn refuses itself (a request line over its limit is 414) in
+    yaynay's one JSON error shape, as documented, instead of gunicorn's HTML page."""
+    from gunicorn import util
+
+    from service.api.errors import write_server_error
+
+    util.write_error = write_server_error
+
+
 # gunicorn's control socket defaults to one path per user, which two servers on one
 # machine (a test run beside `yaynay serve`) would fight over; yaynay does not use it.
 control_socket_disable = True

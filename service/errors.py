@@ -82,8 +82,8 @@ class InvalidInput(YaynayError):
     """Fields are well formed but refer to something that is not there (``fields`` names them)."""
 
 
-class InvalidParent(InvalidInput):
-    """A reply names a comment that is not an approved comment of the same thread."""
+class InvalidParent(Conflict):
+    """A reply names a comment that is not (or not yet) a published comment of the same thread."""
 
     def __init__(self, parent_id: str):
         super().__init__(

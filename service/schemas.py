@@ -24,6 +24,41 @@ MAX_BATCH_IDS = 100
 
 
 _LONE_SURROGATES = re.compile(r"[\ud800-\udfff]")
+# Blank space as the document's (ECMAScript) patterns mean \s, spelled out: Python's \s also
+# takes \x1c-\x1f and \x85, so a pattern using it would refuse what the document allows.
+BLANK = r" \t\n\v\f\r\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+BLANK_CHARACTERS = "".join(
+    chr(code)
+    for code in (*b" \t\n\v\f\r", 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0xFEFF)
+)
+# Text with at least one character that is not blank space (matched from the start, it
+# means the same as the document's pattern, which may match anywhere).
+NOT_BLANK = rf"[\s\S]*[^{BLANK}]"
+# Comment text: at least one character left once blank space and control characters go.
+HAS_TEXT = rf"[\s\S]*[^{BLANK}\x00-\x1f\x7f]"
+# A character of an address: no control character, no space.
+_URL_CHARACTER = r"[^\x00-\x20\x7f]"
+
+
+@functools.cache
+def _server_regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"\$$", r"\\Z", pattern).replace("$)", r"\Z)"))
+
+
+def matches(pattern: str, value: str) -> bool:
+    """Whether ``value`` matches ``pattern`` as the document (JSON Schema) means it: Python's ``$``
+    also matches before a final line break, so it is read as ``\\Z`` here."""
+    return _server_regex(pattern).match(value) is not None
+
+
+class Pattern(validate.Regexp):
+    """A regular expression that means on the server what it means in the document, which
+    shows it as written (see ``matches``)."""
+
+    def __call__(self, value):
+        if not matches(str(self.regex.pattern), value):
+            raise ValidationError(self._format_error(value))
+        return value
 
 
 class StrictSchema(Schema):
@@ -43,6 +78,22 @@ class StrictSchema(Schema):
         return data
 
 
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only: 0, 1 and "yes" are refused, as the document's type says."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class StandingSchema(Schema):
+    status = fields.String()
+    decided_by = fields.String(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
 class ErrorSchema(Schema):
     """The one error shape."""
 
@@ -50,6 +101,9 @@ class ErrorSchema(Schema):
     status = fields.String(required=True)
     message = fields.String(required=True)
     errors = fields.Dict(metadata={"description": 'Fields at fault by location, e.g. {"json": {"choice": [...]}}'})
+    standing = fields.Nested(
+        StandingSchema, metadata={"description": "409 to a moderation decision: the decision that stands."}
+    )
 
 
 class TallySchema(Schema):
@@ -80,48 +134,58 @@ class PollListSchema(Schema):
     missing = fields.List(fields.String(), metadata={"description": "Requested ids with no poll."})
 
 
+_ID = POLL_ID_PATTERN.strip("^$")
+# 1 to MAX_BATCH_IDS ids, comma-separated: the document states exactly what the server takes.
+ID_LIST_PATTERN = rf"^{_ID}(,{_ID}){{0,{MAX_BATCH_IDS - 1}}}$"
+
+
+def _id_list(value: str) -> None:
+    """Refuse what ID_LIST_PATTERN refuses, saying which ids are wrong."""
+    if matches(ID_LIST_PATTERN, value):
+        return
+    bad = [one for one in value.split(",") if not matches(POLL_ID_PATTERN, one)]
+    if bad:
+        raise ValidationError(f"Not ids: {', '.join(repr(one) for one in bad[:5])} (1-64 of a-z, 0-9 and -).")
+    raise ValidationError(f"At most {MAX_BATCH_IDS} ids.")
+
+
 class PollIdsQuerySchema(StrictSchema):
     ids = fields.String(
         required=True,
-        metadata={"description": "Comma-separated poll ids, at most 100.", "example": "mini-backpacks,crocs"},
+        validate=_id_list,
+        metadata={
+            "description": f"Comma-separated ids, at most {MAX_BATCH_IDS}.",
+            "example": "mini-backpacks,crocs",
+            "pattern": ID_LIST_PATTERN,
+        },
     )
 
     @post_load
     def split_ids(self, data, **kwargs):
-        ids = list(dict.fromkeys(part.strip() for part in data["ids"].split(",") if part.strip()))
-        if not ids:
-            raise ValidationError("Give at least one poll id.", "ids")
-        if len(ids) > MAX_BATCH_IDS:
-            raise ValidationError(f"At most {MAX_BATCH_IDS} ids.", "ids")
-        bad = [poll_id for poll_id in ids if not re.match(POLL_ID_PATTERN, poll_id)]
-        if bad:
-            raise ValidationError(f"Not poll ids: {', '.join(bad[:5])}.", "ids")
-        return {"ids": ids}
+        return {"ids": list(dict.fromkeys(data["ids"].split(",")))}
 
 
 class PollUpdateSchema(StrictSchema):
     """What an admin sets on a poll."""
 
-    question = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    question = fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=300), Pattern(NOT_BLANK, error="Must not be blank.")],
+    )
     closes_at = fields.AwareDateTime(
         load_default=None,
         allow_none=True,
         default_timezone=dt.timezone.utc,
         metadata={"description": "When voting stops (ISO 8601); null for never."},
     )
-    allow_change = fields.Boolean(load_default=True)
-
-    @validates("question")
-    def question_not_blank(self, value, **kwargs):
-        if not value.strip():
-            raise ValidationError("Must not be blank.")
+    allow_change = StrictBoolean(load_default=True)
 
 
 class VoteSchema(StrictSchema):
     choice = fields.String(required=True, validate=validate.OneOf(["yay", "nay"]))
     voter = fields.String(
         required=True,
-        validate=validate.Regexp(VOTER_TOKEN_PATTERN, error="Must be 16-64 characters of A-Z, a-z, 0-9, '_' and '-'."),
+        validate=Pattern(VOTER_TOKEN_PATTERN, error="Must be 16-64 characters of A-Z, a-z, 0-9, '_' and '-'."),
         metadata={"description": "A random token the widget keeps in localStorage."},
     )
 
@@ -141,12 +205,27 @@ class HealthSchema(Schema):
 # -- comments ---------------------------------------------------------------------
 
 COMMENT_ID_PATTERN = r"^[a-z0-9-]{1,64}\.[a-z2-7]{8}$"
+# An http(s) address of a host name (with a top-level domain) or localhost, as the document states it.
+WEBSITE_PATTERN = (
+    r"^https?://(localhost|([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24})(:[0-9]{1,5})?(/"
+    + _URL_CHARACTER
+    + "*)?$"
+)
+RETURN_TO_PATTERN = r"^https?://[^\x00-\x20\x7f/?#]+([/?#]" + _URL_CHARACTER + "*)?$"
+EMAIL_PATTERN = r"^[A-Za-z0-9._%+-]{1,64}@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}$"
+
+
+def _or_empty(pattern: str) -> str:
+    """``pattern`` that also matches the empty string (an empty form field means none)."""
+    return f"^({pattern.strip('^$')})?$"
+
+
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def _plain_text(value: str) -> str:
     """Line breaks as \\n, no control characters, no surrounding blank space."""
-    return _CONTROL_CHARACTERS.sub("", value.replace("\r\n", "\n").replace("\r", "\n")).strip()
+    return _CONTROL_CHARACTERS.sub("", value.replace("\r\n", "\n").replace("\r", "\n")).strip(BLANK_CHARACTERS)
 
 
 # What the document shows when no settings are given; the app documents its configured lengths.
@@ -165,27 +244,41 @@ class CommentSubmitSchema(StrictSchema):
         metadata={
             "minLength": 1,
             "maxLength": DEFAULT_LENGTHS.author,
+            "pattern": HAS_TEXT,
             "description": "The name shown with the comment.",
         },
     )
-    email = fields.Email(
-        load_default=None, validate=validate.Length(max=254), metadata={"description": "Never published."}
+    email = fields.String(
+        validate=[
+            validate.Length(max=254),
+            Pattern(_or_empty(EMAIL_PATTERN), error="Not a valid email address."),
+        ],
+        metadata={"description": "Never published; empty means none."},
     )
-    website = fields.URL(load_default=None, schemes={"http", "https"}, validate=validate.Length(max=300))
+    website = fields.String(
+        validate=[
+            validate.Length(max=300),
+            Pattern(_or_empty(WEBSITE_PATTERN), error="Not an http(s) address."),
+        ],
+        metadata={"description": "An http(s) address shown as the author's link; empty means none."},
+    )
     body = fields.String(
         required=True,
         metadata={
             "minLength": 1,
             "maxLength": DEFAULT_LENGTHS.body,
+            "pattern": HAS_TEXT,
             "description": "Plain text; line breaks are kept.",
         },
     )
     parent_id = fields.String(
-        load_default=None, validate=validate.Regexp(COMMENT_ID_PATTERN, error="Not a comment id.")
+        validate=Pattern(_or_empty(COMMENT_ID_PATTERN), error="Not a comment id."),
+        metadata={"description": "The published comment this replies to; empty means none."},
     )
     voter = fields.String(
-        load_default=None,
-        validate=validate.Regexp(VOTER_TOKEN_PATTERN, error="Must be 16-64 characters of A-Z, a-z, 0-9, '_' and '-'."),
+        validate=Pattern(
+            _or_empty(VOTER_TOKEN_PATTERN), error="Must be 16-64 characters of A-Z, a-z, 0-9, '_' and '-'."
+        ),
         metadata={"description": "The voting token, so the comment shows its author's YAY or NAY."},
     )
     honeypot = fields.String(
@@ -193,8 +286,10 @@ class CommentSubmitSchema(StrictSchema):
         metadata={"description": "Leave empty. Sent under the name set by HONEYPOT_FIELD (default 'subject')."},
     )
     return_to = fields.String(
-        load_default=None,
-        validate=validate.Length(max=2000),
+        validate=[
+            validate.Length(max=2000),
+            Pattern(_or_empty(RETURN_TO_PATTERN), error="Not an http(s) page."),
+        ],
         metadata={"description": "Form posts: the page to return to; its origin must be allowed."},
     )
 
@@ -213,36 +308,46 @@ class CommentSubmitSchema(StrictSchema):
         if honeypot_name in data and honeypot_name != "honeypot":
             data["honeypot"] = data.pop(honeypot_name)
         for name in ("email", "website", "parent_id", "voter", "return_to"):
-            if isinstance(data.get(name), str) and not data[name].strip():
+            if data.get(name) == "":
                 data.pop(name)
-        for name in ("author", "body"):
+        # Lengths count what was sent, as the document says; the text is tidied after.
+        too_long = {}
+        for name, most in (("author", self.lengths.author), ("body", self.lengths.body)):
             if isinstance(data.get(name), str):
+                if len(data[name]) > most:
+                    too_long[name] = [f"Must be at most {most} characters."]
                 data[name] = _plain_text(data[name])
-        if isinstance(data.get("email"), str):
-            data["email"] = data["email"].strip()
+        if too_long:
+            raise ValidationError(too_long)
         return data
 
     @validates("author")
-    def author_length(self, value, **kwargs):
-        _check_length(value, self.lengths.author)
+    def author_given(self, value, **kwargs):
+        _check_not_empty(value)
 
     @validates("body")
-    def body_length(self, value, **kwargs):
-        _check_length(value, self.lengths.body)
+    def body_given(self, value, **kwargs):
+        _check_not_empty(value)
+
+
+class CommentFormSchema(CommentSubmitSchema):
+    """A comment from a plain HTML form: the publisher's form may carry fields of its own (a
+    submit button's name, say), which are ignored, where JSON's unknown fields are refused."""
+
+    class Meta:
+        unknown = EXCLUDE
 
 
 @functools.cache
 def comment_submit_schema(lengths: CommentLengths, honeypot_field: str, *, form: bool = False) -> CommentSubmitSchema:
-    """The schema for comments under these settings; a form's other fields (a submit button's
-    name, say) are ignored, where JSON's unknown fields are refused."""
-    return CommentSubmitSchema(lengths=lengths, honeypot_field=honeypot_field, unknown=EXCLUDE if form else RAISE)
+    """The schema for comments under these settings, for JSON or for a form."""
+    kind = CommentFormSchema if form else CommentSubmitSchema
+    return kind(lengths=lengths, honeypot_field=honeypot_field)
 
 
-def _check_length(value: str, most: int) -> None:
+def _check_not_empty(value: str) -> None:
     if not value:
         raise ValidationError("Must not be empty.")
-    if len(value) > most:
-        raise ValidationError(f"Must be at most {most} characters.")
 
 
 class SubmissionSchema(Schema):
@@ -269,7 +374,7 @@ def cursor_field(pattern: str, example: str) -> fields.String:
     """A page cursor as the previous page's ``next_cursor`` gave it; anything else is a 422."""
     return fields.String(
         load_default=None,
-        validate=validate.Regexp(pattern, error="Not a cursor of this list."),
+        validate=Pattern(pattern, error="Not a cursor of this list."),
         metadata={"description": "The previous page's next_cursor.", "example": example},
     )
 
@@ -334,7 +439,7 @@ class QueueQuerySchema(PageQuerySchema):
     # Across threads "<microseconds>:<comment id>"; within one thread, a sequence number.
     cursor = cursor_field(r"^\d{1,18}(:[a-z0-9-]{1,64}\.[a-z2-7]{8})?$", "1795696216461410:mini-backpacks.k3x9a2mq")
     status = fields.String(load_default="pending", validate=validate.OneOf(STATUSES))
-    thread = fields.String(load_default=None, validate=validate.Regexp(POLL_ID_PATTERN, error="Not a thread id."))
+    thread = fields.String(load_default=None, validate=Pattern(POLL_ID_PATTERN, error="Not a thread id."))
 
 
 class SurgeSchema(Schema):
@@ -361,7 +466,7 @@ class DecisionSchema(StrictSchema):
 
 
 class BulkDecisionItemSchema(DecisionSchema):
-    id = fields.String(required=True, validate=validate.Regexp(COMMENT_ID_PATTERN, error="Not a comment id."))
+    id = fields.String(required=True, validate=Pattern(COMMENT_ID_PATTERN, error="Not a comment id."))
 
 
 class BulkDecisionSchema(StrictSchema):

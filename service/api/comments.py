@@ -20,6 +20,7 @@ from service.core import comments
 from service.core.comments import CommentDraft, Submission
 from service.errors import YaynayError
 from service.schemas import (
+    CommentFormSchema,
     CommentPageQuerySchema,
     CommentPageSchema,
     CommentSubmitSchema,
@@ -32,7 +33,6 @@ from service.schemas import (
 
 COMMENT_PAGE_SCHEMA = CommentPageSchema()
 PENDING_FRAGMENT = "yaynay-comment-pending"
-NOT_MODIFIED = "Not modified: the client's ETag still holds."
 
 blp = Blueprint(
     "comments",
@@ -53,10 +53,10 @@ def draft_of(data: dict[str, Any]) -> CommentDraft:
     return CommentDraft(
         author=data["author"],
         body=data["body"],
-        email=data["email"],
-        website=data["website"],
-        parent_id=data["parent_id"],
-        voter=data["voter"],
+        email=data.get("email"),
+        website=data.get("website"),
+        parent_id=data.get("parent_id"),
+        voter=data.get("voter"),
         honeypot=data["honeypot"],
     )
 
@@ -121,7 +121,7 @@ def submit_form(thread_id: str) -> BaseResponse:
         return form_page(
             thread_id,
             values,
-            status_code=400,
+            status_code=403,
             message=("This form may only return to the publisher's own pages; your comment was not sent."),
             errors={"return_to": ["Not a page of this site."]},
         )
@@ -145,7 +145,7 @@ def submit_form(thread_id: str) -> BaseResponse:
 
 @blp.route("")
 class ThreadCounts(MethodView):
-    @answers(blp, 200, ThreadCountsSchema(), alternatives={304: NOT_MODIFIED})
+    @answers(blp, 200, ThreadCountsSchema(), etag=True)
     @takes(blp, ThreadIdsQuerySchema(), location="query")
     def get(self, query: dict[str, Any]) -> Rendered:
         """Approved-comment counts of up to 100 threads ("2 Responses" on list pages)."""
@@ -173,7 +173,7 @@ def render_page(thread_id: str, limit: int | None, cursor: str | None) -> Render
 
 @blp.route("/<resource_id:thread_id>/comments")
 class ThreadComments(MethodView):
-    @answers(blp, 200, CommentPageSchema(), alternatives={304: NOT_MODIFIED})
+    @answers(blp, 200, CommentPageSchema(), etag=True)
     @takes(blp, CommentPageQuerySchema(), location="query")
     def get(self, page: dict[str, Any], thread_id: str) -> Rendered | None:
         """Approved comments, oldest first, with cursor pagination; never an email or an IP."""
@@ -193,10 +193,20 @@ class ThreadComments(MethodView):
         alternatives={
             201: "Published at once (moderation is off).",
             303: "Form posts: back to the article.",
+            409: "The site takes no comments on new threads right now.",
             422: "Invalid fields (form posts: the form again, text kept).",
+            429: "Too many comments from this network; Retry-After says when to try again.",
+        },
+        pages={
+            200: "Form posts without a page to return to: a confirmation page.",
+            403: "Form posts sent from another site's page, or returning to one; nothing was stored.",
+            409: "Form posts: the form again, text kept, saying why.",
+            422: "Form posts: the form again, text kept, each problem named.",
+            429: "Form posts: the form again, text kept, with Retry-After.",
+            503: "Form posts: the form again, text kept, with Retry-After.",
         },
     )
-    @takes(blp, CommentSubmitSchema(), forms=True, configured=submit_schema)
+    @takes(blp, CommentSubmitSchema(), forms=CommentFormSchema(), configured=submit_schema)
     def post(self, data: dict[str, Any] | None, thread_id: str) -> BaseResponse | tuple[Any, int, dict[str, str]]:
         """Submit a comment, from the widget (JSON) or from a plain HTML form on the article."""
         if data is None:

@@ -9,7 +9,7 @@ from typing import Any, TypeVar, cast
 from flask import Flask, current_app, g, request
 
 from service.core import Client, Core
-from service.core.tokens import ADMIN, MODERATOR, TokenHolder, require_role
+from service.core.tokens import TokenHolder, require_role
 
 EXTENSION = "yaynay"
 View = TypeVar("View", bound=Callable[..., Any])
@@ -59,7 +59,3 @@ def requires(role: str) -> Callable[[View], View]:
         return cast(View, wrapper)
 
     return decorator
-
-
-require_admin = requires(ADMIN)
-require_moderator = requires(MODERATOR)

@@ -8,6 +8,7 @@ here; pages a reader looks at (the iframe page, the demo) tell an outage in HTML
 
 from __future__ import annotations
 
+import json
 from http import HTTPStatus
 from typing import Any
 
@@ -172,6 +173,20 @@ def handle_unexpected_error(error: Exception) -> BaseResponse:
         return handle_http_exception(error)
     current_app.logger.exception("unhandled error", exc_info=error)
     return handle_http_exception(InternalServerError())
+
+
+def write_server_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    """Stands in for gunicorn's ``util.write_error``: the requests gunicorn refuses before the app
+    sees them (a request line or header over its limits, a malformed request) are answered in
+    the one JSON error shape too. What the client sent is not echoed back."""
+    from gunicorn.util import write_nonblock
+
+    body = json.dumps(error_body(status_int, f"gunicorn refused the request: {reason}.")).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"X-Content-Type-Options: nosniff\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    write_nonblock(sock, head.encode("latin1") + body)
 
 
 def init_app(app: Flask) -> None:

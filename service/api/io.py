@@ -29,17 +29,13 @@ from marshmallow import Schema, ValidationError
 from werkzeug.wrappers import Response as BaseResponse
 
 from service.api.caching import Rendered, public_json
+from service.api.context import requires
 from service.api.errors import InvalidFields, InvalidJson, UnsupportedMediaType
+from service.api.openapi import BEARER_AUTH
+from service.schemas import ErrorSchema
 
 FORM = "application/x-www-form-urlencoded"
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
-IF_NONE_MATCH = {
-    "in": "header",
-    "name": "If-None-Match",
-    "required": False,
-    "schema": {"type": "string"},
-    "description": "The ETag of the answer the client holds: 304 while it still holds.",
-}
 
 
 def _documented(apidoc: dict[str, Any], decorator: Callable[..., Any]) -> dict[str, Any]:
@@ -88,27 +84,27 @@ def takes(
     schema: Schema,
     *,
     location: str = "json",
-    forms: bool = False,
+    forms: Schema | None = None,
     configured: Callable[[], Schema] | None = None,
     **doc: Any,
 ) -> Decorator:
     """Document ``schema`` as the view's input and load it before the view runs.
 
     The loaded input is passed after ``self``. ``configured`` gives the app's own instance
-    of the schema when settings shape it (lengths, field names). ``forms=True`` also
+    of the schema when settings shape it (lengths, field names). ``forms`` (a schema) also
     documents the body as a plain HTML form; a form post then reaches the view unparsed
     (as None), for the view to answer in HTML.
     """
     loader = _LOADERS[location]
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
-        if forms:
+        if forms is not None:
             apidoc = _documented(
                 _apidoc(view),
                 blp.doc(
                     requestBody={
                         "required": True,
-                        "content": {"application/json": {"schema": type(schema)}, FORM: {"schema": type(schema)}},
+                        "content": {"application/json": {"schema": type(schema)}, FORM: {"schema": type(forms)}},
                     }
                 ),
             )
@@ -117,7 +113,11 @@ def takes(
 
         @functools.wraps(view)
         def load_then_view(self: Any, *args: Any, **kwargs: Any) -> Any:
-            data = None if forms and request.mimetype == FORM else loader(configured() if configured else schema)
+            data = (
+                None
+                if forms is not None and request.mimetype == FORM
+                else loader(configured() if configured else schema)
+            )
             return view(self, data, *args, **kwargs)
 
         load_then_view._apidoc = apidoc  # type: ignore[attr-defined]
@@ -133,11 +133,14 @@ def answers(
     *,
     content_type: str | None = None,
     alternatives: dict[int, str] | None = None,
+    pages: dict[int, str] | None = None,
+    etag: bool = False,
     **doc: Any,
 ) -> Decorator:
     """Document the view's answer (``status`` with ``schema``, or a ``content_type`` other than
-    JSON; and ``alternatives``: other status codes with what they mean), and send what the
-    view returns through ``answer``."""
+    JSON; ``alternatives``: other status codes with what they mean; ``pages``: status codes
+    answered with an HTML page, to form posts; ``etag``: a public read that answers 304 to
+    its ETag), and send what the view returns through ``answer``."""
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         if content_type:
@@ -153,9 +156,19 @@ def answers(
             documenting = blp.response(status, schema, **doc)
         apidoc = _documented(_apidoc(view), documenting)
         for code, description in (alternatives or {}).items():
-            apidoc = _documented(apidoc, blp.alt_response(code, schema=None, description=description))
-        if 304 in (alternatives or {}):
-            apidoc = _documented(apidoc, blp.doc(parameters=[IF_NONE_MATCH]))
+            # Refusals carry the one error shape; other alternatives (201, 303, 304) their own or none.
+            body = ErrorSchema if code >= 400 else (schema if code < 300 else None)
+            apidoc = _documented(apidoc, blp.alt_response(code, schema=body, description=description))
+        if etag:  # flask-smorest documents If-None-Match, the ETag header and 304 from this
+            apidoc = {**apidoc, "etag": True}
+        if pages:
+            # A form post's answers are HTML pages; a status that JSON answers too keeps its error shape.
+            def content(code: int) -> dict[str, Any]:
+                html = {"text/html": {"schema": {"type": "string"}}}
+                return {**html, "application/json": {"schema": ErrorSchema}} if code in (alternatives or {}) else html
+
+            responses = {str(code): {"description": text, "content": content(code)} for code, text in pages.items()}
+            apidoc = _documented(apidoc, blp.doc(responses=responses))
 
         @functools.wraps(view)
         def view_then_answer(*args: Any, **kwargs: Any) -> BaseResponse:
@@ -180,3 +193,19 @@ def answer(result: Any, schema: Schema | None, status: int = 200) -> BaseRespons
         headers = rest[0] if rest else {}
     body = schema.dumps(result) if schema is not None else json.dumps(result)
     return Response(body, status=status, mimetype="application/json", headers=headers)
+
+
+def needs(blp: Blueprint, role: str) -> Decorator:
+    """Let the view run only for a bearer token of ``role`` or higher (401 without one, 403
+    below it; the holder is ``caller()``), and document both in the OpenAPI document."""
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        apidoc = _documented(_apidoc(view), blp.doc(security=BEARER_AUTH))
+        apidoc = _documented(apidoc, blp.alt_response(401, schema=ErrorSchema, description="No valid bearer token."))
+        refused = f"The token's role is below {role}."
+        apidoc = _documented(apidoc, blp.alt_response(403, schema=ErrorSchema, description=refused))
+        guarded = requires(role)(view)
+        guarded._apidoc = apidoc  # type: ignore[attr-defined]
+        return guarded
+
+    return decorator

@@ -7,12 +7,12 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from service.api.context import caller, core, require_moderator
+from service.api.context import caller, core
 from service.api.errors import refusal_body
-from service.api.io import answers, takes
-from service.api.openapi import BEARER_AUTH
+from service.api.io import answers, needs, takes
 from service.core import moderation
 from service.core.moderation import DecisionOutcome, DecisionRequest
+from service.core.tokens import MODERATOR
 from service.schemas import (
     BulkDecisionSchema,
     BulkResultSchema,
@@ -46,8 +46,7 @@ def present_outcome(outcome: DecisionOutcome) -> dict[str, Any]:
 
 @blp.route("/queue")
 class Queue(MethodView):
-    @require_moderator
-    @blp.doc(security=BEARER_AUTH)
+    @needs(blp, MODERATOR)
     @answers(blp, 200, QueuePageSchema())
     @takes(blp, QueueQuerySchema(), location="query")
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
@@ -64,8 +63,7 @@ class Queue(MethodView):
 
 @blp.route("/comments/<comment_id:comment_id>")
 class CommentDecision(MethodView):
-    @require_moderator
-    @blp.doc(security=BEARER_AUTH)
+    @needs(blp, MODERATOR)
     @answers(blp, 200, DecisionResultSchema(), alternatives={409: "Another decision stands; the body names it."})
     @takes(blp, DecisionSchema())
     def post(self, decision: dict[str, Any], comment_id: str) -> dict[str, Any]:
@@ -76,8 +74,7 @@ class CommentDecision(MethodView):
 
 @blp.route("/decisions")
 class BulkDecisions(MethodView):
-    @require_moderator
-    @blp.doc(security=BEARER_AUTH)
+    @needs(blp, MODERATOR)
     @answers(blp, 200, BulkResultSchema())
     @takes(blp, BulkDecisionSchema())
     def post(self, bulk: dict[str, Any]) -> dict[str, Any]:
@@ -91,8 +88,7 @@ class BulkDecisions(MethodView):
 
 @blp.route("/log")
 class Log(MethodView):
-    @require_moderator
-    @blp.doc(security=BEARER_AUTH)
+    @needs(blp, MODERATOR)
     @answers(blp, 200, LogPageSchema())
     @takes(blp, LogQuerySchema(), location="query")
     def get(self, query: dict[str, Any]) -> dict[str, Any]:

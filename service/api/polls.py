@@ -13,12 +13,12 @@ from flask_smorest import Blueprint
 from werkzeug.wrappers import Response as BaseResponse
 
 from service.api.caching import Rendered, cached_answer, public_cache_headers
-from service.api.context import client, core, now, require_admin
+from service.api.context import client, core, now
 from service.api.errors import rate_limit_headers
-from service.api.io import answers, takes
-from service.api.openapi import BEARER_AUTH
+from service.api.io import answers, needs, takes
 from service.core import Inbox, polls
 from service.core.polls import Poll
+from service.core.tokens import ADMIN
 from service.errors import PollNotFound, YaynayError
 from service.schemas import (
     PollIdsQuerySchema,
@@ -31,7 +31,6 @@ from service.schemas import (
 )
 
 POLL_SCHEMA = PollSchema()
-NOT_MODIFIED = "Not modified: the client's ETag still holds."
 
 blp = Blueprint("polls", __name__, url_prefix="/api/v1/polls", description="YAY/NAY polls and votes.")
 
@@ -52,7 +51,7 @@ def cached_poll(poll_id: str) -> Rendered | None:
 
 @blp.route("")
 class PollList(MethodView):
-    @answers(blp, 200, PollListSchema(), alternatives={304: NOT_MODIFIED})
+    @answers(blp, 200, PollListSchema(), etag=True)
     @takes(blp, PollIdsQuerySchema(), location="query")
     def get(self, query: dict[str, Any]) -> Rendered:
         """Tallies of up to 100 polls at once, for article list pages."""
@@ -81,7 +80,7 @@ class PollList(MethodView):
 
 @blp.route("/<resource_id:poll_id>")
 class PollItem(MethodView):
-    @answers(blp, 200, PollSchema(), alternatives={304: NOT_MODIFIED, 404: "No such poll."})
+    @answers(blp, 200, PollSchema(), etag=True, alternatives={404: "No such poll."})
     def get(self, poll_id: str) -> Rendered:
         """One poll with its tally; send If-None-Match to get 304 when nothing changed."""
         found = cached_poll(poll_id)
@@ -89,8 +88,7 @@ class PollItem(MethodView):
             raise PollNotFound(poll_id)
         return found
 
-    @require_admin
-    @blp.doc(security=BEARER_AUTH)
+    @needs(blp, ADMIN)
     @answers(
         blp,
         200,
@@ -118,7 +116,8 @@ class PollBadge(MethodView):
         200,
         content_type="image/svg+xml",
         description="The tally as an SVG image.",
-        alternatives={304: NOT_MODIFIED, 404: "No such poll."},
+        etag=True,
+        alternatives={404: "No such poll."},
     )
     def get(self, poll_id: str) -> BaseResponse:
         """The tally as a small SVG badge, for newsletters, feeds and pages without scripts."""

@@ -18,7 +18,7 @@ from service.api.security import refuse_foreign_form_post, secure_html
 from service.core import comments, polls
 from service.core.policy import CommentLengths
 from service.errors import PollNotFound, YaynayError
-from service.schemas import VOTER_TOKEN_PATTERN, present_comment, present_poll
+from service.schemas import VOTER_TOKEN_PATTERN, matches, present_comment, present_poll
 
 blp = Blueprint("embed", __name__)
 
@@ -78,7 +78,7 @@ def _script(source: bytes, version: str, cache_control: str) -> BaseResponse:
 def _reader_token() -> tuple[str, bool]:
     """The no-JavaScript reader's voter token from its cookie, or a new one (and True)."""
     token = request.cookies.get(VOTER_COOKIE, "")
-    if re.match(VOTER_TOKEN_PATTERN, token):
+    if matches(VOTER_TOKEN_PATTERN, token):
         return token, False
     return secrets.token_urlsafe(16), True
 
