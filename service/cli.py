@@ -166,29 +166,52 @@ def token() -> None:
     """Bearer tokens for moderators and admins."""
 
 
+class Duration(click.ParamType):
+    """A length of time as ``<N>d``, ``<N>h`` or ``<N>m`` (days, hours, minutes), in seconds."""
+
+    name = "duration"
+    UNITS = {"d": 86400, "h": 3600, "m": 60}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        found = re.fullmatch(r"([1-9][0-9]{0,5})([dhm])", str(value).strip())
+        if not found:
+            self.fail(f"{value!r} is not a duration like 30d, 12h or 90m", param, ctx)
+        return int(found.group(1)) * self.UNITS[found.group(2)]
+
+
+def _when(timestamp: float | None, otherwise: str) -> str:
+    if timestamp is None:
+        return otherwise
+    return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).isoformat(timespec="seconds")
+
+
 @token.command("create")
 @click.option("--name", required=True, help="Who holds the token; shown in the audit log.")
 @click.option("--role", type=click.Choice(tokens.ROLES), default=tokens.MODERATOR, show_default=True)
-def token_create(name: str, role: str) -> None:
+@click.option("--expires", type=Duration(), help="Stop working after this long: 30d, 12h or 90m (default: never).")
+def token_create(name: str, role: str, expires: int | None) -> None:
     """Create a token and print it once; only its hash is stored."""
     if not tokens.TOKEN_NAME.match(name):
         raise click.BadParameter("1-64 characters of letters, digits and _ . @ -", param_hint="--name")
     if name in tokens.RESERVED_NAMES:
         raise click.BadParameter(f"{name!r} names yaynay's own actions in the log; choose another", param_hint="--name")
     with command_core() as core:
-        created = tokens.create_token(core, name, role)
+        created = tokens.create_token(core, name, role, lifetime=expires)
+        expires_at = core.now() + expires if expires else None
     click.echo(created)
-    click.echo(f"(the {role} token of {name}; it is not shown again)", err=True)
+    until = f", valid until {_when(expires_at, '')}" if expires_at else ""
+    click.echo(f"(the {role} token of {name}{until}; it is not shown again)", err=True)
 
 
 @token.command("list")
 def token_list() -> None:
-    """List token holders, their roles and when each token was made."""
+    """List token holders, their roles, when each token was made and when it expires."""
     with command_core() as core:
         holders = tokens.list_tokens(core)
+        now = core.now()
     for holder in holders:
-        made = dt.datetime.fromtimestamp(holder.created_at or 0, dt.timezone.utc).isoformat(timespec="seconds")
-        click.echo(f"{holder.name}\t{holder.role}\t{made}")
+        expires = _when(holder.expires_at, "never") + (" (expired)" if holder.expired(now) else "")
+        click.echo(f"{holder.name}\t{holder.role}\t{_when(holder.created_at or 0, '')}\texpires {expires}")
 
 
 @token.command("revoke")
