@@ -136,6 +136,18 @@ class Keys:
     def thread_registry(self) -> str:
         return f"{self.prefix}:threads"
 
+    def index_marker(self, thread_id: str) -> str:
+        """Redis Cluster only: the thread's comments whose site-wide indexes may be missing."""
+        return f"{self.thread(thread_id)}:unindexed"
+
+    def marked_threads(self) -> str:
+        """Redis Cluster only: threads that may hold "to index" marks, scored by the last marking."""
+        return f"{self.prefix}:index:{{repair}}:threads"
+
+    def index_repair_lock(self) -> str:
+        """Held by the one worker running the index repair, for one repair interval."""
+        return f"{self.prefix}:index:{{repair}}:lock"
+
     def comment_rate(self, ip_digest: str, window: int, window_start: int) -> str:
         return f"{self.prefix}:ip:{{{ip_digest}}}:rl:comment:{window}:{window_start}"
 
