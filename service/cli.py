@@ -20,7 +20,7 @@ from typing import Any
 import click
 from marshmallow import ValidationError
 
-from service.core import Core, polls, privacy, tokens
+from service.core import Core, audit, polls, privacy, tokens
 from service.core.demo import ensure_demo_poll
 from service.errors import YaynayError
 from service.schemas import (
@@ -154,11 +154,39 @@ def poll_create(poll_id: str, question: str, closes_at: dt.datetime | None, no_c
 @poll.command("show")
 @click.argument("poll_id")
 def poll_show(poll_id: str) -> None:
-    """Print POLL_ID with its tally, and check the tally against the voter records."""
+    """Print POLL_ID with its tally, and check yay and nay each against the voter records;
+    exits 1 when either differs."""
     with command_core() as core:
         check = polls.check_tally(core, poll_id)
         click.echo(json.dumps(PollSchema().dump(present_poll(check.poll, core.now())), sort_keys=True))
-        click.echo(f"voter records: {check.records} ({'match' if check.matches else 'DO NOT MATCH'} the tally)")
+    click.echo(f"voter records: {check.records} ({'match' if check.matches else 'DO NOT MATCH'} the tally)")
+    for choice in ("yay", "nay"):
+        tallied, recorded = getattr(check.poll, choice), check.records[choice]
+        if tallied != recorded:
+            click.echo(f"{choice}: tally {tallied}, voter records {recorded}", err=True)
+    if not check.matches:
+        sys.exit(1)
+
+
+@main.command()
+@click.option(
+    "--repair", is_flag=True, help="Write the missing queue and email index entries (tallies are only reported)."
+)
+def check(repair: bool) -> None:
+    """Check every poll's tally against its voter records and every stored comment against the
+    moderation queue and the email index: one line a problem, then a summary; exits 1 on a problem."""
+    summary = audit.Summary()
+    problems = 0
+    with command_core() as core:
+        for problem in audit.check_everything(core, summary, repair=repair):
+            problems += 1
+            click.echo(f"{problem.subject}: {problem.description}{' (repaired)' if problem.repaired else ''}")
+    click.echo(
+        f"checked {summary.polls} poll{'s' if summary.polls != 1 else ''} and {summary.threads} "
+        f"thread{'s' if summary.threads != 1 else ''}: {problems or 'no'} problem{'s' if problems != 1 else ''}"
+    )
+    if problems:
+        sys.exit(1)
 
 
 @main.group()

@@ -88,6 +88,11 @@ class PollStore:
         self.read_cache = read_cache
 
     @translate_errors
+    def ids(self) -> list[str]:
+        """Every registered poll id, oldest first."""
+        return [member.decode() for member in self.redis.zrange(self.keys.poll_registry(), 0, -1)]
+
+    @translate_errors
     def save(
         self, poll_id: str, *, question: str, closes_at: float | None, allow_change: bool, now: float
     ) -> tuple[Poll, bool]:
