@@ -20,7 +20,7 @@ from typing import Any
 import click
 from marshmallow import ValidationError
 
-from service.core import Core, polls, privacy, tokens
+from service.core import Core, audit, polls, privacy, tokens
 from service.core.demo import ensure_demo_poll
 from service.errors import YaynayError
 from service.schemas import (
@@ -154,11 +154,39 @@ def poll_create(poll_id: str, question: str, closes_at: dt.datetime | None, no_c
 @poll.command("show")
 @click.argument("poll_id")
 def poll_show(poll_id: str) -> None:
-    """Print POLL_ID with its tally, and check the tally against the voter records."""
+    """Print POLL_ID with its tally, and check yay and nay each against the voter records;
+    exits 1 when either differs."""
     with command_core() as core:
         check = polls.check_tally(core, poll_id)
         click.echo(json.dumps(PollSchema().dump(present_poll(check.poll, core.now())), sort_keys=True))
-        click.echo(f"voter records: {check.records} ({'match' if check.matches else 'DO NOT MATCH'} the tally)")
+    click.echo(f"voter records: {check.records} ({'match' if check.matches else 'DO NOT MATCH'} the tally)")
+    for choice in ("yay", "nay"):
+        tallied, recorded = getattr(check.poll, choice), check.records[choice]
+        if tallied != recorded:
+            click.echo(f"{choice}: tally {tallied}, voter records {recorded}", err=True)
+    if not check.matches:
+        sys.exit(1)
+
+
+@main.command()
+@click.option(
+    "--repair", is_flag=True, help="Write the missing queue and email index entries (tallies are only reported)."
+)
+def check(repair: bool) -> None:
+    """Check every poll's tally against its voter records and every stored comment against the
+    moderation queue and the email index: one line a problem, then a summary; exits 1 on a problem."""
+    summary = audit.Summary()
+    problems = 0
+    with command_core() as core:
+        for problem in audit.check_everything(core, summary, repair=repair):
+            problems += 1
+            click.echo(f"{problem.subject}: {problem.description}{' (repaired)' if problem.repaired else ''}")
+    click.echo(
+        f"checked {summary.polls} poll{'s' if summary.polls != 1 else ''} and {summary.threads} "
+        f"thread{'s' if summary.threads != 1 else ''}: {problems or 'no'} problem{'s' if problems != 1 else ''}"
+    )
+    if problems:
+        sys.exit(1)
 
 
 @main.group()
@@ -166,29 +194,52 @@ def token() -> None:
     """Bearer tokens for moderators and admins."""
 
 
+class Duration(click.ParamType):
+    """A length of time as ``<N>d``, ``<N>h`` or ``<N>m`` (days, hours, minutes), in seconds."""
+
+    name = "duration"
+    UNITS = {"d": 86400, "h": 3600, "m": 60}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        found = re.fullmatch(r"([1-9][0-9]{0,5})([dhm])", str(value).strip())
+        if not found:
+            self.fail(f"{value!r} is not a duration like 30d, 12h or 90m", param, ctx)
+        return int(found.group(1)) * self.UNITS[found.group(2)]
+
+
+def _when(timestamp: float | None, otherwise: str) -> str:
+    if timestamp is None:
+        return otherwise
+    return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).isoformat(timespec="seconds")
+
+
 @token.command("create")
 @click.option("--name", required=True, help="Who holds the token; shown in the audit log.")
 @click.option("--role", type=click.Choice(tokens.ROLES), default=tokens.MODERATOR, show_default=True)
-def token_create(name: str, role: str) -> None:
+@click.option("--expires", type=Duration(), help="Stop working after this long: 30d, 12h or 90m (default: never).")
+def token_create(name: str, role: str, expires: int | None) -> None:
     """Create a token and print it once; only its hash is stored."""
     if not tokens.TOKEN_NAME.match(name):
         raise click.BadParameter("1-64 characters of letters, digits and _ . @ -", param_hint="--name")
     if name in tokens.RESERVED_NAMES:
         raise click.BadParameter(f"{name!r} names yaynay's own actions in the log; choose another", param_hint="--name")
     with command_core() as core:
-        created = tokens.create_token(core, name, role)
+        created = tokens.create_token(core, name, role, lifetime=expires)
+        expires_at = core.now() + expires if expires else None
     click.echo(created)
-    click.echo(f"(the {role} token of {name}; it is not shown again)", err=True)
+    until = f", valid until {_when(expires_at, '')}" if expires_at else ""
+    click.echo(f"(the {role} token of {name}{until}; it is not shown again)", err=True)
 
 
 @token.command("list")
 def token_list() -> None:
-    """List token holders, their roles and when each token was made."""
+    """List token holders, their roles, when each token was made and when it expires."""
     with command_core() as core:
         holders = tokens.list_tokens(core)
+        now = core.now()
     for holder in holders:
-        made = dt.datetime.fromtimestamp(holder.created_at or 0, dt.timezone.utc).isoformat(timespec="seconds")
-        click.echo(f"{holder.name}\t{holder.role}\t{made}")
+        expires = _when(holder.expires_at, "never") + (" (expired)" if holder.expired(now) else "")
+        click.echo(f"{holder.name}\t{holder.role}\t{_when(holder.created_at or 0, '')}\texpires {expires}")
 
 
 @token.command("revoke")

@@ -58,6 +58,10 @@ class ThreadLimitReached(Conflict):
     """The site holds as many comment threads as it allows."""
 
 
+class PollLimitReached(Conflict):
+    """A vote would create a poll, but the site holds as many polls as votes may create (MAX_POLLS)."""
+
+
 @dataclass(frozen=True)
 class Standing:
     """The decision that stands on a comment: its status, who decided, when (epoch s) and why."""

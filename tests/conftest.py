@@ -119,6 +119,25 @@ def make_poll(client, admin):
 
 
 @pytest.fixture
+def yaynay(settings, redis_client):
+    """Run ``yaynay ARGS...`` on the test Redis with the test app's secret key and key prefix."""
+    env = dict(
+        os.environ,
+        YAYNAY_REDIS_URL=settings["REDIS_URL"],
+        YAYNAY_SECRET_KEY=settings["SECRET_KEY"],
+        YAYNAY_VAR_DIR=settings["VAR_DIR"],
+    )
+    if "KEY_PREFIX" in settings:
+        env["YAYNAY_KEY_PREFIX"] = settings["KEY_PREFIX"]
+    executable = Path(sys.executable).parent / "yaynay"
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(executable), *args], env=env, capture_output=True, text=True, timeout=60)
+
+    return run
+
+
+@pytest.fixture
 def new_voter():
     """Make fresh tokens of the kind the widget keeps in localStorage."""
     return lambda: secrets.token_urlsafe(16)

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+import time
 
 import pytest
 
@@ -26,25 +23,6 @@ STATUSES = ("pending", "approved", "rejected", "spam")
 
 
 # -- helpers ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def yaynay(settings, redis_client):
-    """Run ``yaynay ARGS...`` on the test Redis with the test app's secret key and key prefix."""
-    env = dict(
-        os.environ,
-        YAYNAY_REDIS_URL=settings["REDIS_URL"],
-        YAYNAY_SECRET_KEY=settings["SECRET_KEY"],
-        YAYNAY_VAR_DIR=settings["VAR_DIR"],
-    )
-    if "KEY_PREFIX" in settings:
-        env["YAYNAY_KEY_PREFIX"] = settings["KEY_PREFIX"]
-    executable = Path(sys.executable).parent / "yaynay"
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(executable), *args], env=env, capture_output=True, text=True, timeout=60)
-
-    return run
 
 
 def create_token(yaynay, name: str, role: str = "moderator") -> str:
@@ -186,7 +164,35 @@ def test_token_list_shows_each_holder_and_role(yaynay, redis_client):
     assert listed.returncode == 0, listed.stderr
     rows = [line.split("\t") for line in listed.stdout.splitlines()]
     assert [row[:2] for row in rows] == [["maria", "moderator"], ["olga", "admin"]]
-    assert all(len(row) == 3 and row[2] for row in rows)
+    assert all(len(row) == 4 and row[2] and row[3] == "expires never" for row in rows)
+
+
+def test_a_token_made_to_expire_is_refused_after_its_expiry(yaynay, client, clock):
+    result = yaynay("token", "create", "--name", "temp", "--expires", "30d")
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    assert "valid until" in result.stderr
+    [row] = [line.split("\t") for line in yaynay("token", "list").stdout.splitlines()]
+    assert row[0] == "temp" and row[3].startswith("expires 20")
+
+    clock.now = time.time() + 30 * 86400 - 60
+    assert client.get(f"{MODERATION}/queue", headers=bearer(token)).status_code == 200
+    clock.now = time.time() + 30 * 86400 + 60
+    assert_unauthorized(client.get(f"{MODERATION}/queue", headers=bearer(token)))
+
+
+@pytest.mark.parametrize("expires", ["30", "0d", "3w", "-1h", "1.5d"])
+def test_a_token_lifetime_is_days_hours_or_minutes(yaynay, redis_client, expires):
+    result = yaynay("token", "create", "--name", "temp", "--expires", expires)
+    assert result.returncode == 2
+    assert "duration" in result.stderr
+    assert yaynay("token", "list").stdout == ""
+
+
+def test_token_lifetimes_in_hours_and_minutes_are_accepted(yaynay, redis_client):
+    for name, expires in (("hours", "12h"), ("minutes", "90m")):
+        assert yaynay("token", "create", "--name", name, "--expires", expires).returncode == 0
+    assert len(yaynay("token", "list").stdout.splitlines()) == 2
 
 
 def test_a_second_token_with_a_taken_name_is_refused(yaynay, client):

@@ -54,18 +54,21 @@ def _apidoc(view: Callable[..., Any]) -> dict[str, Any]:
 
 def load_json(schema: Schema) -> Any:
     """The JSON body as ``schema`` loads it: 415 when it is not sent as JSON, 400 when it is not
-    JSON, 422 naming each bad field."""
+    JSON (or nested too deep to parse), 422 naming each bad field."""
     if not request.is_json:
         raise UnsupportedMediaType()
     raw = request.get_data(cache=True)
     try:
         data = json.loads(raw) if raw else {}
-    except ValueError:  # also UnicodeDecodeError
+    # RecursionError: a body nested about a thousand levels deep is small yet too deep to parse.
+    except (ValueError, RecursionError):  # ValueError also covers UnicodeDecodeError
         raise InvalidJson() from None
     try:
         return schema.load(data)
     except ValidationError as error:
         raise InvalidFields({"json": error.messages}) from None
+    except RecursionError:  # nesting that parsed but that a schema walks too deep
+        raise InvalidJson() from None
 
 
 def load_query(schema: Schema) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, request
+from flask import Flask, Response, current_app, request
 
 
 def normalized_origin(origin: str) -> str:
@@ -55,3 +55,13 @@ def secure_html(response: Response, frame_ancestors: str | None = None) -> Respo
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
     return response
+
+
+def init_app(app: Flask) -> None:
+    """Every answer (JSON, SVG, scripts, pages, errors, static files) carries ``nosniff``, so a
+    browser never runs or renders a body as some other type than the one we declared."""
+
+    @app.after_request
+    def forbid_sniffing(response: Response) -> Response:
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response

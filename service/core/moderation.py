@@ -21,7 +21,9 @@ __all__ = [
     "decide",
     "decide_many",
     "log",
+    "keep_indexes_complete",
     "queue",
+    "reconcile",
     "surge",
 ]
 
@@ -60,6 +62,8 @@ def queue(
     cursor: str | None = None,
 ) -> QueuePage:
     """Comments of one status, oldest first, across threads or in one, with moderators' signals."""
+    # Redis Cluster: the queue's readers also see that lost index writes get repaired.
+    core.store.moderation.reconcile_now_and_then(core.now(), core.policy.index_repair_interval)
     page = core.store.moderation.queue(status, thread_id=thread_id, limit=limit or core.policy.page_size, cursor=cursor)
     return QueuePage(page.items, page.next_cursor, surge(core))
 
@@ -81,3 +85,15 @@ def decide_many(core: Core, requests: Sequence[DecisionRequest], *, moderator: s
 def log(core: Core, *, limit: int | None = None, cursor: str | None = None) -> Page:
     """Who decided what, when and why, newest first (items are LogEntry)."""
     return core.store.moderation.log(limit=limit or core.policy.page_size, cursor=cursor)
+
+
+def reconcile(core: Core, now: float | None = None) -> int:
+    """Redis Cluster: index the comments a crash left out of the site-wide queue and email
+    index (marked "to index" for a while); returns how many. A single node needs none."""
+    return core.store.moderation.reconcile_indexes(core.now() if now is None else now)
+
+
+def keep_indexes_complete(core: Core) -> None:
+    """Redis Cluster: reconcile every INDEX_REPAIR_INTERVAL seconds in the background of this
+    process, at most one process a period doing the work. A single node needs none."""
+    core.store.moderation.keep_indexes_complete(core.now, core.policy.index_repair_interval)

@@ -32,6 +32,10 @@ class Policy:
     comment_lengths: CommentLengths
     honeypot_field: str
     page_size: int
+    # Redis Cluster: seconds between two repairs of lost site-wide index writes (any worker).
+    index_repair_interval: int = 30
+    # Polls one client IP may create by first votes in a UTC day (AUTO_CREATE_POLLS).
+    auto_created_polls_per_ip_per_day: int = 10
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Policy:
@@ -51,4 +55,6 @@ class Policy:
             comment_lengths=CommentLengths(settings["COMMENT_AUTHOR_MAX_LENGTH"], settings["COMMENT_BODY_MAX_LENGTH"]),
             honeypot_field=settings["HONEYPOT_FIELD"],
             page_size=settings["COMMENTS_PAGE_SIZE"],
+            index_repair_interval=settings["INDEX_REPAIR_INTERVAL"],
+            auto_created_polls_per_ip_per_day=settings["AUTO_CREATE_POLLS_PER_IP_PER_DAY"],
         )

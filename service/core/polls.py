@@ -71,7 +71,9 @@ def find_polls(core: Core, poll_ids: Sequence[str]) -> list[Poll]:
 def cast_vote(core: Core, poll_id: str, choice: str, voter_token: str, client: Client) -> VoteResult:
     """Cast, repeat or change a reader's vote under the configured limits.
 
-    Raises PollNotFound, PollClosed, VoteChangeNotAllowed or RateLimited.
+    Raises PollNotFound, PollClosed, VoteChangeNotAllowed or RateLimited; with AUTO_CREATE_POLLS,
+    a vote that would create a poll past the client's daily budget raises RateLimited, past
+    MAX_POLLS PollLimitReached.
     """
     policy = core.policy
     return core.store.polls.cast_vote(
@@ -82,6 +84,7 @@ def cast_vote(core: Core, poll_id: str, choice: str, voter_token: str, client: C
         now=core.now(),
         limits=policy.vote_limits,
         auto_create_up_to=policy.auto_create_polls_up_to,
+        auto_create_per_ip_per_day=policy.auto_created_polls_per_ip_per_day,
     )
 
 

@@ -37,7 +37,7 @@ def authenticate(core: Core, token: str | None) -> TokenHolder | None:
     if core.admin_token and hmac.compare_digest(token.encode(), core.admin_token.encode()):
         return TokenHolder("admin", ADMIN)
     # Stored tokens are looked up by their SHA-256, so no comparison of secrets happens here.
-    return core.store.tokens.holder(token)
+    return core.store.tokens.holder(token, now=core.now())
 
 
 def require_role(core: Core, token: str | None, role: str) -> TokenHolder:
@@ -50,8 +50,9 @@ def require_role(core: Core, token: str | None, role: str) -> TokenHolder:
     return holder
 
 
-def create_token(core: Core, name: str, role: str) -> str:
-    """A new token for ``name`` with ``role``, to show once (only its hash is kept).
+def create_token(core: Core, name: str, role: str, *, lifetime: float | None = None) -> str:
+    """A new token for ``name`` with ``role``, to show once (only its hash is kept); with
+    ``lifetime`` (seconds) it stops working that long from now, else it lasts until revoked.
 
     Raises InvalidInput for a malformed or reserved name, an unknown role, or a name in use.
     """
@@ -63,14 +64,17 @@ def create_token(core: Core, name: str, role: str) -> str:
         )
     if role not in ROLES:
         raise InvalidInput(f"A role is one of {', '.join(ROLES)}", fields={"role": ["Unknown role."]})
-    token = core.store.tokens.create(name, role, now=core.now())
+    if lifetime is not None and lifetime <= 0:
+        raise InvalidInput("A token's lifetime is above zero", fields={"expires": ["Not above zero."]})
+    now = core.now()
+    token = core.store.tokens.create(name, role, now=now, expires_at=now + lifetime if lifetime is not None else None)
     if token is None:
         raise InvalidInput(f"a token named {name!r} exists; revoke it first", fields={"name": ["In use."]})
     return token
 
 
 def list_tokens(core: Core) -> list[TokenHolder]:
-    """Every token holder with its role and when its token was made."""
+    """Every token holder with its role, when its token was made and when it expires."""
     return core.store.tokens.all()
 
 

@@ -92,6 +92,20 @@ class Integer(SettingType):
         return value
 
 
+class IntegerBetween(Integer):
+    """An integer from ``low`` to ``high``, both included."""
+
+    def __init__(self, low: int, high: int):
+        self.low, self.high = low, high
+        self.expected = f"an integer from {low} to {high}"
+
+    def from_value(self, value: object) -> object:
+        number = super().from_value(value)
+        if not self.low <= number <= self.high:  # type: ignore[operator]
+            raise BadValue(value)
+        return number
+
+
 class Number(SettingType):
     expected = "a number"
 
@@ -303,6 +317,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("MAX_POLLS", INTEGER, 10000, "Most polls that votes may create when AUTO_CREATE_POLLS is on."),
     Setting(
+        "AUTO_CREATE_POLLS_PER_IP_PER_DAY",
+        INTEGER,
+        10,
+        "Most polls first votes from one client IP may create in a UTC day when AUTO_CREATE_POLLS is on.",
+    ),
+    Setting(
         "MODERATION",
         Choice("pre", "off"),
         "pre",
@@ -330,6 +350,13 @@ SETTINGS: tuple[Setting, ...] = (
         "DUPLICATE_WINDOW", INTEGER, 600, "Seconds within which the same text from the same client is the same comment."
     ),
     Setting("IDEMPOTENCY_TTL", INTEGER, 86400, "Seconds an `Idempotency-Key` is remembered."),
+    Setting(
+        "INDEX_REPAIR_INTERVAL",
+        IntegerBetween(1, 50),
+        30,
+        "Redis Cluster: seconds between repairs of comments a crash left out of the moderation queue "
+        "or email index (1-50, so an orphan is indexed within a minute).",
+    ),
     Setting("COMMENTS_PAGE_SIZE", INTEGER, 50, "Comments per page when a request names no number (at most 100)."),
     Setting("MAX_CONTENT_LENGTH", INTEGER, 16 * 1024, "Largest request body in bytes; a larger one gets 413."),
     Setting("POLL_CACHE_MAX_AGE", INTEGER, 5, "Seconds browsers and CDNs may cache a public poll answer."),

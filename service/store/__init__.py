@@ -50,6 +50,7 @@ class Store:
     def close(self) -> None:
         """Stop the change feed and drop the connections (a worker's end, or a test's)."""
         self.changes.stop()
+        self.moderation.stop()
         self.redis.close()
 
     def is_ready(self) -> bool:

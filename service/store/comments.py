@@ -1,13 +1,14 @@
 """Comments: submitting one to its thread, and reading threads.
 
-Each write runs one script in the thread's slot; the site-wide indexes (queue, surge,
-text and email indexes) follow outside it, as ``keys.py`` explains. The moderation
-queue, decisions and the log are in ``moderation.py``.
+On a single Redis node a submission is one script that also writes the site-wide indexes
+(queue, surge, text and email indexes); on Redis Cluster those follow the thread's script
+in a second step, with a "to index" mark in between, as ``keys.py`` explains. The
+moderation queue, decisions and the log are in ``moderation.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -28,6 +29,7 @@ SURGE_COUNTER_TTL = 2 * 3600
 REGISTERED_THREADS_REMEMBERED = 100_000
 # Counts a client's comments in the hour (the "recent from this IP" signal); never refuses.
 HOURLY_SUBMISSIONS = RateLimit.counter(3600)
+THREAD_LIMIT_MESSAGE = "This site takes no comments on new articles right now."
 
 
 @dataclass(frozen=True)
@@ -142,16 +144,124 @@ class CommentStore:
         """Store a reader's comment with ``status`` (pending or approved), unless it repeats one.
 
         A repeat (same Idempotency-Key, or the same text from the same client within the
-        duplicate window) answers with the stored comment and creates nothing. Raises
-        RateLimited, ThreadLimitReached or InvalidParent.
+        duplicate window) answers with the stored comment, creates nothing and uses none of
+        the client's limits; a repeat of a comment whose indexes were lost heals them.
+        Raises RateLimited, ThreadLimitReached or InvalidParent.
         """
+        if self.scripts.on_one_node:
+            submission = self._submit_on_one_node(thread_id, comment, status, now, limits)
+        else:
+            submission = self._submit_in_two_steps(thread_id, comment, status, now, limits)
+        if submission.created and status == "approved":
+            self.published_changed([thread_id])
+        return submission
+
+    def _submit_on_one_node(
+        self, thread_id: str, comment: NewComment, status: str, now: float, limits: CommentLimits
+    ) -> Submission:
+        """One script, one round trip: repeat check, limits, thread ceiling, store and indexes."""
+        key = new_comment_key()
+        new_id = comment_id(thread_id, key)
+        counters, limit_args = self._rate_counters(comment, now, limits)
+        reply = self.scripts.submit_comment_on_one_node(
+            keys=[
+                *self._thread_keys(thread_id, key, status, comment),
+                self.keys.queue(status),
+                self.keys.surge(int(now // 3600)),
+                self.keys.text_seen(comment.text_digest),
+                self.keys.email_comments(comment.email_digest or "-"),
+                self.keys.thread_registry(),
+                *counters,
+            ],
+            args=[
+                key,
+                status,
+                repr(now),
+                self._parent_key(comment),
+                self._idempotency_ttl(comment, limits),
+                limits.duplicate_window,
+                new_id,
+                queue_score(now),
+                SURGE_COUNTER_TTL,
+                TEXT_SEEN_TTL,
+                "1" if comment.email_digest else "",
+                limits.surge_per_hour,
+                thread_id,
+                limits.max_threads,
+                len(counters),
+                *limit_args,
+                *self._fields(comment),
+            ],
+        )
+        outcome = reply[0].decode()
+        if outcome == "existing":
+            return self._existing(thread_id, reply[1].decode())
+        if outcome == "limited":
+            raise self._refusal(limits, int(reply[1]), int(reply[2]))
+        if outcome == "bad_parent":
+            raise InvalidParent(comment.parent_id or "")
+        if outcome == "thread_limit":
+            raise ThreadLimitReached(THREAD_LIMIT_MESSAGE)
+        return Submission(id=new_id, status=status, created=True, rate=self._rate_state(limits, reply[2], reply[3]))
+
+    def _submit_in_two_steps(
+        self, thread_id: str, comment: NewComment, status: str, now: float, limits: CommentLimits
+    ) -> Submission:
+        """Redis Cluster: the thread's script stores the comment marked "to index", the site-wide
+        indexes follow, then the mark is cleared; ``reconcile_indexes`` finishes what a crash
+        between the steps left. Concurrent retries may each be counted once against the
+        client's limits here (the repeat check and the count run before the store script)."""
         repeat, rate, recent_from_ip = self._check_repeat_and_count(thread_id, comment, now, limits)
         if repeat:
             return repeat
         self._register_thread(thread_id, now, limits)
+        self.redis.zadd(self.keys.marked_threads(), {thread_id: now})
 
         key = new_comment_key()
-        parent_key = split_comment_id(comment.parent_id)[1] if comment.parent_id else ""
+        mark = f"{now!r} {comment.email_digest or ''}"
+        reply = self.scripts.submit_comment(
+            keys=[*self._thread_keys(thread_id, key, status, comment), self.keys.index_marker(thread_id)],
+            args=[
+                key,
+                status,
+                repr(now),
+                self._parent_key(comment),
+                self._idempotency_ttl(comment, limits),
+                limits.duplicate_window,
+                comment.email_digest or "",
+                *self._fields(comment),
+                "recent_from_ip",
+                recent_from_ip,
+            ],
+        )
+        outcome = reply[0].decode()
+        if outcome == "bad_parent":
+            raise InvalidParent(comment.parent_id or "")
+        if outcome == "existing":
+            return self._existing(thread_id, reply[1].decode())
+        new_id = comment_id(thread_id, key)
+        self._index_new(thread_id, key, new_id, comment, status, now, limits)
+        self.clear_index_marks(thread_id, {key: mark})
+        return Submission(id=new_id, status=status, created=True, rate=rate)
+
+    def _thread_keys(self, thread_id: str, key: str, status: str, comment: NewComment) -> list[str]:
+        """The thread's keys a new comment writes, in the order both submit scripts take them."""
+        return [
+            self.keys.comment(thread_id, key),
+            self.keys.thread_seq(thread_id),
+            self.keys.thread_status(thread_id, status),
+            self.keys.thread_status(thread_id, "approved"),
+            self._idempotency_key(thread_id, comment),
+            self._duplicate_key(thread_id, comment),
+        ]
+
+    @staticmethod
+    def _parent_key(comment: NewComment) -> str:
+        return split_comment_id(comment.parent_id)[1] if comment.parent_id else ""
+
+    @staticmethod
+    def _fields(comment: NewComment) -> list[Any]:
+        """The comment's stored fields as a flat list of name, value pairs."""
         fields: dict[str, Any] = {
             "author": comment.author,
             "body": comment.body,
@@ -164,37 +274,8 @@ class CommentStore:
             "text_digest": comment.text_digest,
             "email_digest": comment.email_digest or "",
             "links": comment.links,
-            "recent_from_ip": recent_from_ip,
         }
-        reply = self.scripts.submit_comment(
-            keys=[
-                self.keys.comment(thread_id, key),
-                self.keys.thread_seq(thread_id),
-                self.keys.thread_status(thread_id, status),
-                self.keys.thread_status(thread_id, "approved"),
-                self._idempotency_key(thread_id, comment),
-                self._duplicate_key(thread_id, comment),
-            ],
-            args=[
-                key,
-                status,
-                repr(now),
-                parent_key,
-                self._idempotency_ttl(comment, limits),
-                limits.duplicate_window,
-                *[item for pair in fields.items() for item in pair],
-            ],
-        )
-        outcome = reply[0].decode()
-        if outcome == "bad_parent":
-            raise InvalidParent(comment.parent_id or "")
-        if outcome == "existing":
-            return self._existing(thread_id, reply[1].decode())
-        new_id = comment_id(thread_id, key)
-        self._index_new(thread_id, key, new_id, comment, status, now, limits)
-        if status == "approved":
-            self.published_changed([thread_id])
-        return Submission(id=new_id, status=status, created=True, rate=rate)
+        return [item for pair in fields.items() for item in pair]
 
     def _register_thread(self, thread_id: str, now: float, limits: CommentLimits) -> None:
         """Admit the thread under the MAX_THREADS ceiling; a thread is never unregistered,
@@ -204,7 +285,7 @@ class CommentStore:
         if not self.scripts.admit_to_registry(
             keys=[self.keys.thread_registry()], args=[thread_id, repr(now), limits.max_threads]
         ):
-            raise ThreadLimitReached("This site takes no comments on new articles right now.")
+            raise ThreadLimitReached(THREAD_LIMIT_MESSAGE)
         if len(self._registered_threads) >= REGISTERED_THREADS_REMEMBERED:
             self._registered_threads.clear()
         self._registered_threads.add(thread_id)
@@ -215,11 +296,34 @@ class CommentStore:
     def _duplicate_key(self, thread_id: str, comment: NewComment) -> str:
         return self.keys.duplicate(thread_id, f"{comment.ip_digest}.{comment.text_digest}")
 
+    def _rate_counters(self, comment: NewComment, now: float, limits: CommentLimits) -> tuple[list[str], list[Any]]:
+        """The client's counter of each comment limit (the hourly signal last), and each
+        limit's count, window and window start."""
+        counters: list[str] = []
+        args: list[Any] = []
+        for limit in (*limits.rates, HOURLY_SUBMISSIONS):
+            start = limit.window_start(now)
+            counters.append(self.keys.comment_rate(comment.ip_digest, limit.window, start))
+            args += [limit.count, limit.window, start]
+        return counters, args
+
+    @staticmethod
+    def _refusal(limits: CommentLimits, index: int, reset: int) -> RateLimited:
+        refused = limits.rates[index - 1]
+        state = RateState("comments", refused.count, refused.window, 0, reset)
+        return RateLimited(f"Too many comments from your network; try again in {reset} s.", rate=state)
+
+    @staticmethod
+    def _rate_state(limits: CommentLimits, remaining: int, reset: int) -> RateState:
+        closest = min(limits.rates, key=lambda rate: rate.count)
+        return RateState("comments", closest.count, closest.window, int(remaining), int(reset))
+
     def _check_repeat_and_count(
         self, thread_id: str, comment: NewComment, now: float, limits: CommentLimits
     ) -> tuple[Submission | None, RateState | None, int]:
-        """Look for the comment this one repeats and count it against every per-IP limit, in
-        one round trip: the repeat check is in the thread's slot, the limits in the client's.
+        """Redis Cluster: look for the comment this one repeats and count it against every
+        per-IP limit, in one round trip: the repeat check is in the thread's slot, the
+        limits in the client's.
 
         A repeat is answered with what it repeats and gives back the hit it was counted
         for, so a retry never uses up a reader's limit; otherwise the limits decide
@@ -228,14 +332,10 @@ class CommentStore:
         """
         guards = [self._idempotency_key(thread_id, comment), self._duplicate_key(thread_id, comment)]
         guard_args = [repr(now), self._idempotency_ttl(comment, limits), limits.duplicate_window]
-        counters: list[str] = []
-        counter_args: list[Any] = [repr(now)]
-        for limit in (*limits.rates, HOURLY_SUBMISSIONS):
-            start = limit.window_start(now)
-            counters.append(self.keys.comment_rate(comment.ip_digest, limit.window, start))
-            counter_args += [limit.count, limit.window, start]
+        counters, limit_args = self._rate_counters(comment, now, limits)
         earlier, counted = self.scripts.run_together(
-            (self.scripts.find_repeat, guards, guard_args), (self.scripts.count_rate_limits, counters, counter_args)
+            (self.scripts.find_repeat, guards, guard_args),
+            (self.scripts.count_rate_limits, counters, [repr(now), *limit_args]),
         )
         if earlier:
             if counted[0] == 1:
@@ -245,26 +345,33 @@ class CommentStore:
                     pipe.execute()
             return self._existing(thread_id, earlier.decode()), None, 0
         if counted[0] == 0:
-            refused = limits.rates[counted[1] - 1]
-            state = RateState("comments", refused.count, refused.window, 0, int(counted[2]))
-            raise RateLimited(f"Too many comments from your network; try again in {counted[2]} s.", rate=state)
+            raise self._refusal(limits, counted[1], counted[2])
         _, remaining, reset, hour_hits = counted
-        closest = min(limits.rates, key=lambda rate: rate.count)
-        return None, RateState("comments", closest.count, closest.window, remaining, reset), hour_hits
+        return None, self._rate_state(limits, remaining, reset), hour_hits
 
     @staticmethod
     def _idempotency_ttl(comment: NewComment, limits: CommentLimits) -> int:
         return limits.idempotency_ttl if comment.idempotency_digest else 0
 
     def _existing(self, thread_id: str, key: str) -> Submission:
-        status = self.redis.hget(self.keys.comment(thread_id, key), "status")
+        """The answer to a repeat; on Redis Cluster a repeat of a comment still marked "to
+        index" (its first submission died between the two steps) indexes it at once."""
+        if self.scripts.on_one_node:
+            status = self.redis.hget(self.keys.comment(thread_id, key), "status")
+        else:
+            with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hget(self.keys.comment(thread_id, key), "status")
+                pipe.hget(self.keys.index_marker(thread_id), key)
+                status, mark = pipe.execute()
+            if mark is not None:
+                self.repair_index(thread_id, {key: mark.decode()})
         # A removed comment is not revealed as removed to the reader who retries it.
         return Submission(id=comment_id(thread_id, key), status=text(status) or "pending", created=False)
 
     def _index_new(
         self, thread_id: str, key: str, new_id: str, comment: NewComment, status: str, now: float, limits: CommentLimits
     ) -> None:
-        """The site-wide indexes of a new comment: queue, surge, same-text and email."""
+        """Redis Cluster: the site-wide indexes of a new comment: queue, surge, same-text and email."""
         hour = int(now // 3600)
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.zadd(self.keys.queue(status), {new_id: queue_score(now)})
@@ -277,6 +384,49 @@ class CommentStore:
             _, submitted_this_hour, *_ = pipe.execute()
         if status == "pending" and submitted_this_hour > limits.surge_per_hour:
             self.redis.hset(self.keys.comment(thread_id, key), "surge", 1)
+
+    # -- keeping the site-wide indexes complete ----------------------------------------
+
+    def clear_index_marks(self, thread_id: str, marks: Mapping[str, str]) -> None:
+        """Clear "to index" marks whose indexes are written, unless a later write re-marked one."""
+        if marks:
+            self.scripts.clear_index_marker(
+                keys=[self.keys.index_marker(thread_id)], args=[item for pair in marks.items() for item in pair]
+            )
+
+    def index_marks(self, thread_id: str) -> dict[str, str]:
+        """Redis Cluster: the thread's comments marked "to index": key -> "<time> <email digest>"."""
+        return {
+            key.decode(): mark.decode() for key, mark in self.redis.hgetall(self.keys.index_marker(thread_id)).items()
+        }
+
+    def repair_index(self, thread_id: str, marks: Mapping[str, str]) -> None:
+        """Put marked comments where they belong in the site-wide queue and email index, as their
+        thread says now, then clear their marks.
+
+        The queue and the email index are sets, so writing them again is harmless; the
+        surge and same-text counters are not replayed (a lost step may or may not have
+        counted them, and they are signals), nor is the site-wide log (the thread's log
+        holds every decision).
+        """
+        keys = list(marks)
+        found = {comment.id: comment for comment in self.load([comment_id(thread_id, key) for key in keys])}
+        with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                the_id = comment_id(thread_id, key)
+                comment = found.get(the_id)
+                for status in STATUSES:
+                    if comment is None or status != comment.status:
+                        pipe.zrem(self.keys.queue(status), the_id)
+                marked_digest = marks[key].partition(" ")[2]
+                if comment is not None:
+                    pipe.zadd(self.keys.queue(comment.status), {the_id: queue_score(comment.created_at)})
+                    if comment.email_digest:
+                        pipe.sadd(self.keys.email_comments(comment.email_digest), the_id)
+                elif marked_digest:
+                    pipe.srem(self.keys.email_comments(marked_digest), the_id)
+            pipe.execute()
+        self.clear_index_marks(thread_id, marks)
 
     # -- reading --------------------------------------------------------------------
 

@@ -16,14 +16,18 @@ in KEYS touches a single slot.
 | ``P:thread:{id}:status:<status>`` | sorted set | permanent | comment keys by status (pending, approved, rejected, spam), scored by seq |
 | ``P:thread:{id}:log`` | stream | permanent | the thread's moderation decisions, written with the decision |
 | ``P:thread:{id}:idem:<digest>`` | string | IDEMPOTENCY_TTL | comment key answered for one client's Idempotency-Key |
+| ``P:thread:{id}:unindexed`` | hash | until indexed | Redis Cluster only: comment key -> "<time> <email digest>" of a write whose site-wide indexes may be missing |
 | ``P:thread:{id}:same:<digest>`` | string | DUPLICATE_WINDOW | comment key of one client's identical submission |
 | ``P:threads`` | sorted set | permanent | every thread id, scored by first comment: the ceiling on threads |
 | ``P:ip:{<ip>}:rl:comment:<window>:<start>`` | string | window + 1 s | one client IP's comments in one window (site-wide) |
+| ``P:ip:{<ip>}:rl:autopoll:<day start>`` | string | 1 day + 1 s | polls one client IP created by first votes in one UTC day |
 | ``P:moderation:{queue}:<status>`` | sorted set | permanent | comment ids of every thread by status, scored by submission time (µs) |
 | ``P:moderation:{queue}:log`` | stream | permanent | every decision of every thread, newest last |
 | ``P:moderation:{queue}:surge:<hour>`` | string | 2 h | comments submitted site-wide in one hour |
 | ``P:text:{<digest>}`` | string | 30 days | how many times a comment body was submitted (the "same text" signal) |
 | ``P:email:{<digest>}`` | set | permanent | comment ids submitted with one email address, for privacy export and delete |
+| ``P:index:{repair}:threads`` | sorted set | until repaired | Redis Cluster only: threads that may hold "to index" marks, scored by the last marking write |
+| ``P:index:{repair}:lock`` | string | INDEX_REPAIR_INTERVAL | held by the worker that runs the index repair in this interval |
 | ``P:tokens:{auth}:by-hash`` / ``:by-name`` | hash | permanent | moderator tokens: SHA-256 of the token -> name, name -> role and metadata |
 
 Voters are bucketed so each bucket stays a small listpack-encoded hash (Redis keeps a
@@ -40,14 +44,39 @@ steps, registry first; both steps are idempotent, so a failure between them is r
 by the next attempt, and a registry entry without a poll hash only lowers the ceiling.
 ``<ip>`` is a keyed hash of the client address, never the address itself.
 
-Comments are the same story across slots. Submitting runs one script in the thread's
-slot (the comment, its place in the thread's status set, the duplicate guards); then,
-outside it, the site-wide indexes are written: the moderation queue, the surge counter,
-the text and email indexes. A decision runs one script in the thread's slot (state,
-status sets, the thread's log line), then appends to the site-wide log and moves the
-queue entry. The thread's keys are the truth; the site-wide ones are indexes a crash
-between the two steps can leave behind, so the queue reader checks each entry against
-its comment and repairs a stale one, and the thread logs hold every decision.
+Comments span slots too: a comment and its thread's keys share the thread's slot, while
+the site-wide indexes (the moderation queue, the surge counter, the same-text and email
+indexes, the site-wide log) live in slots of their own. How they stay complete depends
+on the deployment:
+
+- On a single Redis node (not Cluster), which lets one script touch keys of several
+  slots as long as every key is passed in KEYS, submitting is ONE script
+  (``submit_comment_on_one_node.lua``): repeat check, the client's rate limits (counted
+  only when the comment is stored, so the Idempotency-Key is reserved with the hit and
+  concurrent retries count once), the MAX_THREADS registry, the thread's keys and every
+  site-wide index. A decision is one script likewise (``decide_comment_on_one_node.lua``).
+  Nothing can separate a comment from its indexes, and a post is one round trip.
+- On Redis Cluster the thread's script (``submit_comment.lua``, ``decide_comment.lua``)
+  also writes the comment's key into the thread's ``unindexed`` hash; the site-wide
+  writes follow, then the mark is cleared (``clear_index_marker.lua``, only if no later
+  write re-marked it). Before its script, the writer records the thread in
+  ``P:index:{repair}:threads`` (its own slot), scored by time. ``reconcile_indexes``
+  (``core.moderation.reconcile``) walks that registry, re-indexes marks older than
+  REPAIR_AGE (10 s) from what the thread holds now (queue under the current status,
+  email index; a deleted comment is removed from both), and drops threads left without
+  marks unless a write recorded them after that cutoff. Every worker runs it at most
+  every INDEX_REPAIR_INTERVAL seconds (a lock key makes one worker do it per interval),
+  from a background thread and from queue reads, so an orphan is indexed within a
+  minute; a retry of an orphaned submission heals it at once. The surge and same-text
+  counters and the site-wide log line of a lost step are not replayed (counting twice
+  would be worse than once less; each thread's log holds every decision). A writer
+  stalled more than 10 s between recording its thread and marking its comment could
+  have the record dropped: its comment then waits for a retry or ``yaynay check --repair``.
+  Here concurrent retries of one Idempotency-Key may each count a hit: the repeat check
+  and the count run in the client's and the thread's slots before the store script.
+
+The queue reader still checks each entry against its comment and repairs a stale one,
+and ``yaynay check`` compares every thread with the indexes on either deployment.
 """
 
 from __future__ import annotations
@@ -136,8 +165,23 @@ class Keys:
     def thread_registry(self) -> str:
         return f"{self.prefix}:threads"
 
+    def index_marker(self, thread_id: str) -> str:
+        """Redis Cluster only: the thread's comments whose site-wide indexes may be missing."""
+        return f"{self.thread(thread_id)}:unindexed"
+
+    def marked_threads(self) -> str:
+        """Redis Cluster only: threads that may hold "to index" marks, scored by the last marking."""
+        return f"{self.prefix}:index:{{repair}}:threads"
+
+    def index_repair_lock(self) -> str:
+        """Held by the one worker running the index repair, for one repair interval."""
+        return f"{self.prefix}:index:{{repair}}:lock"
+
     def comment_rate(self, ip_digest: str, window: int, window_start: int) -> str:
         return f"{self.prefix}:ip:{{{ip_digest}}}:rl:comment:{window}:{window_start}"
+
+    def auto_created_polls(self, ip_digest: str, day_start: int) -> str:
+        return f"{self.prefix}:ip:{{{ip_digest}}}:rl:autopoll:{day_start}"
 
     def queue(self, status: str) -> str:
         return f"{self.prefix}:moderation:{{queue}}:{status}"

@@ -1,20 +1,23 @@
-"""The moderation queue, decisions on comments, and the audit log.
+"""The moderation queue, decisions on comments, the audit log, and keeping the indexes complete.
 
-A decision runs one script in the thread's slot (the comment's status, the thread's
-status sets and the thread's log line change together); the site-wide queue and log
-are indexes written right after, as ``keys.py`` explains.
+On a single Redis node a decision is one script: the comment's status, the thread's status
+sets and log line, the site-wide queue and log change together. On Redis Cluster the
+thread's script marks the comment "to index" and the site-wide writes follow, as
+``keys.py`` explains; ``reconcile_indexes`` repairs what a crash left between the two.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from service.errors import CommentNotFound, DecisionConflict, Standing
+from service.errors import CommentNotFound, DecisionConflict, Standing, StoreUnavailable
 from service.store.comments import STATUSES, Comment, CommentStore, Page, queue_score, text
 from service.store.connection import translate_errors
-from service.store.keys import Keys, split_comment_id
+from service.store.keys import Keys, comment_id, split_comment_id
 from service.store.scripts import Scripts
 
 # Comments fetched per extra round trip when many queue entries share one timestamp.
@@ -22,6 +25,24 @@ _PAGE_SLACK = 50
 ACTIONS = {"approve": "approved", "reject": "rejected", "spam": "spam", "delete": "deleted"}
 # The status a moderator names to re-decide whatever status a comment has by then (privacy erasure).
 ANY_STATUS = "*"
+# Redis Cluster: a "to index" mark older than this is a write whose second step never ran
+# (a request takes well under a second, and its Redis calls time out sooner); with the
+# repair running at most every 50 s (INDEX_REPAIR_INTERVAL), an orphan waits under 60 s.
+REPAIR_AGE = 10.0
+# Threads with marks looked at by one reconcile; the rest wait for the next.
+MARKED_THREADS_PER_RUN = 1000
+# Comments loaded at once by an audit.
+AUDIT_BATCH = 500
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IndexProblem:
+    """A stored comment missing from a site-wide index."""
+
+    comment_id: str
+    problem: str
 
 
 @dataclass(frozen=True)
@@ -87,6 +108,9 @@ class ModerationStore:
         self.keys = keys
         self.scripts = scripts
         self.comments = comments
+        self._next_reconcile_at = 0.0
+        self._stopped = threading.Event()
+        self._repairing: threading.Thread | None = None
 
     # -- the queue ------------------------------------------------------------------
 
@@ -154,17 +178,69 @@ class ModerationStore:
         Each outcome holds the Decision, or its refusal: CommentNotFound, or
         DecisionConflict naming the decision that stands.
         """
+        if self.scripts.on_one_node:
+            outcomes, applied = self._decide_on_one_node(requests, moderator, now)
+        else:
+            outcomes, applied = self._decide_in_two_steps(requests, moderator, now)
+        if applied:
+            self.comments.published_changed(
+                split_comment_id(done.decision.id)[0]
+                for done in applied
+                if "approved" in (done.decision.previous, done.decision.status)
+            )
+        return outcomes
+
+    def _decide_on_one_node(
+        self, requests: Sequence[DecisionRequest], moderator: str, now: float
+    ) -> tuple[list[DecisionOutcome], list[_Applied]]:
+        """One script a decision: the thread's keys, the site-wide queue and log, the email index."""
+        # A delete removes the comment from its email index, whose key the script must be
+        # given: the digest is read first, in one round trip for the whole batch.
+        deletes = [request.comment_id for request in requests if request.action == "delete"]
+        with self.redis.pipeline(transaction=False) as pipe:
+            for one_id in deletes:
+                pipe.hget(self.keys.comment(*split_comment_id(one_id)), "email_digest")
+            digests = {one_id: text(digest) or "" for one_id, digest in zip(deletes, pipe.execute(), strict=True)}
+        outcomes, applied = [], []
+        for request in requests:
+            thread_id, key = split_comment_id(request.comment_id)
+            assumed_digest = digests.get(request.comment_id, "")
+            reply = self.scripts.decide_comment_on_one_node(
+                keys=[
+                    *self._thread_keys(thread_id, key),
+                    *(self.keys.queue(status) for status in STATUSES),
+                    self.keys.moderation_log(),
+                    self.keys.email_comments(assumed_digest or "-"),
+                ],
+                args=[*self._decision_args(request, key, moderator, now), request.comment_id, assumed_digest],
+            )
+            outcome = _outcome(request, moderator, now, reply)
+            if isinstance(outcome, _Applied):
+                if outcome.decision.status == "deleted" and outcome.email_digest not in ("", assumed_digest):
+                    self.redis.srem(self.keys.email_comments(outcome.email_digest), request.comment_id)
+                applied.append(outcome)
+                outcomes.append(DecisionOutcome(request.comment_id, decision=outcome.decision))
+            else:
+                outcomes.append(outcome)
+        return outcomes, applied
+
+    def _decide_in_two_steps(
+        self, requests: Sequence[DecisionRequest], moderator: str, now: float
+    ) -> tuple[list[DecisionOutcome], list[_Applied]]:
+        """Redis Cluster: each thread's script decides and marks the comment "to index"; the
+        site-wide queue and log follow, then the marks are cleared (``reconcile_indexes``
+        finishes what a crash between the steps left)."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for thread_id in {split_comment_id(request.comment_id)[0] for request in requests}:
+                pipe.zadd(self.keys.marked_threads(), {thread_id: now})
+            pipe.execute()
         outcomes, applied = [], []
         for request in requests:
             thread_id, key = split_comment_id(request.comment_id)
             # One script call each: scripts in a cluster pipeline are not reliably loaded.
             reply = self.scripts.decide_comment(
-                keys=[
-                    self.keys.comment(thread_id, key),
-                    *(self.keys.thread_status(thread_id, status) for status in STATUSES),
-                    self.keys.thread_log(thread_id),
-                ],
-                args=[key, request.action, request.seen or "", moderator, request.reason, repr(now)],
+                keys=[*self._thread_keys(thread_id, key), self.keys.index_marker(thread_id)],
+                args=self._decision_args(request, key, moderator, now),
             )
             outcome = _outcome(request, moderator, now, reply)
             if isinstance(outcome, _Applied):
@@ -174,15 +250,28 @@ class ModerationStore:
                 outcomes.append(outcome)
         if applied:
             self._index_decisions(applied)
-            self.comments.published_changed(
-                split_comment_id(done.decision.id)[0]
-                for done in applied
-                if "approved" in (done.decision.previous, done.decision.status)
-            )
-        return outcomes
+            marks: dict[str, dict[str, str]] = {}
+            for done in applied:
+                thread_id, key = split_comment_id(done.decision.id)
+                marks.setdefault(thread_id, {})[key] = f"{now!r} {done.email_digest}"
+            for thread_id, thread_marks in marks.items():
+                self.comments.clear_index_marks(thread_id, thread_marks)
+        return outcomes, applied
+
+    def _thread_keys(self, thread_id: str, key: str) -> list[str]:
+        """The thread's keys a decision writes, in the order both decide scripts take them."""
+        return [
+            self.keys.comment(thread_id, key),
+            *(self.keys.thread_status(thread_id, status) for status in STATUSES),
+            self.keys.thread_log(thread_id),
+        ]
+
+    @staticmethod
+    def _decision_args(request: DecisionRequest, key: str, moderator: str, now: float) -> list[str]:
+        return [key, request.action, request.seen or "", moderator, request.reason, repr(now)]
 
     def _index_decisions(self, applied: list[_Applied]) -> None:
-        """Move each decided comment in the site-wide queue and append to the site-wide log."""
+        """Redis Cluster: move each decided comment in the site-wide queue and append to the site-wide log."""
         with self.redis.pipeline(transaction=False) as pipe:
             for done in applied:
                 decision = done.decision
@@ -204,6 +293,95 @@ class ModerationStore:
                     },
                 )
             pipe.execute()
+
+    # -- keeping the site-wide indexes complete ----------------------------------------
+
+    @translate_errors
+    def reconcile_indexes(self, now: float, *, older_than: float = REPAIR_AGE) -> int:
+        """Redis Cluster: index every comment marked "to index" more than ``older_than`` seconds
+        ago (a write whose second step never ran) and forget threads left without marks.
+        Returns how many comments were repaired; on a single node there is never any."""
+        if self.scripts.on_one_node:
+            return 0
+        cutoff = now - older_than
+        repaired = 0
+        registry = self.keys.marked_threads()
+        for raw_thread in self.redis.zrange(registry, 0, MARKED_THREADS_PER_RUN - 1):
+            thread_id = raw_thread.decode()
+            marks = self.comments.index_marks(thread_id)
+            due = {key: mark for key, mark in marks.items() if float(mark.partition(" ")[0]) <= cutoff}
+            if due:
+                self.comments.repair_index(thread_id, due)
+                repaired += len(due)
+            if len(due) == len(marks):
+                self.scripts.forget_indexed_thread(keys=[registry], args=[thread_id, repr(cutoff)])
+        return repaired
+
+    @translate_errors
+    def reconcile_now_and_then(self, now: float, interval: float) -> int:
+        """Run ``reconcile_indexes`` unless this process or another ran it in the last ``interval``
+        seconds (a lock in Redis with that lifetime); returns how many comments were repaired."""
+        if self.scripts.on_one_node or now < self._next_reconcile_at:
+            return 0
+        self._next_reconcile_at = now + interval
+        if not self.redis.set(self.keys.index_repair_lock(), repr(now), nx=True, ex=max(1, int(interval))):
+            return 0
+        return self.reconcile_indexes(now)
+
+    def keep_indexes_complete(self, clock: Callable[[], float], interval: float) -> None:
+        """Redis Cluster: reconcile in the background of this process every ``interval`` seconds
+        (at most one process a period does the work); stopped by ``stop``."""
+        if self.scripts.on_one_node or self._repairing is not None:
+            return
+
+        def repair_forever() -> None:
+            while not self._stopped.wait(interval):
+                try:
+                    self.reconcile_now_and_then(clock(), interval)
+                except StoreUnavailable:
+                    log.warning("index repair skipped: Redis unavailable")
+                except Exception:  # the loop must outlive any one failure; the next period retries
+                    log.exception("index repair failed")
+
+        self._repairing = threading.Thread(target=repair_forever, name="yaynay-index-repair", daemon=True)
+        self._repairing.start()
+
+    def stop(self) -> None:
+        """Stop the background index repair, if it runs."""
+        self._stopped.set()
+
+    @translate_errors
+    def audit_thread(self, thread_id: str, *, repair: bool = False) -> list[IndexProblem]:
+        """Every comment of the thread missing from the site-wide queue under its status or,
+        when it has an email, from the email index; with ``repair``, index each of them."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for status in STATUSES:
+                pipe.zrange(self.keys.thread_status(thread_id, status), 0, -1)
+            keys = [member.decode() for members in pipe.execute() for member in members]
+        problems = []
+        for start in range(0, len(keys), AUDIT_BATCH):
+            comments = self.comments.load([comment_id(thread_id, key) for key in keys[start : start + AUDIT_BATCH]])
+            with self.redis.pipeline(transaction=False) as pipe:
+                for comment in comments:
+                    pipe.zscore(self.keys.queue(comment.status), comment.id)
+                    pipe.sismember(self.keys.email_comments(comment.email_digest or "-"), comment.id)
+                answers = iter(pipe.execute())
+            for comment in comments:
+                queued, emailed = next(answers), next(answers)
+                if queued is None:
+                    problems.append(IndexProblem(comment.id, f"not in the {comment.status} queue"))
+                if comment.email_digest and not emailed:
+                    problems.append(IndexProblem(comment.id, "not in its email index"))
+        if repair and problems:
+            self.comments.repair_index(
+                thread_id, {split_comment_id(problem.comment_id)[1]: "0 " for problem in problems}
+            )
+        return problems
+
+    @translate_errors
+    def thread_ids(self) -> list[str]:
+        """Every thread that ever took a comment (the MAX_THREADS registry)."""
+        return [member.decode() for member in self.redis.zrange(self.keys.thread_registry(), 0, -1)]
 
     # -- the log --------------------------------------------------------------------
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from service.errors import (
     PollClosed,
+    PollLimitReached,
     PollNotFound,
     RateLimited,
     VoteChangeNotAllowed,
@@ -22,6 +24,7 @@ DAY = 86400
 # A new-voter counter lives through its UTC day, plus an hour for clocks that disagree.
 NEW_VOTER_COUNTER_TTL = DAY + 3600
 _CHOICE_CODES = {"yay": 1, "nay": 2}
+log = logging.getLogger(__name__)
 _POLL_FIELDS = ("question", "closes_at", "allow_change", "created_at", "yay", "nay", "version")
 
 
@@ -88,6 +91,11 @@ class PollStore:
         self.read_cache = read_cache
 
     @translate_errors
+    def ids(self) -> list[str]:
+        """Every registered poll id, oldest first."""
+        return [member.decode() for member in self.redis.zrange(self.keys.poll_registry(), 0, -1)]
+
+    @translate_errors
     def save(
         self, poll_id: str, *, question: str, closes_at: float | None, allow_change: bool, now: float
     ) -> tuple[Poll, bool]:
@@ -140,12 +148,15 @@ class PollStore:
         now: float,
         limits: VoteLimits,
         auto_create_up_to: int = 0,
+        auto_create_per_ip_per_day: int = 0,
     ) -> VoteResult:
         """Record ``voter``'s live vote, moving it when the choice changes.
 
         ``voter`` is the voter's keyed digest and ``ip`` the client's keyed IP digest.
-        With ``auto_create_up_to`` set, an unknown poll is created while fewer polls exist.
-        Raises PollNotFound, PollClosed, VoteChangeNotAllowed or RateLimited.
+        With ``auto_create_up_to`` set, an unknown poll is created while fewer polls exist
+        and while the client has created fewer than ``auto_create_per_ip_per_day`` today.
+        Raises PollNotFound, PollClosed, VoteChangeNotAllowed, RateLimited or
+        PollLimitReached.
         """
         bucket_key, field = self.keys.voter_record(poll_id, voter)
         rate = limits.rate
@@ -172,7 +183,8 @@ class PollStore:
             NEW_VOTER_COUNTER_TTL,
         ]
         reply = self.scripts.cast_vote(keys=keys, args=args)
-        if reply[0] == b"not_found" and auto_create_up_to and self._admit(poll_id, now, auto_create_up_to):
+        if reply[0] == b"not_found" and auto_create_up_to:
+            self._create_by_vote(poll_id, ip, now, auto_create_up_to, auto_create_per_ip_per_day)
             args[8] = 1
             reply = self.scripts.cast_vote(keys=keys, args=args)
         result = _vote_result(poll_id, choice, reply, limits)
@@ -180,10 +192,28 @@ class PollStore:
         self.read_cache.changed(poll_id)
         return result
 
-    def _admit(self, poll_id: str, now: float, ceiling: int) -> bool:
-        return bool(
-            self.scripts.admit_to_registry(keys=[self.keys.poll_registry()], args=[poll_id, repr(now), ceiling])
-        )
+    def _create_by_vote(self, poll_id: str, ip: str, now: float, ceiling: int, per_ip_per_day: int) -> None:
+        """Admit a poll a first vote creates: one of the client's polls for the day, then one
+        under the site's ceiling (the day's hit is given back when the ceiling refuses).
+        Raises RateLimited or PollLimitReached, each logged with the poll and the IP digest."""
+        budget = RateLimit(per_ip_per_day, DAY)
+        start = budget.window_start(now)
+        counter = self.keys.auto_created_polls(ip, start)
+        counted = self.scripts.count_rate_limits(keys=[counter], args=[repr(now), budget.count, budget.window, start])
+        if counted[0] == 0:
+            log.warning("poll %s not created by a vote: client %s created %d today", poll_id, ip, budget.count)
+            state = RateState("poll creations", budget.count, budget.window, 0, int(counted[2]))
+            raise RateLimited(
+                f"Your network has created {budget.count} polls by voting today; this poll was not created.",
+                rate=state,
+            )
+        admitted = self.scripts.admit_to_registry(keys=[self.keys.poll_registry()], args=[poll_id, repr(now), ceiling])
+        if not admitted:
+            self.redis.decr(counter)
+            log.warning("poll %s not created by a vote from client %s: MAX_POLLS (%d) reached", poll_id, ip, ceiling)
+            raise PollLimitReached(
+                f"This site holds as many polls as votes may create ({ceiling}); {poll_id} was not created."
+            )
 
     @translate_errors
     def vote_of(self, poll_id: str, voter: bytes) -> str | None:

@@ -47,7 +47,16 @@ class Scripts:
         self.count_rate_limits: Script = self._register("count_rate_limits")
         self.find_repeat: Script = self._register("find_repeat")
         self.submit_comment: Script = self._register("submit_comment")
+        self.submit_comment_on_one_node: Script = self._register("submit_comment_on_one_node")
         self.decide_comment: Script = self._register("decide_comment")
+        self.decide_comment_on_one_node: Script = self._register("decide_comment_on_one_node")
+        self.clear_index_marker: Script = self._register("clear_index_marker")
+        self.forget_indexed_thread: Script = self._register("forget_indexed_thread")
+
+    @property
+    def on_one_node(self) -> bool:
+        """True on a single Redis node, where one script may write keys of several slots."""
+        return not isinstance(self.redis, RedisCluster)
 
     def _register(self, name: str) -> Script:
         return self.redis.register_script(script_source(name))

@@ -1,5 +1,7 @@
 """The one error shape, content checks, CORS, health and the API document."""
 
+import pytest
+
 
 def assert_error_shape(response, code):
     assert response.status_code == code
@@ -14,6 +16,27 @@ def test_malformed_json_is_400(client, make_poll):
     response = client.post(
         "/api/v1/polls/mini-backpacks/votes", data='{"choice": "yay",', content_type="application/json"
     )
+    assert_error_shape(response, 400)
+    assert "JSON" in response.json["message"]
+
+
+@pytest.mark.parametrize("depth", [1_000, 5_000])
+@pytest.mark.parametrize(
+    ("method", "path", "wrap"),
+    [
+        ("post", "/api/v1/polls/mini-backpacks/votes", lambda deep: '{"choice": "yay", "voter": %s}' % deep),
+        ("post", "/api/v1/threads/mini-backpacks/comments", lambda deep: '{"author": "A", "body": %s}' % deep),
+        ("put", "/api/v1/polls/mini-backpacks", lambda deep: '{"question": %s}' % deep),
+        ("post", "/api/v1/moderation/decisions", lambda deep: '{"decisions": [%s]}' % deep),
+        ("post", "/api/v1/polls/mini-backpacks/votes", lambda deep: deep),
+    ],
+)
+def test_json_nested_too_deep_to_parse_is_400_not_500(client, make_poll, admin, method, path, wrap, depth):
+    make_poll()
+    deep = "[" * depth + "]" * depth
+    body = wrap(deep)
+    assert len(body) < 16 * 1024
+    response = getattr(client, method)(path, data=body, content_type="application/json", headers=admin)
     assert_error_shape(response, 400)
     assert "JSON" in response.json["message"]
 
@@ -104,3 +127,22 @@ def test_the_openapi_document_covers_every_endpoint(client, app):
     assert served <= documented, served - documented
     vote_body = document["paths"]["/api/v1/polls/{poll_id}/votes"]["post"]["requestBody"]
     assert "application/json" in vote_body["content"]
+
+
+def test_every_answer_forbids_content_sniffing(client, make_poll, admin):
+    make_poll()
+    answers = {
+        "json": client.get("/api/v1/polls/mini-backpacks"),
+        "svg": client.get("/api/v1/polls/mini-backpacks/badge.svg"),
+        "js": client.get("/widget.js"),
+        "html": client.get("/embed/mini-backpacks"),
+        "static": client.get("/static/embed.css"),
+        "error": client.get("/api/v1/polls/no-such-poll"),
+        "unauthorized": client.get("/api/v1/moderation/queue"),
+        "not modified": client.get(
+            "/api/v1/polls/mini-backpacks",
+            headers={"If-None-Match": client.get("/api/v1/polls/mini-backpacks").headers["ETag"]},
+        ),
+    }
+    for kind, response in answers.items():
+        assert response.headers.get("X-Content-Type-Options") == "nosniff", (kind, response.status_code)

@@ -88,9 +88,57 @@ def test_auto_create_makes_the_poll_on_first_vote_up_to_the_ceiling(settings, re
     client = create_app(settings).test_client()
     assert vote(client, "yay", new_voter(), poll_id="first").status_code == 200
     assert vote(client, "nay", new_voter(), poll_id="second").status_code == 200
-    assert vote(client, "yay", new_voter(), poll_id="third").status_code == 404
+    refused = vote(client, "yay", new_voter(), poll_id="third")
+    assert refused.status_code == 409
+    assert "as many polls" in refused.json["message"]
     assert vote(client, "yay", new_voter(), poll_id="first").json["tally"]["yay"] == 2
     assert client.get("/api/v1/polls/first").json["state"] == "open"
+    assert client.get("/api/v1/polls/third").status_code == 404
+
+
+def test_auto_created_polls_count_against_a_daily_budget_of_each_client_ip(
+    settings, redis_client, new_voter, clock, caplog
+):
+    from service import create_app
+
+    settings.update(AUTO_CREATE_POLLS=True, MAX_POLLS=100, AUTO_CREATE_POLLS_PER_IP_PER_DAY=2)
+    app = create_app(settings)
+    client = app.test_client()
+    assert vote(client, "yay", new_voter(), poll_id="one").status_code == 200
+    assert vote(client, "yay", new_voter(), poll_id="two").status_code == 200
+    assert vote(client, "yay", new_voter(), poll_id="one").status_code == 200  # votes on existing polls are free
+
+    with caplog.at_level("WARNING", logger="service.store.polls"):
+        refused = vote(client, "yay", new_voter(), poll_id="three")
+    assert refused.status_code == 429
+    assert "created 2 polls" in refused.json["message"]
+    assert int(refused.headers["Retry-After"]) > 0
+    [record] = caplog.records
+    assert "three" in record.getMessage()
+    assert "127.0.0.1" not in record.getMessage()  # the IP's keyed digest, never the address
+    assert client.get("/api/v1/polls/three").status_code == 404
+
+    other = client.post(
+        "/api/v1/polls/three/votes",
+        json={"choice": "nay", "voter": new_voter()},
+        environ_base={"REMOTE_ADDR": "198.51.100.7"},
+    )
+    assert other.status_code == 200  # another network has its own budget
+    clock.advance(86400)
+    assert vote(client, "yay", new_voter(), poll_id="four").status_code == 200  # a new day, a new budget
+    app.extensions["yaynay"].close()
+
+
+def test_a_vote_refused_at_the_poll_ceiling_gives_back_its_daily_budget(settings, redis_client, new_voter):
+    from service import create_app
+
+    settings.update(AUTO_CREATE_POLLS=True, MAX_POLLS=1, AUTO_CREATE_POLLS_PER_IP_PER_DAY=2)
+    app = create_app(settings)
+    client = app.test_client()
+    assert vote(client, "yay", new_voter(), poll_id="one").status_code == 200
+    for _ in range(3):
+        assert vote(client, "yay", new_voter(), poll_id="two").status_code == 409  # never 429
+    app.extensions["yaynay"].close()
 
 
 @pytest.mark.parametrize(

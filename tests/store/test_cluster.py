@@ -1,11 +1,17 @@
 """The same app on a real three-node Redis Cluster: every script touches one slot."""
 
 import subprocess
+import time
 
 import pytest
 
 from service import create_app
+from service.core import moderation, privacy
+from service.identity import email_digest
+from service.store import moderation as moderation_store
+from service.store.comments import CommentStore
 from service.store.embedded import RedisProcess, free_port, redis_server_binary
+from service.store.moderation import ModerationStore
 
 
 def start_node(directory):
@@ -120,4 +126,115 @@ def test_comments_and_moderation_work_unchanged_on_redis_cluster(cluster_url, se
     for thread_id, comment_id in posted.items():
         page = client.get(f"/api/v1/threads/{thread_id}/comments").json
         assert [entry["id"] for entry in page["comments"]] == [comment_id]
+    app.extensions["yaynay"].close()
+
+
+class ProcessDied(BaseException):
+    """Stands for a worker killed between the thread's script and the site-wide index writes."""
+
+
+def cluster_app(cluster_url, settings, prefix, **more):
+    settings.update(REDIS_URL=cluster_url, REDIS_CLUSTER=True, KEY_PREFIX=prefix, **more)
+    app = create_app(settings)
+    return app, app.test_client(), app.extensions["yaynay"]
+
+
+def queued_ids(client, admin, status="pending"):
+    page = client.get(f"/api/v1/moderation/queue?status={status}", headers=admin)
+    assert page.status_code == 200, page.json
+    return sorted(entry["id"] for entry in page.json["comments"])
+
+
+def emailed_ids(core, email):
+    return sorted(comment.id for comment in privacy.comments_by_email(core, email))
+
+
+def post_dying(monkeypatch, client, thread_id, body, **kwargs):
+    """Post a comment whose second step (the site-wide indexes) never runs; returns its id."""
+    with monkeypatch.context() as patch:
+        patch.setattr(CommentStore, "_index_new", lambda *args: (_ for _ in ()).throw(ProcessDied()))
+        with pytest.raises(ProcessDied):
+            client.post(f"/api/v1/threads/{thread_id}/comments", json=body, **kwargs)
+    [stored] = [key for key in core_of(client).store.redis.scan_iter(f"*{{{thread_id}}}:comment:*")]
+    return f"{thread_id}.{stored.decode().rsplit(':', 1)[1]}"
+
+
+def core_of(client):
+    return client.application.extensions["yaynay"]
+
+
+def test_a_comment_whose_index_writes_were_lost_is_restored_by_a_retry_and_by_the_reconciler(
+    cluster_url, settings, admin, clock, monkeypatch
+):
+    app, client, core = cluster_app(cluster_url, settings, "orphans")
+    retried = post_dying(
+        monkeypatch,
+        client,
+        "orphan-a",
+        {"author": "Ann", "body": "Lost once", "email": "ann@example.com"},
+        headers={"Idempotency-Key": "k-1"},
+    )
+    waited = post_dying(monkeypatch, client, "orphan-b", {"author": "Bob", "body": "Lost", "email": "bob@example.com"})
+    # Stored in their threads, absent from the site-wide queue and the email index.
+    assert queued_ids(client, admin) == []
+    assert emailed_ids(core, "ann@example.com") == emailed_ids(core, "bob@example.com") == []
+
+    retry = client.post(
+        "/api/v1/threads/orphan-a/comments",
+        json={"author": "Ann", "body": "Lost once", "email": "ann@example.com"},
+        headers={"Idempotency-Key": "k-1"},
+    )
+    assert (retry.status_code, retry.json["id"]) == (202, retried)
+    assert queued_ids(client, admin) == [retried]  # healed at once
+    assert emailed_ids(core, "ann@example.com") == [retried]
+
+    # Too fresh to tell from a write in progress: left alone; older than the bound: indexed.
+    assert moderation.reconcile(core) == 0
+    clock.advance(moderation_store.REPAIR_AGE + 1)
+    assert moderation.reconcile(core) == 1
+    assert queued_ids(client, admin) == sorted([retried, waited])
+    assert emailed_ids(core, "bob@example.com") == [waited]
+    assert moderation.reconcile(core) == 0
+    assert core.store.redis.zcard(core.store.keys.marked_threads()) == 0  # nothing left to look at
+    app.extensions["yaynay"].close()
+
+
+def test_a_decision_whose_index_writes_were_lost_is_restored_by_the_reconciler(
+    cluster_url, settings, admin, clock, monkeypatch
+):
+    app, client, core = cluster_app(cluster_url, settings, "lost-decisions")
+    approved = client.post("/api/v1/threads/decided-a/comments", json={"author": "Ann", "body": "One"}).json["id"]
+    deleted = client.post(
+        "/api/v1/threads/decided-b/comments", json={"author": "Bob", "body": "Two", "email": "bob@example.com"}
+    ).json["id"]
+    with monkeypatch.context() as patch:
+        patch.setattr(ModerationStore, "_index_decisions", lambda *args: (_ for _ in ()).throw(ProcessDied()))
+        for comment_id, action in ((approved, "approve"), (deleted, "delete")):
+            with pytest.raises(ProcessDied):
+                client.post(f"/api/v1/moderation/comments/{comment_id}", json={"action": action}, headers=admin)
+    assert queued_ids(client, admin, "approved") == []
+    assert emailed_ids(core, "bob@example.com") == []  # privacy reads skip a deleted comment...
+    assert core.store.redis.smembers(
+        core.store.keys.email_comments(email_digest(settings["SECRET_KEY"], "bob@example.com"))
+    )
+
+    clock.advance(moderation_store.REPAIR_AGE + 1)
+    assert moderation.reconcile(core) == 2
+    assert queued_ids(client, admin, "approved") == [approved]
+    assert queued_ids(client, admin, "pending") == []
+    # ...and now the email index forgets it too.
+    assert not core.store.redis.smembers(
+        core.store.keys.email_comments(email_digest(settings["SECRET_KEY"], "bob@example.com"))
+    )
+    app.extensions["yaynay"].close()
+
+
+def test_every_worker_repairs_lost_index_writes_in_the_background(cluster_url, settings, admin, clock, monkeypatch):
+    app, client, core = cluster_app(cluster_url, settings, "background", INDEX_REPAIR_INTERVAL=1)
+    lost = post_dying(monkeypatch, client, "background-a", {"author": "Ann", "body": "Lost"})
+    clock.advance(moderation_store.REPAIR_AGE + 1)
+    deadline = time.monotonic() + 10
+    while core.store.redis.zscore(core.store.keys.queue("pending"), lost) is None:
+        assert time.monotonic() < deadline, "the background repair never ran"
+        time.sleep(0.2)
     app.extensions["yaynay"].close()

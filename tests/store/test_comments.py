@@ -2,7 +2,9 @@
 
 import random
 import threading
+from dataclasses import replace
 
+from redis.connection import Connection
 from redis.crc import key_slot
 
 from service.ratelimit import RateLimit
@@ -110,3 +112,96 @@ def test_a_stale_queue_entry_is_repaired_when_read(redis_client):
     assert store.moderation.queue("pending", thread_id=None, limit=10, cursor=None).items == []
     approved = store.moderation.queue("approved", thread_id=None, limit=10, cursor=None).items
     assert [c.id for c in approved] == [comment_id]
+
+
+def round_trips_of(monkeypatch, action) -> list[bytes]:
+    """The first word of each request the client sent during ``action``: one a round trip."""
+    sent: list[bytes] = []
+    original = Connection.send_packed_command
+
+    def counting(connection, command, *args, **kwargs):
+        first = command if isinstance(command, bytes) else b"".join(command)
+        sent.append(first.split(b"\r\n")[2].lower())  # RESP: *<n>, $<len>, <name>
+        return original(connection, command, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "send_packed_command", counting)
+    action()
+    monkeypatch.undo()
+    return sent
+
+
+def with_email(n: int, **changes) -> NewComment:
+    return replace(new_comment(n), email=f"reader{n}@example.com", email_digest=f"email{n}", **changes)
+
+
+def test_on_one_node_a_comment_and_its_site_wide_indexes_are_one_script_and_one_round_trip(redis_client, monkeypatch):
+    store = Store(redis_client, prefix="yaynay-test")
+    store.comments.submit("thread-0", with_email(0), status="pending", now=NOW, limits=LIMITS)  # loads the script
+
+    sent = round_trips_of(
+        monkeypatch, lambda: store.comments.submit("thread-1", with_email(1), status="pending", now=NOW, limits=LIMITS)
+    )
+    assert sent == [b"evalsha"]
+    [comment_id] = [
+        member for member in redis_client.zrange(store.keys.queue("pending"), 0, -1) if member.startswith(b"thread-1.")
+    ]
+    assert comment_id.decode().startswith("thread-1.")
+    assert redis_client.smembers(store.keys.email_comments("email1")) == {comment_id}
+    assert redis_client.get(store.keys.text_seen("text1")) == b"1"
+    assert redis_client.get(store.keys.surge(int(NOW // 3600))) == b"2"
+    assert not redis_client.keys("*unindexed*"), "a single node needs no 'to index' marks"
+
+
+def test_on_one_node_a_decision_and_its_site_wide_indexes_are_one_script(redis_client, monkeypatch):
+    store = Store(redis_client, prefix="yaynay-test")
+    kept = store.comments.submit("thread-0", with_email(0), status="pending", now=NOW, limits=LIMITS).id
+    gone = store.comments.submit("thread-0", with_email(1), status="pending", now=NOW, limits=LIMITS).id
+    store.moderation.decide([DecisionRequest(kept, "approve")], moderator="maria", now=NOW)  # loads the script
+
+    sent = round_trips_of(
+        monkeypatch, lambda: store.moderation.decide([DecisionRequest(gone, "delete")], moderator="maria", now=NOW)
+    )
+    assert sent == [b"hget", b"evalsha"]  # the email digest, then everything at once
+    assert redis_client.zrange(store.keys.queue("approved"), 0, -1) == [kept.encode()]
+    assert redis_client.zcard(store.keys.queue("pending")) == 0
+    assert redis_client.smembers(store.keys.email_comments("email1")) == set()
+    assert [entry[b"comment"] for _, entry in redis_client.xrange(store.keys.moderation_log())] == [
+        kept.encode(),
+        gone.encode(),
+    ]
+
+
+def test_ten_concurrent_retries_of_one_idempotency_key_create_one_comment_and_count_one_hit(redis_client):
+    store = Store(redis_client, prefix="yaynay-test")
+    limits = replace(LIMITS, rates=(RateLimit(5, 60),))
+    retry = replace(new_comment(1), idempotency_digest="one-key")
+    start = threading.Barrier(10)
+    answers, errors = [], []
+
+    def post() -> None:
+        start.wait()
+        try:
+            answers.append(store.comments.submit("thread-1", retry, status="pending", now=NOW, limits=limits))
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=post) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not errors
+    assert len({answer.id for answer in answers}) == 1
+    assert sum(answer.created for answer in answers) == 1
+    counter = store.keys.comment_rate("ip1", 60, RateLimit(5, 60).window_start(NOW))
+    assert redis_client.get(counter) == b"1"
+    # Four more comments fit the limit of five: the retries used none of it.
+    for n in range(4):
+        store.comments.submit(
+            "thread-1",
+            replace(new_comment(1), body=f"More {n}", text_digest=f"more{n}"),
+            status="pending",
+            now=NOW,
+            limits=limits,
+        )

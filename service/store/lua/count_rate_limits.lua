@@ -8,24 +8,9 @@
 -- of the limit closest to refusing, hits the count on the last limit after this hit.
 -- Returns {0, i, reset} when limit i refuses; nothing is counted then.
 local now = tonumber(ARGV[1])
-local function limit_of(i)
-  return tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1])
+local limits = rate_limits_from(1, #KEYS, 2)
+local refused, refused_reset = rate_limits_refusal(limits, now)
+if refused then
+  return {0, refused, refused_reset}
 end
-
-for i = 1, #KEYS do
-  local limit, window, start = limit_of(i)
-  if rate_limit_full(KEYS[i], limit) then
-    return {0, i, rate_limit_reset(window, start, now)}
-  end
-end
-
-local closest_remaining, closest_reset, hits = nil, 0, 0
-for i = 1, #KEYS do
-  local limit, window, start = limit_of(i)
-  local _, remaining, reset = rate_limit_hit(KEYS[i], limit, window, start, now)
-  if closest_remaining == nil or remaining < closest_remaining then
-    closest_remaining, closest_reset = remaining, reset
-  end
-  hits = limit - remaining
-end
-return {1, closest_remaining, closest_reset, hits}
+return {1, rate_limits_hit(limits, now)}

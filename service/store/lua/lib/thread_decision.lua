@@ -1,0 +1,39 @@
+-- Applying a moderation decision inside its thread, shared by the scripts that decide
+-- (scripts.py prepends this file where a script says `--!include thread_decision`).
+-- The first decision wins: a comment is decided only from the status the moderator saw.
+
+local OUTCOME = {approve = 'approved', reject = 'rejected', spam = 'spam', delete = 'deleted'}
+
+-- Decide one comment: its status, its place in the thread's status sets (`sets` by
+-- status) and the thread's log line change together. `seen` '' means pending, '*' any.
+-- Returns {'decided', new status, old status, created_at, email digest, log entry id}
+--      or {'not_found'} | {'conflict', status, decided_by, decided_at, reason}
+local function decide_in_thread(comment, sets, log, key, action, seen, moderator, reason, now)
+  local current = redis.call('HMGET', comment, 'status', 'decided_by', 'decided_at', 'reason',
+                             'seq', 'created_at', 'email_digest')
+  local status = current[1]
+  if not status then
+    return {'not_found'}
+  end
+  if seen == '' then
+    seen = 'pending'
+  elseif seen == '*' then
+    seen = status
+  end
+  local new_status = OUTCOME[action]
+  if status ~= seen or status == new_status then
+    return {'conflict', status, current[2] or '', current[3] or '', current[4] or ''}
+  end
+
+  redis.call('ZREM', sets[status], key)
+  if new_status == 'deleted' then
+    redis.call('DEL', comment)
+  else
+    redis.call('HSET', comment, 'status', new_status, 'decided_by', moderator, 'decided_at', now,
+               'reason', reason)
+    redis.call('ZADD', sets[new_status], current[5], key)
+  end
+  local entry = redis.call('XADD', log, '*', 'comment', key, 'action', action, 'from', status,
+                           'moderator', moderator, 'reason', reason, 'at', now)
+  return {'decided', new_status, status, current[6], current[7] or '', entry}
+end
