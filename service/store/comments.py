@@ -365,8 +365,10 @@ class CommentStore:
                 status, mark = pipe.execute()
             if mark is not None:
                 self.repair_index(thread_id, {key: mark.decode()})
-        # A removed comment is not revealed as removed to the reader who retries it.
-        return Submission(id=comment_id(thread_id, key), status=text(status) or "pending", created=False)
+        # The reader who retries learns whether the comment is published, never that a
+        # moderator rejected, marked or removed it: to them it still awaits moderation.
+        shown = "approved" if status == b"approved" else "pending"
+        return Submission(id=comment_id(thread_id, key), status=shown, created=False)
 
     def _index_new(
         self, thread_id: str, key: str, new_id: str, comment: NewComment, status: str, now: float, limits: CommentLimits

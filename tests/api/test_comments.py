@@ -164,6 +164,15 @@ def test_an_idempotency_key_makes_a_retry_return_the_same_comment(client):
     assert other_client.json["id"] != first.json["id"]
 
 
+@pytest.mark.parametrize("action", ["reject", "spam", "delete"])
+def test_a_retry_never_tells_a_spammer_what_a_moderator_decided(client, admin, action):
+    first = comment(client, headers={"Idempotency-Key": "caught"}, body="Buy now")
+    decided = client.post(f"/api/v1/moderation/comments/{first.json['id']}", json={"action": action}, headers=admin)
+    assert decided.status_code == 200
+    retry = comment(client, headers={"Idempotency-Key": "caught"}, body="Buy now")
+    assert (retry.status_code, retry.json) == (202, {"id": first.json["id"], "status": "pending"})
+
+
 def test_the_same_text_from_the_same_client_soon_after_is_the_same_comment(client, clock, admin):
     first = comment(client, body="Double click")
     again = comment(client, body="Double click")
