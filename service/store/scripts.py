@@ -48,6 +48,7 @@ class Scripts:
         self.find_repeat: Script = self._register("find_repeat")
         self.submit_comment: Script = self._register("submit_comment")
         self.decide_comment: Script = self._register("decide_comment")
+        self.set_poll_closing: Script = self._register("set_poll_closing")
 
     def _register(self, name: str) -> Script:
         return self.redis.register_script(script_source(name))
