@@ -17,11 +17,12 @@ from service.core.moderation import Decision, LogEntry
 from service.core.policy import CommentLengths
 from service.core.polls import Poll
 from service.core.threads import Context, ThreadSummary
-from service.core.tokens import ROLES, TokenHolder
+from service.core.tokens import ROLES, TOKEN_NAME, TokenHolder
 from service.store.comments import STATUSES
 
 POLL_ID_PATTERN = r"^[a-z0-9-]{1,64}$"
 VOTER_TOKEN_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
+TOKEN_NAME_PATTERN = TOKEN_NAME.pattern
 MAX_BATCH_IDS = 100
 
 
@@ -484,7 +485,7 @@ class TokenListSchema(Schema):
 class TokenCreateSchema(StrictSchema):
     name = fields.String(
         required=True,
-        validate=validate.Regexp(r"^[A-Za-z0-9_.@-]{1,64}$", error="1-64 letters, digits and _ . @ -"),
+        validate=validate.Regexp(TOKEN_NAME_PATTERN, error="1-64 letters, digits and _ . @ -"),
         metadata={"description": "Who holds the token; shown in the moderation log."},
     )
     role = fields.String(load_default="moderator", validate=validate.OneOf(ROLES))

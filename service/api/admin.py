@@ -70,7 +70,7 @@ class Tokens(MethodView):
         return {**present_token(holder), "token": token}, 201
 
 
-@blp.route("/tokens/<string:name>")
+@blp.route("/tokens/<token_name:name>")
 class TokenItem(MethodView):
     @require_admin
     @blp.doc(security=BEARER_AUTH)
