@@ -20,7 +20,7 @@ from typing import Any
 import click
 from marshmallow import ValidationError
 
-from service.core import Core, audit, polls, privacy, tokens
+from service.core import Core, audit, polls, privacy, threads, tokens
 from service.core.demo import ensure_demo_poll
 from service.errors import YaynayError
 from service.schemas import (
@@ -120,7 +120,13 @@ def serve(gunicorn_config: str, bind: str | None) -> None:
 
 @main.group()
 def poll() -> None:
-    """Create and inspect polls."""
+    """Create, list, close, reopen and delete polls."""
+
+
+def _poll_id(poll_id: str) -> str:
+    if not re.match(POLL_ID_PATTERN, poll_id):
+        raise click.BadParameter("1-64 characters of a-z, 0-9 and '-'.", param_hint="POLL_ID")
+    return poll_id
 
 
 @poll.command("create")
@@ -134,8 +140,7 @@ def poll() -> None:
 @click.option("--no-change", is_flag=True, help="Readers may not change their vote.")
 def poll_create(poll_id: str, question: str, closes_at: dt.datetime | None, no_change: bool) -> None:
     """Create or update POLL_ID asking QUESTION, keeping any tally it has."""
-    if not re.match(POLL_ID_PATTERN, poll_id):
-        raise click.BadParameter("1-64 characters of a-z, 0-9 and '-'.", param_hint="POLL_ID")
+    _poll_id(poll_id)
     try:
         PollUpdateSchema().load({"question": question})
     except ValidationError as error:
@@ -189,6 +194,74 @@ def check(repair: bool) -> None:
         sys.exit(1)
 
 
+PAGE_SIZE = 100
+
+
+@poll.command("list")
+def poll_list() -> None:
+    """List every poll, newest first: id, state, yay, nay, created, question (tab-separated)."""
+    with command_core() as core:
+        cursor: str | None = None
+        while True:
+            page = polls.list_polls(core, limit=PAGE_SIZE, cursor=cursor)
+            at = core.now()
+            for found in page.polls:
+                fields = (found.id, found.state(at), found.yay, found.nay, _when(found.created_at), found.question)
+                click.echo("\t".join(map(str, fields)))
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+
+
+@poll.command("close")
+@click.argument("poll_id", callback=lambda _ctx, _param, value: _poll_id(value))
+def poll_close(poll_id: str) -> None:
+    """Stop POLL_ID taking votes now; its tally stays."""
+    with command_core() as core:
+        polls.close_poll(core, poll_id)
+    click.echo(f"closed {poll_id}")
+
+
+@poll.command("reopen")
+@click.argument("poll_id", callback=lambda _ctx, _param, value: _poll_id(value))
+def poll_reopen(poll_id: str) -> None:
+    """Let POLL_ID take votes again, with no closing time."""
+    with command_core() as core:
+        polls.reopen_poll(core, poll_id)
+    click.echo(f"reopened {poll_id}")
+
+
+@poll.command("delete")
+@click.argument("poll_id", callback=lambda _ctx, _param, value: _poll_id(value))
+@click.confirmation_option(prompt="Delete this poll, its tally and every voter record?")
+def poll_delete(poll_id: str) -> None:
+    """Delete POLL_ID with its tally and voter records (its comments stay); asks first, unless --yes."""
+    with command_core() as core:
+        polls.delete_poll(core, poll_id)
+    click.echo(f"deleted {poll_id}")
+
+
+@main.group()
+def thread() -> None:
+    """Inspect comment threads."""
+
+
+@thread.command("list")
+def thread_list() -> None:
+    """List every thread, newest first: id, pending, approved, rejected, spam, first comment, article."""
+    with command_core() as core:
+        cursor: str | None = None
+        while True:
+            page = threads.list_threads(core, limit=PAGE_SIZE, cursor=cursor)
+            for found in page.threads:
+                counts = [found.counts[status] for status in threads.STATUSES]
+                fields = (found.id, *counts, _when(found.first_comment_at), found.page_url or "-")
+                click.echo("\t".join(map(str, fields)))
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+
+
 @main.group()
 def token() -> None:
     """Bearer tokens for moderators and admins."""
@@ -207,7 +280,8 @@ class Duration(click.ParamType):
         return int(found.group(1)) * self.UNITS[found.group(2)]
 
 
-def _when(timestamp: float | None, otherwise: str) -> str:
+def _when(timestamp: float | None, otherwise: str = "-") -> str:
+    """A time as ISO 8601 in UTC, or ``otherwise`` when there is none."""
     if timestamp is None:
         return otherwise
     return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).isoformat(timespec="seconds")

@@ -37,6 +37,12 @@ class CommentNotFound(NotFound):
         self.comment_id = comment_id
 
 
+class TokenNotFound(NotFound):
+    def __init__(self, name: str):
+        super().__init__(f"No token named {name!r}.")
+        self.name = name
+
+
 class Conflict(YaynayError):
     """The request is well formed, but the state of what it names refuses it."""
 

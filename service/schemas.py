@@ -16,10 +16,13 @@ from service.core.comments import Comment
 from service.core.moderation import Decision, LogEntry
 from service.core.policy import CommentLengths
 from service.core.polls import Poll
+from service.core.threads import Context, ThreadSummary
+from service.core.tokens import ROLES, TOKEN_NAME, TokenHolder
 from service.store.comments import STATUSES
 
 POLL_ID_PATTERN = r"^[a-z0-9-]{1,64}$"
 VOTER_TOKEN_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
+TOKEN_NAME_PATTERN = TOKEN_NAME.pattern
 MAX_BATCH_IDS = 100
 
 
@@ -292,6 +295,15 @@ class CommentSubmitSchema(StrictSchema):
         ],
         metadata={"description": "Form posts: the page to return to; its origin must be allowed."},
     )
+    page_url = fields.URL(
+        load_default=None,
+        schemes={"http", "https"},
+        validate=validate.Length(max=2000),
+        metadata={
+            "description": "The article the comment was written on; the thread's first one is kept for "
+            "moderators, when its origin is allowed."
+        },
+    )
 
     def __init__(self, *, lengths: CommentLengths = DEFAULT_LENGTHS, honeypot_field: str = "subject", **kwargs: Any):
         super().__init__(**kwargs)
@@ -307,7 +319,7 @@ class CommentSubmitSchema(StrictSchema):
         honeypot_name = self.honeypot_field
         if honeypot_name in data and honeypot_name != "honeypot":
             data["honeypot"] = data.pop(honeypot_name)
-        for name in ("email", "website", "parent_id", "voter", "return_to"):
+        for name in ("email", "website", "parent_id", "voter", "return_to", "page_url"):
             if data.get(name) == "":
                 data.pop(name)
         # Lengths count what was sent, as the document says; the text is tidied after.
@@ -416,9 +428,16 @@ class SignalsSchema(Schema):
     surge = fields.Boolean(metadata={"description": "Submitted while comments site-wide exceeded the surge level."})
 
 
+class ParentSchema(Schema):
+    author = fields.String()
+    body = fields.String()
+    status = fields.String(metadata={"enum": list(STATUSES)})
+
+
 class ModerationCommentSchema(Schema):
     id = fields.String()
     thread = fields.String()
+    page_url = fields.String(allow_none=True, metadata={"description": "The thread's article, when recorded."})
     status = fields.String(metadata={"enum": list(STATUSES)})
     author = fields.String()
     email = fields.String(allow_none=True)
@@ -433,6 +452,9 @@ class ModerationCommentSchema(Schema):
     decided_by = fields.String(allow_none=True)
     decided_at = fields.DateTime(allow_none=True)
     reason = fields.String(allow_none=True)
+    parent = fields.Nested(
+        ParentSchema, allow_none=True, metadata={"description": "The comment this one replies to, when stored."}
+    )
 
 
 class QueueQuerySchema(PageQuerySchema):
@@ -515,6 +537,69 @@ class LogPageSchema(Schema):
     next_cursor = fields.String(allow_none=True)
 
 
+# -- administration: polls, threads, tokens --------------------------------------
+
+
+class AdminPageQuerySchema(StrictSchema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
+    cursor = cursor_field(r"^\d{1,9}$", "50")
+
+
+class AdminPollSchema(PollSchema):
+    """A poll as an admin lists it: what readers see, and when it was created."""
+
+    created_at = fields.DateTime(allow_none=True)
+
+
+class AdminPollPageSchema(Schema):
+    polls = fields.List(fields.Nested(AdminPollSchema))
+    next_cursor = fields.String(allow_none=True)
+    total = fields.Integer(metadata={"description": "Polls in the registry."})
+
+
+class StatusCountsSchema(Schema):
+    pending = fields.Integer()
+    approved = fields.Integer()
+    rejected = fields.Integer()
+    spam = fields.Integer()
+
+
+class ThreadSummarySchema(Schema):
+    id = fields.String()
+    first_comment_at = fields.DateTime()
+    counts = fields.Nested(StatusCountsSchema)
+    page_url = fields.String(allow_none=True, metadata={"description": "The thread's article, when recorded."})
+
+
+class ThreadPageSchema(Schema):
+    threads = fields.List(fields.Nested(ThreadSummarySchema))
+    next_cursor = fields.String(allow_none=True)
+    total = fields.Integer()
+
+
+class TokenSchema(Schema):
+    name = fields.String()
+    role = fields.String(metadata={"enum": list(ROLES)})
+    created_at = fields.DateTime(allow_none=True)
+
+
+class TokenListSchema(Schema):
+    tokens = fields.List(fields.Nested(TokenSchema))
+
+
+class TokenCreateSchema(StrictSchema):
+    name = fields.String(
+        required=True,
+        validate=validate.Regexp(TOKEN_NAME_PATTERN, error="1-64 letters, digits and _ . @ -"),
+        metadata={"description": "Who holds the token; shown in the moderation log."},
+    )
+    role = fields.String(load_default="moderator", validate=validate.OneOf(ROLES))
+
+
+class TokenCreatedSchema(TokenSchema):
+    token = fields.String(metadata={"description": "The token itself, shown this once; only its hash is kept."})
+
+
 # -- presenters: the core's objects in the shape of the output schemas -------------
 
 
@@ -536,6 +621,26 @@ def present_poll(poll: Poll, at: float) -> dict[str, Any]:
     }
 
 
+def present_admin_poll(poll: Poll, at: float) -> dict[str, Any]:
+    """A poll as AdminPollSchema dumps it."""
+    return {**present_poll(poll, at), "created_at": utc(poll.created_at)}
+
+
+def present_thread(thread: ThreadSummary) -> dict[str, Any]:
+    """A thread as ThreadSummarySchema dumps it."""
+    return {
+        "id": thread.id,
+        "first_comment_at": utc(thread.first_comment_at),
+        "counts": thread.counts,
+        "page_url": thread.page_url,
+    }
+
+
+def present_token(holder: TokenHolder) -> dict[str, Any]:
+    """A token holder as TokenSchema dumps it (never the token)."""
+    return {"name": holder.name, "role": holder.role, "created_at": utc(holder.created_at)}
+
+
 def present_comment(comment: Comment) -> dict[str, Any]:
     """A published comment as CommentSchema dumps it."""
     return {
@@ -549,11 +654,15 @@ def present_comment(comment: Comment) -> dict[str, Any]:
     }
 
 
-def present_for_moderator(comment: Comment) -> dict[str, Any]:
-    """A comment with everything a moderator sees, as ModerationCommentSchema dumps it."""
+def present_for_moderator(comment: Comment, context: Context | None = None) -> dict[str, Any]:
+    """A comment with everything a moderator sees, as ModerationCommentSchema dumps it; with
+    ``context``, also the comment it replies to and its thread's article."""
+    parent = context.parents.get(comment.parent_id) if context and comment.parent_id else None
     return {
         "id": comment.id,
         "thread": comment.thread_id,
+        "page_url": context.page_urls.get(comment.thread_id) if context else None,
+        "parent": {"author": parent.author, "body": parent.body, "status": parent.status} if parent else None,
         "status": comment.status,
         "author": comment.author,
         "email": comment.email,

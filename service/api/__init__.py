@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from service.api import comments, converters, cors, errors, health, moderation, openapi, polls, security
+from service.api import admin, comments, converters, cors, errors, health, moderation, openapi, polls, security
 from service.api.context import init_app as init_context
 from service.core import Core
 from service.core import moderation as moderation_use_cases
@@ -18,7 +18,7 @@ def init_app(app: Flask, core: Core) -> None:
     converters.init_app(app, api)
     cors.init_app(app)
     security.init_app(app)
-    for module in (polls, comments, moderation, health):
+    for module in (polls, comments, moderation, admin, health):
         api.register_blueprint(module.blp)
     openapi.document_settings(api, core.policy)
     errors.init_app(app)

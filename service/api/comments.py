@@ -58,6 +58,7 @@ def draft_of(data: dict[str, Any]) -> CommentDraft:
         parent_id=data.get("parent_id"),
         voter=data.get("voter"),
         honeypot=data["honeypot"],
+        page_url=allowed_return_url(data["page_url"]),
     )
 
 

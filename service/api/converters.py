@@ -1,4 +1,4 @@
-"""URL converters: a malformed poll, thread or comment id is a 404 before any view runs."""
+"""URL converters: a malformed poll, thread or comment id, or token name, is a 404 before any view runs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from flask import Flask
 from flask_smorest import Api
 from werkzeug.routing import BaseConverter
 
-from service.schemas import COMMENT_ID_PATTERN, POLL_ID_PATTERN
+from service.schemas import COMMENT_ID_PATTERN, POLL_ID_PATTERN, TOKEN_NAME_PATTERN
 
 
 class ResourceIdConverter(BaseConverter):
@@ -21,11 +21,18 @@ class CommentIdConverter(BaseConverter):
     regex = COMMENT_ID_PATTERN.strip("^$")
 
 
+class TokenNameConverter(BaseConverter):
+    """Token holders' names: 1-64 letters, digits and ``_ . @ -``."""
+
+    regex = TOKEN_NAME_PATTERN.strip("^$")
+
+
 def init_app(app: Flask, api: Api) -> None:
     """Register the converters with Flask and document them in the OpenAPI document."""
     for name, converter, pattern in (
         ("resource_id", ResourceIdConverter, POLL_ID_PATTERN),
         ("comment_id", CommentIdConverter, COMMENT_ID_PATTERN),
+        ("token_name", TokenNameConverter, TOKEN_NAME_PATTERN),
     ):
         app.url_map.converters[name] = converter
         api.register_converter(converter, lambda _, pattern=pattern: {"type": "string", "pattern": pattern})

@@ -185,7 +185,7 @@ def answers(
 
 def answer(result: Any, schema: Schema | None, status: int = 200) -> BaseResponse:
     """The one way out: a Response as is; a Rendered public answer with its ETag; else the data
-    (or ``(data, status)``, ``(data, status, headers)``) dumped by ``schema`` as JSON."""
+    (or ``(data, status)``, ``(data, status, headers)``) dumped by ``schema`` as JSON; a 204 has no body."""
     if isinstance(result, BaseResponse):
         return result
     if isinstance(result, Rendered):
@@ -194,6 +194,8 @@ def answer(result: Any, schema: Schema | None, status: int = 200) -> BaseRespons
     if isinstance(result, tuple):
         result, status, *rest = result
         headers = rest[0] if rest else {}
+    if status == 204:  # No Content: nothing to dump
+        return Response(status=204, headers=headers)
     body = schema.dumps(result) if schema is not None else json.dumps(result)
     return Response(body, status=status, mimetype="application/json", headers=headers)
 

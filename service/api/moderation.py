@@ -10,10 +10,11 @@ from flask_smorest import Blueprint
 from service.api.context import caller, core
 from service.api.errors import refusal_body
 from service.api.io import answers, needs, takes
-from service.core import moderation
+from service.core import moderation, threads
 from service.core.moderation import DecisionOutcome, DecisionRequest
 from service.core.tokens import MODERATOR
 from service.schemas import (
+    AdminPageQuerySchema,
     BulkDecisionSchema,
     BulkResultSchema,
     DecisionResultSchema,
@@ -22,9 +23,11 @@ from service.schemas import (
     LogQuerySchema,
     QueuePageSchema,
     QueueQuerySchema,
+    ThreadPageSchema,
     present_decision,
     present_for_moderator,
     present_log_entry,
+    present_thread,
 )
 
 blp = Blueprint(
@@ -50,12 +53,14 @@ class Queue(MethodView):
     @answers(blp, 200, QueuePageSchema())
     @takes(blp, QueueQuerySchema(), location="query")
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
-        """Comments of one status (pending by default), oldest first, with moderators' signals."""
+        """Comments of one status (pending by default), oldest first, with moderators' signals,
+        the comment each replies to, and the thread's article when recorded."""
         page = moderation.queue(
             core(), query["status"], thread_id=query["thread"], limit=query["limit"], cursor=query["cursor"]
         )
+        context = threads.context_of(core(), page.comments)
         return {
-            "comments": [present_for_moderator(c) for c in page.comments],
+            "comments": [present_for_moderator(c, context) for c in page.comments],
             "next_cursor": page.next_cursor,
             "surge": page.surge.__dict__,
         }
@@ -95,3 +100,18 @@ class Log(MethodView):
         """Who decided what, when and why; newest first."""
         page = moderation.log(core(), limit=query["limit"], cursor=query["cursor"])
         return {"entries": [present_log_entry(entry) for entry in page.items], "next_cursor": page.next_cursor}
+
+
+@blp.route("/threads")
+class Threads(MethodView):
+    @needs(blp, MODERATOR)
+    @answers(blp, 200, ThreadPageSchema())
+    @takes(blp, AdminPageQuerySchema(), location="query")
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """Every comment thread, newest first, with its comments counted by status and its article."""
+        page = threads.list_threads(core(), limit=query["limit"], cursor=query["cursor"])
+        return {
+            "threads": [present_thread(thread) for thread in page.threads],
+            "next_cursor": page.next_cursor,
+            "total": page.total,
+        }

@@ -108,6 +108,31 @@ class PollItem(MethodView):
         )
         return present_poll(poll, now()), 201 if created else 200
 
+    @needs(blp, ADMIN)
+    @answers(blp, 204, description="Deleted.", alternatives={404: "No such poll."})
+    def delete(self, poll_id: str) -> tuple[None, int]:
+        """Delete a poll with its tally and every voter record (admin); its comments stay."""
+        polls.delete_poll(core(), poll_id)
+        return None, 204
+
+
+@blp.route("/<resource_id:poll_id>/close")
+class PollClose(MethodView):
+    @needs(blp, ADMIN)
+    @answers(blp, 200, PollSchema(), alternatives={404: "No such poll."})
+    def post(self, poll_id: str) -> dict[str, Any]:
+        """Stop the poll taking votes now (admin); its tally stays."""
+        return present_poll(polls.close_poll(core(), poll_id), now())
+
+
+@blp.route("/<resource_id:poll_id>/reopen")
+class PollReopen(MethodView):
+    @needs(blp, ADMIN)
+    @answers(blp, 200, PollSchema(), alternatives={404: "No such poll."})
+    def post(self, poll_id: str) -> dict[str, Any]:
+        """Let the poll take votes again, with no closing time (admin)."""
+        return present_poll(polls.reopen_poll(core(), poll_id), now())
+
 
 @blp.route("/<resource_id:poll_id>/badge.svg")
 class PollBadge(MethodView):

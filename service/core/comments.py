@@ -40,6 +40,8 @@ class CommentDraft:
     voter: str | None = None
     # The honeypot field's value: people leave it empty, bots fill it in.
     honeypot: str = ""
+    # The article the comment was written on (its origin already checked by the web layer).
+    page_url: str | None = None
 
 
 def count_links(body: str) -> int:
@@ -78,7 +80,12 @@ def submit_comment(
         idempotency_digest=idempotency_digest(secret, ip, idempotency_key) if idempotency_key else None,
         links=count_links(draft.body),
     )
-    return core.store.comments.submit(thread_id, comment, status=status, now=core.now(), limits=policy.comment_limits)
+    submission = core.store.comments.submit(
+        thread_id, comment, status=status, now=core.now(), limits=policy.comment_limits
+    )
+    if submission.created and draft.page_url:
+        core.store.comments.remember_page(thread_id, draft.page_url)
+    return submission
 
 
 def read_thread(core: Core, thread_id: str, *, limit: int | None = None, cursor: str | None = None) -> Page:

@@ -15,11 +15,16 @@ __all__ = [
     "Poll",
     "TallyCheck",
     "VoteResult",
+    "PollPage",
     "cast_vote",
     "check_tally",
+    "close_poll",
+    "delete_poll",
     "find_poll",
     "find_polls",
     "get_poll",
+    "list_polls",
+    "reopen_poll",
     "save_poll",
     "vote_of",
 ]
@@ -110,3 +115,47 @@ def check_tally(core: Core, poll_id: str) -> TallyCheck:
     """Count the poll's voter records by choice, to compare with its tally; raises PollNotFound."""
     poll = get_poll(core, poll_id)
     return TallyCheck(poll, core.store.polls.count_voter_records(poll_id))
+
+
+@dataclass(frozen=True)
+class PollPage:
+    """One page of polls, newest first, the next page's cursor (None at the end), and how many exist."""
+
+    polls: list[Poll]
+    next_cursor: str | None
+    total: int
+
+
+def list_polls(core: Core, *, limit: int, cursor: str | None = None) -> PollPage:
+    """Polls newest first with their tallies; ``cursor`` is the previous page's ``next_cursor``.
+
+    The cursor is a position in the registry: a poll created or deleted between two pages
+    shifts the next page by one, which an admin's list can bear.
+    """
+    offset = int(cursor or 0)
+    found, total = core.store.polls.page(offset=offset, limit=limit)
+    following = offset + limit
+    return PollPage(found, str(following) if following < total else None, total)
+
+
+def close_poll(core: Core, poll_id: str) -> Poll:
+    """Stop the poll taking votes from now on (its tally stays); raises PollNotFound."""
+    return _set_closing(core, poll_id, core.now())
+
+
+def reopen_poll(core: Core, poll_id: str) -> Poll:
+    """Let the poll take votes again, with no closing time; raises PollNotFound."""
+    return _set_closing(core, poll_id, None)
+
+
+def _set_closing(core: Core, poll_id: str, closes_at: float | None) -> Poll:
+    poll = core.store.polls.set_closing(poll_id, closes_at)
+    if poll is None:
+        raise PollNotFound(poll_id)
+    return poll
+
+
+def delete_poll(core: Core, poll_id: str) -> None:
+    """Delete the poll, its tally and every voter record (its comments stay); raises PollNotFound."""
+    if not core.store.polls.delete(poll_id):
+        raise PollNotFound(poll_id)

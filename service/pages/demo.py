@@ -1,4 +1,4 @@
-"""The demo a newcomer sees at ``/``: an article with the widget, and the moderators' page."""
+"""The demo a newcomer sees at ``/``: an article with the widget (the console is ``console.py``)."""
 
 from __future__ import annotations
 
@@ -23,9 +23,3 @@ def article() -> Response:
     ensure_demo_poll(core())
     html = render_template("demo.html", poll_id=DEMO_POLL)
     return secure_html(make_response(html), frame_ancestors="'self'")
-
-
-@blp.route("/moderate")
-def moderate() -> Response:
-    """The moderators' queue; the token is typed in the page and kept in sessionStorage."""
-    return secure_html(make_response(render_template("moderate.html")), frame_ancestors="'none'")

@@ -371,8 +371,14 @@ SETTINGS: tuple[Setting, ...] = (
         "DEMO",
         Auto(BOOLEAN, example=True),
         None,
-        "Serve the demo article at `/` and the moderators' page at `/moderate`.",
+        "Serve the demo article at `/`.",
         shown="on, off in production",
+    ),
+    Setting(
+        "CONSOLE",
+        BOOLEAN,
+        True,
+        "Serve the moderation console at `/moderate` (moderators' queue; polls, threads and tokens for admins).",
     ),
     Setting("EVENTS_KEEPALIVE", NUMBER, 15.0, "Seconds between keep-alive comments on an idle live tally stream."),
     Setting(

@@ -288,6 +288,9 @@
       var body = { author: fields.author.input.value, body: fields.body.input.value, voter: voterToken() };
       if (fields.email.input.value.trim()) body.email = fields.email.input.value.trim();
       if (parentId) body.parent_id = parentId;
+      // The article, so moderators can follow a thread to it (kept once a thread; the server checks the origin).
+      var page = location.href.split("#")[0];
+      if (/^https?:$/.test(location.protocol) && page.length <= 2000) body.page_url = page;
       var key = form.getAttribute("data-key") || String(Date.now()) + Math.random().toString(16).slice(2);
       form.setAttribute("data-key", key);
       request("POST", path, body, { "Idempotency-Key": key }).then(function (result) {

@@ -100,6 +100,16 @@ class Submission:
     rate: RateState | None = None
 
 
+@dataclass(frozen=True)
+class ThreadSummary:
+    """A thread as the console lists it: its comments counted by status, and its article."""
+
+    id: str
+    first_comment_at: float
+    counts: dict[str, int]
+    page_url: str | None = None
+
+
 @dataclass
 class Page:
     """One page of a list, and the cursor of the next (None at the end)."""
@@ -276,6 +286,46 @@ class CommentStore:
             "links": comment.links,
         }
         return [item for pair in fields.items() for item in pair]
+
+    @translate_errors
+    def remember_page(self, thread_id: str, page_url: str) -> None:
+        """Record the thread's article URL unless one is recorded: the first comment names it."""
+        self.redis.hsetnx(self.keys.thread_meta(thread_id), "page_url", page_url)
+
+    @translate_errors
+    def page_urls(self, thread_ids: Sequence[str]) -> dict[str, str | None]:
+        """Each thread's recorded article URL (or None), in one round trip."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for thread_id in thread_ids:
+                pipe.hget(self.keys.thread_meta(thread_id), "page_url")
+            return {thread_id: text(url) for thread_id, url in zip(thread_ids, pipe.execute(), strict=True)}
+
+    @translate_errors
+    def thread_page(self, *, offset: int, limit: int) -> tuple[list[ThreadSummary], int]:
+        """Threads newest first, ``limit`` of them from ``offset`` in the registry, each with its
+        comments counted by status and its article URL; and how many threads there are."""
+        registry = self.keys.thread_registry()
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrevrange(registry, offset, offset + limit - 1, withscores=True)
+            pipe.zcard(registry)
+            rows, total = pipe.execute()
+        threads = [(thread_id.decode(), score) for thread_id, score in rows]
+        with self.redis.pipeline(transaction=False) as pipe:
+            for thread_id, _ in threads:
+                for status in STATUSES:
+                    pipe.zcard(self.keys.thread_status(thread_id, status))
+                pipe.hget(self.keys.thread_meta(thread_id), "page_url")
+            replies = pipe.execute()
+        width = len(STATUSES) + 1
+        summaries = []
+        for index, (thread_id, score) in enumerate(threads):
+            *counts, page_url = replies[index * width : (index + 1) * width]
+            summaries.append(
+                ThreadSummary(
+                    thread_id, float(score), dict(zip(STATUSES, map(int, counts), strict=True)), text(page_url)
+                )
+            )
+        return summaries, int(total)
 
     def _register_thread(self, thread_id: str, now: float, limits: CommentLimits) -> None:
         """Admit the thread under the MAX_THREADS ceiling; a thread is never unregistered,

@@ -14,6 +14,7 @@ in KEYS touches a single slot.
 | ``P:thread:{id}:comment:<key>`` | hash | permanent | one comment: text, email, hashed IP, status, signals; id is ``<thread>.<key>`` |
 | ``P:thread:{id}:seq`` | string | permanent | comment counter of the thread: the order of its comments |
 | ``P:thread:{id}:status:<status>`` | sorted set | permanent | comment keys by status (pending, approved, rejected, spam), scored by seq |
+| ``P:thread:{id}:meta`` | hash | permanent | what is known of the thread's article: page_url (set once, by its first comment that names it) |
 | ``P:thread:{id}:log`` | stream | permanent | the thread's moderation decisions, written with the decision |
 | ``P:thread:{id}:idem:<digest>`` | string | IDEMPOTENCY_TTL | comment key answered for one client's Idempotency-Key |
 | ``P:thread:{id}:unindexed`` | hash | until indexed | Redis Cluster only: comment key -> "<time> <email digest>" of a write whose site-wide indexes may be missing |
@@ -152,6 +153,9 @@ class Keys:
 
     def thread_status(self, thread_id: str, status: str) -> str:
         return f"{self.thread(thread_id)}:status:{status}"
+
+    def thread_meta(self, thread_id: str) -> str:
+        return f"{self.thread(thread_id)}:meta"
 
     def thread_log(self, thread_id: str) -> str:
         return f"{self.thread(thread_id)}:log"

@@ -25,6 +25,8 @@ DAY = 86400
 NEW_VOTER_COUNTER_TTL = DAY + 3600
 _CHOICE_CODES = {"yay": 1, "nay": 2}
 log = logging.getLogger(__name__)
+# Voter buckets one UNLINK names when a poll is deleted: 16 round trips for 16,384.
+DELETE_BATCH = 1024
 _POLL_FIELDS = ("question", "closes_at", "allow_change", "created_at", "yay", "nay", "version")
 
 
@@ -116,8 +118,7 @@ class PollStore:
             pipe.hsetnx(key, "nay", 0)
             pipe.hmget(key, _POLL_FIELDS)
             created, *_, values = pipe.execute()
-        self.redis.publish(self.keys.change_channel(), poll_id)
-        self.read_cache.changed(poll_id)
+        self._announce(poll_id)
         poll = _poll_from_fields(poll_id, values)
         assert poll is not None  # created_at was just set
         return poll, bool(created)
@@ -136,6 +137,53 @@ class PollStore:
             rows = pipe.execute()
         polls = (_poll_from_fields(poll_id, row) for poll_id, row in zip(poll_ids, rows, strict=False))
         return [poll for poll in polls if poll is not None]
+
+    @translate_errors
+    def page(self, *, offset: int, limit: int) -> tuple[list[Poll], int]:
+        """Polls newest first, ``limit`` of them from ``offset`` in the registry, and how many
+        the registry holds. A registry entry without a poll (see ``keys.py``) is skipped."""
+        registry = self.keys.poll_registry()
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrevrange(registry, offset, offset + limit - 1)
+            pipe.zcard(registry)
+            ids, total = pipe.execute()
+        return self.get_many([poll_id.decode() for poll_id in ids]), int(total)
+
+    @translate_errors
+    def set_closing(self, poll_id: str, closes_at: float | None) -> Poll | None:
+        """Set (or with None clear) when the poll stops taking votes; None when there is no such poll."""
+        changed = self.scripts.set_poll_closing(
+            keys=[self.keys.poll(poll_id)], args=["" if closes_at is None else repr(closes_at)]
+        )
+        if not changed:
+            return None
+        self._announce(poll_id)
+        return self.get(poll_id)
+
+    @translate_errors
+    def delete(self, poll_id: str) -> bool:
+        """Delete the poll, its voter records and its registry entry; False when there was no poll.
+
+        The hash goes first, so votes are refused from then on; the 16,384 voter buckets
+        follow with UNLINK (freed off Redis's main thread) in batches of DELETE_BATCH. The rate
+        counters are left to expire within the day: finding them would need a SCAN of the
+        whole keyspace.
+        """
+        existed = bool(self.redis.unlink(self.keys.poll(poll_id)))
+        for start in range(0, VOTER_BUCKETS, DELETE_BATCH):
+            # The buckets share the poll's hash tag, so one UNLINK may name a batch of them; not
+            # pipelined, as redis-py refuses a multi-key UNLINK in a Redis Cluster pipeline.
+            self.redis.unlink(
+                *(self.keys.voter_bucket(poll_id, bucket) for bucket in range(start, start + DELETE_BATCH))
+            )
+        existed = bool(self.redis.zrem(self.keys.poll_registry(), poll_id)) or existed
+        self._announce(poll_id)
+        return existed
+
+    def _announce(self, poll_id: str) -> None:
+        """Every worker drops what it cached of the poll (and this one at once)."""
+        self.redis.publish(self.keys.change_channel(), poll_id)
+        self.read_cache.changed(poll_id)
 
     @translate_errors
     def cast_vote(

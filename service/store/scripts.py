@@ -52,6 +52,7 @@ class Scripts:
         self.decide_comment_on_one_node: Script = self._register("decide_comment_on_one_node")
         self.clear_index_marker: Script = self._register("clear_index_marker")
         self.forget_indexed_thread: Script = self._register("forget_indexed_thread")
+        self.set_poll_closing: Script = self._register("set_poll_closing")
 
     @property
     def on_one_node(self) -> bool:

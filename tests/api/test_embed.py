@@ -93,11 +93,26 @@ def test_the_demo_article_embeds_the_widget_and_creates_its_poll(client):
     assert client.get("/api/v1/polls/mini-backpacks").json["question"] == "Are you YAY or NAY on mini backpacks?"
 
 
-def test_the_demo_is_off_in_production(settings, redis_client):
+def test_the_demo_is_off_in_production_and_the_console_stays(settings, redis_client):
     settings.update(ENV="production", DEMO=None)
-    client = create_app(settings).test_client()
+    app = create_app(settings)
+    client = app.test_client()
     assert client.get("/").status_code == 404
+    console = client.get("/moderate")
+    assert console.status_code == 200
+    assert "script-src 'self'" in console.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in console.headers["Content-Security-Policy"]
+    assert "<script>" not in console.get_data(as_text=True)  # no inline script
+    app.extensions["yaynay"].close()
+
+
+def test_the_console_can_be_turned_off_alone(settings, redis_client):
+    settings.update(CONSOLE=False)
+    app = create_app(settings)
+    client = app.test_client()
     assert client.get("/moderate").status_code == 404
+    assert client.get("/").status_code == 200
+    app.extensions["yaynay"].close()
 
 
 def test_a_vote_form_posted_from_another_site_is_refused(client, make_poll):

@@ -67,7 +67,7 @@ def test_a_body_over_the_limit_is_413(client, make_poll):
 
 def test_an_unknown_route_and_a_wrong_method_are_json(client):
     assert_error_shape(client.get("/api/v1/nothing-here"), 404)
-    assert_error_shape(client.delete("/api/v1/polls/mini-backpacks"), 405)
+    assert_error_shape(client.patch("/api/v1/polls/mini-backpacks"), 405)
 
 
 def test_cors_allows_only_the_configured_origins(client, make_poll):
@@ -121,7 +121,8 @@ def test_the_openapi_document_covers_every_endpoint(client, app):
     for rule in app.url_map.iter_rules():
         if not (rule.rule.startswith("/api/") or rule.rule in ("/healthz", "/readyz")):
             continue  # HTML pages and static files are not part of the API
-        path = rule.rule.replace("<resource_id:", "{").replace("<comment_id:", "{").replace(">", "}")
+        path = rule.rule.replace("<resource_id:", "{").replace("<comment_id:", "{")
+        path = path.replace("<token_name:", "{").replace(">", "}")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             served.add((path, method))
     assert served <= documented, served - documented

@@ -174,6 +174,7 @@ def test_a_reply_from_the_widget_appears_under_the_comment_it_answers(demo, live
     assert host.locator("form.f p.m").is_hidden()
 
     (pending,) = api(live_server, "GET", "/moderation/queue")["comments"]
+    assert pending["page_url"] == f"{live_server}/"  # the article, for moderators
     assert pending["parent_id"].endswith(api(live_server, "GET", f"/threads/{POLL}/comments")["comments"][1]["id"])
     api(live_server, "POST", f"/moderation/comments/{pending['id']}", {"action": "approve"})
     page.reload()

@@ -237,4 +237,23 @@ def test_every_worker_repairs_lost_index_writes_in_the_background(cluster_url, s
     while core.store.redis.zscore(core.store.keys.queue("pending"), lost) is None:
         assert time.monotonic() < deadline, "the background repair never ran"
         time.sleep(0.2)
+
+
+def test_polls_are_listed_closed_reopened_and_deleted_on_redis_cluster(cluster_url, settings, admin, new_voter):
+    settings.update(REDIS_URL=cluster_url, REDIS_CLUSTER=True)
+    app = create_app(settings)
+    client = app.test_client()
+    poll_ids = [f"managed-{n}" for n in range(6)]
+    for poll_id in poll_ids:
+        assert client.put(f"/api/v1/polls/{poll_id}", json={"question": "Q?"}, headers=admin).status_code == 201
+        client.post(f"/api/v1/polls/{poll_id}/votes", json={"choice": "yay", "voter": new_voter()})
+    listed = client.get("/api/v1/admin/polls?limit=100", headers=admin).json["polls"]
+    assert set(poll_ids) <= {poll["id"] for poll in listed}
+    for poll_id in poll_ids:
+        assert client.post(f"/api/v1/polls/{poll_id}/close", headers=admin).json["state"] == "closed"
+        assert client.post(f"/api/v1/polls/{poll_id}/reopen", headers=admin).json["state"] == "open"
+        assert client.delete(f"/api/v1/polls/{poll_id}", headers=admin).status_code == 204
+        assert client.get(f"/api/v1/polls/{poll_id}").status_code == 404
+    threads = client.get("/api/v1/moderation/threads", headers=admin)
+    assert threads.status_code == 200
     app.extensions["yaynay"].close()
