@@ -14,6 +14,7 @@ from service.settings import load_settings
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: settings, the core, the API and the pages. ``test_config`` overrides settings."""
     from service import api, pages
+    from service.api.deadline import BodyDeadline
     from service.core import Core
 
     app = Flask(__name__)
@@ -25,6 +26,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     api.init_app(app, Core.from_settings(app.config))
     pages.init_app(app)
+    # Outermost, so that a stalled body is cut off before anything waits on it.
+    app.wsgi_app = BodyDeadline(  # type: ignore[method-assign]
+        app.wsgi_app, seconds=app.config["REQUEST_TIMEOUT"], max_length=app.config["MAX_CONTENT_LENGTH"]
+    )
     return app
 
 
