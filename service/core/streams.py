@@ -39,21 +39,28 @@ class StreamBudget:
         """Streams this worker holds now for ``client_ip``."""
         return self._by_client[client_ip]
 
+    def refusal(self, client_ip: str) -> TooManyStreams | None:
+        """The refusal one more stream for ``client_ip`` would get now, or None if it fits."""
+        if self._total >= self.per_worker:
+            return TooManyStreams(
+                "This server holds as many live streams as it can; poll the tally instead.",
+                retry_after=STREAM_RETRY_AFTER,
+            )
+        if self._by_client.get(client_ip, 0) >= self.per_client:
+            return TooManyStreams(
+                "Too many live streams from your address; poll the tally instead.", retry_after=STREAM_RETRY_AFTER
+            )
+        return None
+
     def acquire(self, client_ip: str) -> None:
         """Count one more stream for ``client_ip``, or raise TooManyStreams over a cap.
 
         Every successful call must be paired with one ``release``.
         """
         with self._lock:
-            if self._total >= self.per_worker:
-                raise TooManyStreams(
-                    "This server holds as many live streams as it can; poll the tally instead.",
-                    retry_after=STREAM_RETRY_AFTER,
-                )
-            if self._by_client[client_ip] >= self.per_client:
-                raise TooManyStreams(
-                    "Too many live streams from your address; poll the tally instead.", retry_after=STREAM_RETRY_AFTER
-                )
+            refused = self.refusal(client_ip)
+            if refused is not None:
+                raise refused
             self._by_client[client_ip] += 1
             self._total += 1
 
