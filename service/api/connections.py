@@ -43,6 +43,11 @@ def gevent_is_serving() -> bool:
     return bool(monkey.is_module_patched("socket"))
 
 
+def is_chunked(environ: dict[str, Any]) -> bool:
+    """True for a body sent in chunks, whose length is known only at its end."""
+    return "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+
+
 class BodyDeadline:
     """WSGI middleware: reads each request's body within ``seconds``, or answers 408 and closes."""
 
@@ -64,13 +69,18 @@ class BodyDeadline:
             self._stop_reading(environ)
             message = f"The request body did not arrive within {self.seconds:g} seconds."
             return json_answer(start_response, 408, message)
+        if len(body) < expected and not is_chunked(environ):
+            # The client left mid-body: nobody reads the answer, so Flask need not make it
+            # (2,000 attackers leaving at once kept the workers busy 4.5 s through Flask).
+            self._stop_reading(environ)
+            return json_answer(start_response, 400, "The request body ended before its Content-Length.")
         environ["wsgi.input"] = io.BytesIO(body)
         return self.app(environ, start_response)
 
     def _expected_length(self, environ: dict[str, Any]) -> int | None:
         """How many bytes to read up front: the announced length, or one more than the most a
         chunked body may have (so Flask still sees it is too large); None: read nothing."""
-        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        if is_chunked(environ):
             return self.max_length + 1
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)

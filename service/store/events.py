@@ -232,8 +232,9 @@ class ChangeFeed:
     def _release_gone(self) -> None:
         """Wake, with ``gone`` set, every listener whose socket's peer has hung up.
 
-        One poll() system call for all of them; measured at about 1 ms for 4,000 sockets,
-        and it wakes nobody who is still there.
+        One poll() system call for all of them, with its registrations: measured at 4 ms for
+        4,000 sockets on a busy 2-core machine, so 0.4 % of a core at one sweep a second, and
+        it wakes nobody who is still there.
         """
         with self._lock:
             watched = {

@@ -27,6 +27,7 @@ from tests.conftest import ADMIN_TOKEN, LIVE_SECRET, ROOT, gunicorn_server
 
 POLLS = ("fault-a", "fault-b", "fault-c")
 REPORT = ROOT / "test-output" / "reliability.md"
+CONNECTIONS_REPORT = ROOT / "test-output" / "reliability-connections.md"
 
 # The load: no rate limits (one address sends it all), everything else as deployed.
 SERVER_ENV = {
@@ -35,6 +36,22 @@ SERVER_ENV = {
     "YAYNAY_COMMENT_RATE_LIMITS": "1000000/minute",
     "YAYNAY_DEMO": "false",
 }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def reliability_reports():
+    """Start the session's tables of figures, which the README's Reliability section copies."""
+    REPORT.parent.mkdir(exist_ok=True)
+    REPORT.write_text(
+        "| injected (during votes and comments) | votes sent | acknowledged | lost | comments sent | acknowledged "
+        "| lost | not in queue / e-mail index | note |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n"
+    )
+    CONNECTIONS_REPORT.write_text(
+        "| one client holds | held / refused | other client's answer during the burst | then, at most "
+        "| normal again after the attacker left |\n"
+        "| --- | --- | ---: | ---: | ---: |\n"
+    )
 
 
 @pytest.fixture
@@ -227,13 +244,6 @@ def examine(redis_url: str, ledger: Ledger) -> Outcome:
 
 def report(scenario: str, ledger: Ledger, outcome: Outcome, note: str = "") -> None:
     """Add the scenario's row to test-output/reliability.md (copied into the README's Reliability)."""
-    REPORT.parent.mkdir(exist_ok=True)
-    if not REPORT.exists() or REPORT.stat().st_mtime < time.time() - 3600:
-        REPORT.write_text(
-            "| injected | votes sent | acknowledged | lost | comments sent | acknowledged | lost "
-            "| not in queue / e-mail index | note |\n"
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n"
-        )
     acked_votes = ledger.acknowledged(ledger.votes)
     acked_comments = ledger.acknowledged(ledger.comments)
     row = (
@@ -250,3 +260,11 @@ def worker_pids(master_pid: int) -> list[int]:
     """gunicorn's worker processes: the master's children."""
     children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
     return [int(pid) for pid in children]
+
+
+def report_connections(held: str, outcome: str, burst: float, slowest: float, recovered: float) -> None:
+    """Add a row to test-output/reliability-connections.md."""
+    row = f"| {held} | {outcome} | {burst:.2f} s | {slowest:.3f} s | {recovered:.2f} s |\n"
+    with CONNECTIONS_REPORT.open("a") as handle:
+        handle.write(row)
+    print(row)

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.faults.conftest import POLLS, call
+from tests.faults.conftest import POLLS, call, report_connections
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 
@@ -87,7 +87,7 @@ def close_all(held: list[socket.socket]) -> None:
         connection.close()
 
 
-def test_thousands_of_streams_from_one_client(fault_server, capsys):
+def test_thousands_of_streams_from_one_client(fault_server):
     base, _ = fault_server
     request = f"GET /api/v1/polls/{POLLS[0]}/events HTTP/1.0\r\nHost: x\r\n\r\n".encode()
     held = open_many(base, request)
@@ -99,11 +99,8 @@ def test_thousands_of_streams_from_one_client(fault_server, capsys):
     finally:
         close_all(held)
     recovered = assert_normal_within(base, 5.0)
-    with capsys.disabled():
-        print(
-            f"\n{CONNECTIONS} streams: {statuses.count(200)} held, {statuses.count(429)} refused; "
-            f"answer during the burst {burst:.3f} s, then at most {max(times):.3f} s; normal {recovered:.2f} s after"
-        )
+    outcome = f"{statuses.count(200)} held / {statuses.count(429)} refused (429)"
+    report_connections(f"{CONNECTIONS:,} live streams", outcome, burst, max(times), recovered)
     assert statuses.count(200) <= 40 and statuses.count(200) + statuses.count(429) == CONNECTIONS
     assert burst < BURST_BOUND
 
@@ -115,7 +112,7 @@ def call_time(base: str, path: str) -> float:
     return time.monotonic() - started
 
 
-def test_thousands_of_stalled_bodies_from_one_client(fault_server, capsys):
+def test_thousands_of_stalled_bodies_from_one_client(fault_server):
     base, _ = fault_server
     request = (
         f"POST /api/v1/polls/{POLLS[2]}/votes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -128,9 +125,6 @@ def test_thousands_of_stalled_bodies_from_one_client(fault_server, capsys):
     finally:
         close_all(held)
     recovered = assert_normal_within(base, 5.0)
-    with capsys.disabled():
-        print(
-            f"\n{CONNECTIONS} stalled bodies: answer during the burst {burst:.3f} s, then at most {max(times):.3f} s; "
-            f"normal {recovered:.2f} s after"
-        )
+    outcome = "all held until they left (REQUEST_TIMEOUT 10 s)"
+    report_connections(f"{CONNECTIONS:,} request bodies that never arrive", outcome, burst, max(times), recovered)
     assert burst < BURST_BOUND
