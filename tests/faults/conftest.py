@@ -44,8 +44,8 @@ def reliability_reports():
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text(
         "| injected (during votes and comments) | votes sent | acknowledged | lost | comments sent | acknowledged "
-        "| lost | not in queue / e-mail index | note |\n"
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n"
+        "| lost | not in queue / e-mail index | answers 5xx or cut, retried | note |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n"
     )
     CONNECTIONS_REPORT.write_text(
         "| one client holds | held / refused | other client's answer during the burst | then, at most "
@@ -249,7 +249,8 @@ def report(scenario: str, ledger: Ledger, outcome: Outcome, note: str = "") -> N
     row = (
         f"| {scenario} | {len(ledger.votes):,} | {len(acked_votes):,} | {len(outcome.votes_lost)} "
         f"| {len(ledger.comments):,} | {len(acked_comments):,} | {len(outcome.comments_lost)} "
-        f"| {len(outcome.comments_unqueued)} / {len(outcome.comments_unindexed)} | {note} |\n"
+        f"| {len(outcome.comments_unqueued)} / {len(outcome.comments_unindexed)} "
+        f"| {sum(count for status, count in ledger.statuses.items() if status == 0 or status >= 500):,} | {note} |\n"
     )
     with REPORT.open("a") as handle:
         handle.write(row)
