@@ -292,6 +292,7 @@ class Bench:
             self.workdir / "var",
             workers,
             YAYNAY_WORKER_CONNECTIONS=str(max(self.options.streams) + 1000),
+            YAYNAY_STREAMS_PER_WORKER=str(max(self.options.streams) + 500),
         )
         with Gunicorn("service.wsgi:app", env, self.workdir / "idle-streams.log") as server:
             with contextlib.closing(Api(server.url, ADMIN_TOKEN)) as api:

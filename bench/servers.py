@@ -33,6 +33,8 @@ UNLIMITED_SETTINGS = {
     # The comment posts measure a reader's usual path: past the surge ceiling each
     # pending comment takes one round trip more, to be flagged for moderators.
     "YAYNAY_PENDING_SURGE_PER_HOUR": UNLIMITED,
+    # The fan-out and idle-stream scenarios open thousands of streams from one address.
+    "YAYNAY_STREAMS_PER_IP": UNLIMITED,
 }
 
 

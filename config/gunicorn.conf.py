@@ -54,6 +54,8 @@ worker_connections = _settings["WORKER_CONNECTIONS"]
 
 timeout = 30
 graceful_timeout = 10
+# Under gevent also the most seconds a request's headers may take; the body's deadline is
+# YAYNAY_REQUEST_TIMEOUT (service/api/connections.py).
 keepalive = 5
 
 accesslog = _settings["ACCESS_LOG"] or None

@@ -14,17 +14,25 @@ from service.settings import load_settings
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: settings, the core, the API and the pages. ``test_config`` overrides settings."""
     from service import api, pages
+    from service.api.connections import BodyDeadline, StreamGate
     from service.core import Core
 
     app = Flask(__name__)
     app.config.update(load_settings(test_config))
     app.config["JSON_SORT_KEYS"] = False
     app.session_interface = NoSessions()
+    core = Core.from_settings(app.config)
+    # Inside ProxyFix, so that it sees the client's address.
+    app.wsgi_app = StreamGate(app.wsgi_app, core.streams)  # type: ignore[method-assign]
     if app.config["PROXY_HOPS"]:
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
-    api.init_app(app, Core.from_settings(app.config))
+    api.init_app(app, core)
     pages.init_app(app)
+    # Outermost, so that a stalled body is cut off before anything waits on it.
+    app.wsgi_app = BodyDeadline(  # type: ignore[method-assign]
+        app.wsgi_app, seconds=app.config["REQUEST_TIMEOUT"], max_length=app.config["MAX_CONTENT_LENGTH"]
+    )
     return app
 
 

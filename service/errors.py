@@ -123,3 +123,11 @@ class Forbidden(YaynayError):
 
 class StoreUnavailable(YaynayError):
     """Redis did not answer in time: try again shortly."""
+
+
+class TooManyStreams(YaynayError):
+    """Over the connection budget of live streams (per client or per worker); retry after ``retry_after`` s."""
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import secrets
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -160,9 +162,10 @@ def server_env():
     return {}
 
 
-@pytest.fixture
-def live_server(redis_url, redis_client, tmp_path, server_env):
-    """The real server: gunicorn with config/gunicorn.conf.py on a free port; yields its base URL."""
+@contextlib.contextmanager
+def gunicorn_server(redis_url: str, directory: Path, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The real server: gunicorn with config/gunicorn.conf.py and 2 workers on a free port, on
+    ``redis_url`` with ``env``'s YAYNAY_* settings; yields its base URL and the master process."""
     port = free_port()
     env = dict(
         os.environ,
@@ -172,10 +175,10 @@ def live_server(redis_url, redis_client, tmp_path, server_env):
         YAYNAY_ALLOWED_ORIGINS=ALLOWED_ORIGIN,
         YAYNAY_BIND=f"127.0.0.1:{port}",
         YAYNAY_WORKERS="2",
-        YAYNAY_VAR_DIR=str(tmp_path / "var"),
-        **server_env,
+        YAYNAY_VAR_DIR=str(directory / "var"),
+        **env,
     )
-    log_path = tmp_path / "gunicorn.log"
+    log_path = directory / "gunicorn.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [
@@ -198,9 +201,18 @@ def live_server(redis_url, redis_client, tmp_path, server_env):
             process.kill()
             pytest.fail("gunicorn did not start:\n" + log_path.read_text())
         time.sleep(0.1)
-    yield base
-    process.send_signal(signal.SIGINT)  # quick shutdown: graceful would wait out open event streams
     try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        yield base, process
+    finally:
+        process.send_signal(signal.SIGINT)  # quick shutdown: graceful would wait out open event streams
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def live_server(redis_url, redis_client, tmp_path, server_env):
+    """The real server: gunicorn with config/gunicorn.conf.py on a free port; yields its base URL."""
+    with gunicorn_server(redis_url, tmp_path, server_env) as (base, _):
+        yield base

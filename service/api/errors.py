@@ -29,6 +29,7 @@ STATUS_CODES: dict[type[errors.YaynayError], int] = {
     errors.Conflict: 409,
     errors.InvalidInput: 422,
     errors.RateLimited: 429,
+    errors.TooManyStreams: 429,
     errors.Unauthorized: 401,
     errors.Forbidden: 403,
     errors.StoreUnavailable: 503,
@@ -130,6 +131,8 @@ def refusal_headers(error: errors.YaynayError) -> dict[str, str]:
     """The headers a refusal carries: rate limits and Retry-After, or how to authenticate."""
     if isinstance(error, errors.RateLimited):
         return rate_limit_headers(error.rate, retry_after=True)
+    if isinstance(error, errors.TooManyStreams):
+        return {"Retry-After": str(error.retry_after)}
     if isinstance(error, errors.StoreUnavailable):
         return {"Retry-After": str(current_app.config["UNAVAILABLE_RETRY_AFTER"])}
     if isinstance(error, errors.Unauthorized):

@@ -19,7 +19,7 @@ from service.api.io import answers, needs, takes
 from service.core import Inbox, polls
 from service.core.polls import Poll
 from service.core.tokens import ADMIN
-from service.errors import PollNotFound, YaynayError
+from service.errors import PollNotFound
 from service.schemas import (
     PollIdsQuerySchema,
     PollListSchema,
@@ -179,6 +179,8 @@ def tally_stream(
         sent = poll.version
         while True:
             update = inbox.wait()
+            if inbox.gone:
+                return  # the client hung up (store/events.py): free its place now
             if update is None:
                 yield b": keep-alive\n\n"
             elif update.version > sent:
@@ -195,33 +197,57 @@ class PollEvents(MethodView):
         200,
         content_type="text/event-stream",
         description="A stream of `tally` events (text/event-stream).",
-        alternatives={404: "No such poll."},
+        alternatives={
+            404: "No such poll.",
+            429: "Over the connection budget (STREAMS_PER_IP, STREAMS_PER_WORKER): poll the tally instead, "
+            "see Retry-After.",
+        },
     )
     def get(self, poll_id: str) -> Response:
         """Live tally: Server-Sent Events after each change (at most about four a second).
 
         Each event's id is the tally version; reconnecting with Last-Event-ID resumes
         without repeating a tally the client already has. A comment line every 15 s keeps
-        proxies from closing an idle stream.
+        proxies from closing an idle stream. One client address may hold STREAMS_PER_IP
+        streams on each worker process, and a worker STREAMS_PER_WORKER; one more is
+        refused with 429 and Retry-After.
         """
+        ip = client().ip
+        budget = core().streams
+        budget.acquire(ip)
         feed = core().changes
         # Listen first, then read the tally: a change in between reaches the inbox, and
         # a cached tally older than that change is not served (store/cache.py).
-        inbox = feed.listen(poll_id)
+        inbox = feed.listen(poll_id, fileno=stream_socket_fileno())
+
+        def stop_listening() -> None:
+            feed.forget(poll_id, inbox)
+            budget.release(ip)
+
         try:
             poll = core().read_cache.load(("poll-state", poll_id), poll_id, lambda: polls.find_poll(core(), poll_id))
             if poll is None:
                 raise PollNotFound(poll_id)
-        except YaynayError:
-            feed.forget(poll_id, inbox)
+        except BaseException:
+            stop_listening()
             raise
-        stream = tally_stream(poll, inbox, request.headers.get("Last-Event-ID"), lambda: feed.forget(poll_id, inbox))
+        stream = tally_stream(poll, inbox, request.headers.get("Last-Event-ID"), stop_listening)
         return Response(
             stream,
             mimetype="text/event-stream",
             direct_passthrough=True,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
+
+
+def stream_socket_fileno() -> int:
+    """The client connection's file descriptor under gunicorn, so a client that hangs up is
+    noticed (store/events.py); -1 elsewhere (the test client)."""
+    connection = request.environ.get("gunicorn.socket")
+    try:
+        return int(connection.fileno()) if connection is not None else -1
+    except (OSError, ValueError):
+        return -1
 
 
 @blp.route("/<resource_id:poll_id>/votes")

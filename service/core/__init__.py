@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.core.policy import Policy
+from service.core.streams import StreamBudget
 from service.store import Store
 from service.store.cache import ReadCache
 from service.store.events import ChangeFeed, Inbox
 
-__all__ = ["ChangeFeed", "Client", "Core", "Inbox", "Policy", "ReadCache"]
+__all__ = ["ChangeFeed", "Client", "Core", "Inbox", "Policy", "ReadCache", "StreamBudget"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class Core:
     secret_key: str
     admin_token: str = ""
     clock: Callable[[], float] = field(default=time.time)
+    # This process's live streams (core/streams.py); one Core per worker process.
+    streams: StreamBudget = field(default_factory=lambda: StreamBudget(per_client=20, per_worker=3000))
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Core:
@@ -50,6 +53,7 @@ class Core:
             secret_key=str(settings["SECRET_KEY"]),
             admin_token=str(settings["ADMIN_TOKEN"] or ""),
             clock=settings.get("CLOCK") or time.time,
+            streams=StreamBudget(settings["STREAMS_PER_IP"], settings["STREAMS_PER_WORKER"]),
         )
 
     def now(self) -> float:

@@ -382,6 +382,24 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("EVENTS_KEEPALIVE", NUMBER, 15.0, "Seconds between keep-alive comments on an idle live tally stream."),
     Setting(
+        "STREAMS_PER_IP",
+        INTEGER,
+        20,
+        "Live tally streams one client IP may hold on one worker process; one more gets 429 and the widget polls.",
+    ),
+    Setting(
+        "STREAMS_PER_WORKER",
+        INTEGER,
+        3000,
+        "Live tally streams one worker process holds; kept under WORKER_CONNECTIONS so other requests get through.",
+    ),
+    Setting(
+        "REQUEST_TIMEOUT",
+        NUMBER,
+        10.0,
+        "Seconds a request's body may take to arrive; a slower one is cut off with 408.",
+    ),
+    Setting(
         "UNAVAILABLE_RETRY_AFTER",
         INTEGER,
         1,
