@@ -33,8 +33,8 @@ from service.schemas import (
 )
 from service.settings import ConfigError, embedded_redis_dir, load_settings
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_GUNICORN_CONFIG = PROJECT_ROOT / "config" / "gunicorn.conf.py"
+# In the package, so that an installed wheel serves (config/gunicorn.conf.py runs this file).
+DEFAULT_GUNICORN_CONFIG = Path(__file__).resolve().parent / "gunicorn_conf.py"
 
 
 @contextlib.contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from service.api import comments, converters, cors, errors, health, moderation, openapi, polls
+from service.api import comments, converters, cors, errors, health, moderation, observe, openapi, polls
 from service.api.context import init_app as init_context
 from service.core import Core
 
@@ -12,6 +12,7 @@ from service.core import Core
 def init_app(app: Flask, core: Core) -> None:
     """Serve the API, its OpenAPI document and its error answers from ``app``."""
     init_context(app, core)
+    observe.init_app(app)
     api = openapi.make_api(app)
     converters.init_app(app, api)
     cors.init_app(app)

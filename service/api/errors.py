@@ -11,7 +11,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -138,6 +138,9 @@ def refusal_headers(error: errors.YaynayError) -> dict[str, str]:
 
 def handle_refusal(error: errors.YaynayError) -> Response:
     """Any refusal of the core or the web layer, as JSON (an outage on a page: as HTML)."""
+    if isinstance(error, errors.StoreUnavailable):  # the reason of the 503's log line
+        cause = error.__cause__
+        g.refusal = f"{error.message} ({type(cause).__name__}: {cause})" if cause else error.message
     if isinstance(error, errors.StoreUnavailable) and request.blueprint in HTML_BLUEPRINTS:
         return message_page(
             "Back in a moment",
@@ -170,7 +173,12 @@ def handle_unexpected_error(error: Exception) -> BaseResponse:
     """Anything else: log it, answer a JSON 500 without internals."""
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
-    current_app.logger.exception("unhandled error", exc_info=error)
+    current_app.logger.exception(
+        "unhandled error, answered 500 (request %s)",
+        g.get("request_id", "-"),
+        exc_info=error,
+        extra={"request_id": g.get("request_id", "-"), "route": request.url_rule.rule if request.url_rule else None},
+    )
     return handle_http_exception(InternalServerError())
 
 

@@ -155,6 +155,8 @@ def tally_stream(
         sent = poll.version
         while True:
             update = inbox.wait()
+            if inbox.closed:  # the server is stopping; the client reconnects to another worker
+                return
             if update is None:
                 yield b": keep-alive\n\n"
             elif update.version > sent:

@@ -21,6 +21,7 @@ __all__ = [
     "decide",
     "decide_many",
     "log",
+    "pending_summary",
     "queue",
     "surge",
 ]
@@ -81,3 +82,9 @@ def decide_many(core: Core, requests: Sequence[DecisionRequest], *, moderator: s
 def log(core: Core, *, limit: int | None = None, cursor: str | None = None) -> Page:
     """Who decided what, when and why, newest first (items are LogEntry)."""
     return core.store.moderation.log(limit=limit or core.policy.page_size, cursor=cursor)
+
+
+def pending_summary(core: Core) -> tuple[int, float | None]:
+    """How many comments wait for a moderator, and the age in seconds of the oldest (None: none wait)."""
+    count, oldest = core.store.moderation.pending_summary()
+    return count, (max(0.0, core.now() - oldest) if oldest is not None else None)

@@ -281,6 +281,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("ADMIN_TOKEN", STRING, "", "Bearer token of the bootstrap admin; empty: none.", secret=True),
     Setting(
+        "METRICS_TOKEN",
+        STRING,
+        "",
+        "Bearer token that may read `/metrics` (a Prometheus scraper); admin tokens may too; empty: none.",
+        secret=True,
+    ),
+    Setting(
         "ALLOWED_ORIGINS",
         ORIGINS,
         [],
@@ -366,8 +373,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "WORKER_CONNECTIONS", INTEGER, 4000, "Connections one gevent worker holds at once, live tally streams included."
     ),
-    Setting("ACCESS_LOG", STRING, "", "Where gunicorn writes its access log (`-`: standard output); empty: nowhere."),
-    Setting("LOG_LEVEL", Choice("debug", "info", "warning", "error", "critical"), "info", "How much gunicorn logs."),
+    Setting(
+        "ACCESS_LOG",
+        BOOLEAN,
+        True,
+        "Log a line for every request: request id, method, route, status, duration (never an IP address).",
+    ),
+    Setting(
+        "LOG_FORMAT",
+        Auto(Choice("json", "text"), example="json"),
+        None,
+        "`json`: one JSON object a line, for a log collector; `text`: lines for people.",
+        shown="`json`, `text` in development",
+    ),
+    Setting("LOG_LEVEL", Choice("debug", "info", "warning", "error", "critical"), "info", "How much yaynay logs."),
 )
 
 TABLE: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
@@ -394,6 +413,8 @@ def load_settings(overrides: Mapping | None = None, environ: Mapping[str, str] |
     settings["SECRET_KEY"] = settings["SECRET_KEY"] or _development_secret_key(settings)
     if settings["DEMO"] is None:
         settings["DEMO"] = settings["ENV"] != "production"
+    if settings["LOG_FORMAT"] is None:
+        settings["LOG_FORMAT"] = "json" if settings["ENV"] == "production" else "text"
     settings["REDIS_EMBEDDED"] = not settings["REDIS_URL"]
     if settings["REDIS_EMBEDDED"]:
         if settings["ENV"] == "production":

@@ -11,6 +11,7 @@ from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
+from service import metrics
 from service.errors import StoreUnavailable
 
 # Errors that mean "Redis is not there right now", not "the request was wrong".
@@ -63,6 +64,7 @@ def translate_errors(method: Callable[P, R]) -> Callable[P, R]:
         try:
             return method(*args, **kwargs)
         except UNAVAILABLE_ERRORS as error:
+            metrics.REDIS_ERRORS.inc()
             raise StoreUnavailable("The vote store is unavailable; try again shortly.") from error
 
     return wrapper
