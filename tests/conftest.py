@@ -142,6 +142,12 @@ def server_env():
 
 
 @pytest.fixture
+def server_log(tmp_path):
+    """Where ``live_server`` writes gunicorn's output (its log lines)."""
+    return tmp_path / "gunicorn.log"
+
+
+@pytest.fixture
 def live_server(redis_url, redis_client, tmp_path, server_env):
     """The real server: gunicorn with config/gunicorn.conf.py on a free port; yields its base URL."""
     port = free_port()

@@ -32,6 +32,7 @@ log = logging.getLogger("yaynay")
 REQUEST_ID_HEADER = "X-Request-ID"
 # A proxy's id is logged as sent: only plain characters, and not a novel.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # (endpoint, method) of the hot requests, whose latency is a histogram of its own.
 HOT_OPERATIONS = {
     ("polls.PollVotes", "POST"): "vote",
@@ -85,10 +86,11 @@ def init_app(app: Flask) -> None:
         route = rule.rule if rule is not None else "(unmatched)"
         status = response.status_code
         response.headers[REQUEST_ID_HEADER] = g.request_id
-        metrics.REQUESTS.labels(route, request.method, status).inc()
+        # Any token is a method to werkzeug: an unknown one must not mint a label value.
+        metrics.count_request(route, request.method if request.method in KNOWN_METHODS else "other", status)
         operation = HOT_OPERATIONS.get((request.endpoint or "", request.method))
         if operation is not None:
-            metrics.LATENCY.labels(operation).observe(duration)
+            metrics.HOT_LATENCY[operation].observe(duration)
         if status == 503:
             metrics.UNAVAILABLE.inc()
             log.warning(
