@@ -137,6 +137,9 @@ def post_worker_init(worker) -> None:
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_term(signum, frame) -> None:
+        # A connection kept alive waits up to `keepalive` seconds for another request, and
+        # the stream's connection decided to stay alive when it began: from now on, none does.
+        worker.cfg.set("keepalive", 0)
         _end_streams(worker)
         if callable(previous):
             previous(signum, frame)
@@ -146,6 +149,7 @@ def post_worker_init(worker) -> None:
 
 def worker_int(worker) -> None:
     """Ctrl-C (SIGINT) or SIGQUIT: end the streams too."""
+    worker.cfg.set("keepalive", 0)
     _end_streams(worker)
 
 
