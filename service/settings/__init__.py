@@ -361,7 +361,7 @@ SETTINGS: tuple[Setting, ...] = (
         1,
         "Seconds a client is told to wait (`Retry-After`) before retrying while Redis is unavailable.",
     ),
-    # Read by config/gunicorn.conf.py, not by the app.
+    # Read by service/gunicorn_conf.py (ACCESS_LOG also by the app).
     Setting("BIND", STRING, "127.0.0.1:8000", "Where gunicorn listens: `host:port` or `unix:/path`."),
     Setting("WORKERS", Auto(INTEGER, example=4), None, "gunicorn worker processes.", shown="one per CPU"),
     Setting(
