@@ -25,8 +25,9 @@ MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 # Latency buckets for calls that normally take a millisecond or two and a Redis timeout (0.5 s) at worst.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
-REQUESTS = Counter("yaynay_requests", "HTTP requests answered, by route (URL rule), method and status.",
-                   ["route", "method", "status"])  # fmt: skip
+REQUESTS = Counter(
+    "yaynay_requests", "HTTP requests answered, by route (URL rule), method and status.", ["route", "method", "status"]
+)
 LATENCY = Histogram(
     "yaynay_request_duration_seconds",
     "Time to answer the hot requests: vote, tally (a poll read) and comment (a comment post).",
@@ -37,8 +38,7 @@ VOTES = Counter("yaynay_votes", "Votes by outcome: cast (new), changed, repeated
 VOTES_REFUSED = Counter("yaynay_votes_refused", "Votes refused, by reason (the refusal's name).", ["reason"])
 COMMENTS = Counter(
     "yaynay_comments",
-    "Comments submitted, by outcome: pending, published, repeated (a retry), dropped (honeypot), "
-    "or the refusal's name.",
+    "Comments submitted, by outcome: pending, approved, repeated (a retry), dropped (honeypot), or the refusal's name.",
     ["outcome"],
 )
 RATE_LIMITED = Counter("yaynay_rate_limited", "Requests refused with 429, by the limit that refused them.", ["limit"])
@@ -48,8 +48,9 @@ REDIS_RECONNECTS = Counter(
     "yaynay_redis_reconnects", "Times the change feed subscribed to Redis again after losing it."
 )
 STREAMS_OPEN = Gauge("yaynay_streams_open", "Live tally streams open now.", multiprocess_mode="livesum")
-READ_CACHE = Counter("yaynay_read_cache", "Public reads served from a worker's memory (hit) or Redis (miss).",
-                     ["result"])  # fmt: skip
+READ_CACHE = Counter(
+    "yaynay_read_cache", "Public reads served from a worker's memory (hit) or Redis (miss).", ["result"]
+)
 
 # Bound once: the hot paths skip ``labels()``, which validates and locks (measured in
 # multiprocess mode on the 2-core dev box: a bound increment 1.4 us, ``labels().inc()`` 9 us,
