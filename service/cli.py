@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,7 @@ from typing import Any
 import click
 from marshmallow import ValidationError
 
-from service.core import Core, audit, polls, privacy, threads, tokens
+from service.core import Core, audit, polls, privacy, store_problem, threads, tokens
 from service.core.demo import ensure_demo_poll
 from service.errors import YaynayError
 from service.schemas import (
@@ -33,8 +36,8 @@ from service.schemas import (
 )
 from service.settings import ConfigError, embedded_redis_dir, load_settings
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_GUNICORN_CONFIG = PROJECT_ROOT / "config" / "gunicorn.conf.py"
+# In the package, so that an installed wheel serves (config/gunicorn.conf.py runs this file).
+DEFAULT_GUNICORN_CONFIG = Path(__file__).resolve().parent / "gunicorn_conf.py"
 
 
 @contextlib.contextmanager
@@ -62,6 +65,9 @@ def command_core() -> Iterator[Core]:
     """The core on the configured (or embedded) Redis, for one command; a refusal is one line."""
     settings = _settings()
     with redis_for(settings):
+        problem = store_problem(settings)
+        if problem:
+            raise click.ClickException(problem)
         core = Core.from_settings(settings)
         try:
             yield core
@@ -94,28 +100,102 @@ def main() -> None:
 )
 @click.option("--bind", help="host:port to listen on (default: the BIND setting, 127.0.0.1:8000).")
 def serve(gunicorn_config: str, bind: str | None) -> None:
-    """Serve under gunicorn, with an embedded Redis when YAYNAY_REDIS_URL is not set."""
+    """Serve under gunicorn, with an embedded Redis when YAYNAY_REDIS_URL is not set.
+
+    Every problem found at start is one line naming the setting and the fix. Ctrl-C or
+    SIGTERM stops gunicorn (its workers end their live streams), then the embedded Redis.
+    """
     settings = _settings()
-    bind = bind or settings["BIND"]
+    bind = bind or str(settings["BIND"])
+    _hold_var_dir(settings)
+    _check_bind(bind)
     env = dict(os.environ, YAYNAY_BIND=bind)
     if settings["REDIS_EMBEDDED"]:
         click.echo(f"yaynay: embedded Redis in {embedded_redis_dir(settings)}")
+    stopping = False
+
+    def stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    # Ctrl-C reaches every process in the terminal's group; gunicorn and Redis run in groups
+    # of their own, so that this process stops them in order: gunicorn, then Redis.
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     with redis_for(settings):
+        problem = store_problem(settings)
+        if problem:
+            raise click.ClickException(problem)
         if settings["DEMO"]:
             with command_core() as core:
                 ensure_demo_poll(core)
+        if stopping:
+            sys.exit(0)
         gunicorn = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", gunicorn_config, "service.wsgi:app"], env=env
+            [sys.executable, "-m", "gunicorn", "--config", gunicorn_config, "service.wsgi:app"],
+            env=env,
+            start_new_session=True,
         )
-        signal.signal(signal.SIGTERM, lambda *_: gunicorn.terminate())
-        click.echo(f"yaynay: serving on http://{bind}")
-        while True:
+        click.echo(f"yaynay: serving on http://{bind} (Ctrl-C stops)")
+        while gunicorn.poll() is None and not stopping:
+            time.sleep(0.1)
+        if stopping:
+            started = time.monotonic()
+            gunicorn.terminate()  # graceful: workers finish their requests and end their streams
             try:
-                code = gunicorn.wait()
-                break
-            except KeyboardInterrupt:  # gunicorn got the same Ctrl-C; wait for it to finish
-                continue
+                gunicorn.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                gunicorn.kill()
+                gunicorn.wait()
+            click.echo(f"yaynay: stopped gunicorn in {time.monotonic() - started:.1f} s", err=True)
+            code = 0
+        else:
+            code = gunicorn.returncode
     sys.exit(code)
+
+
+def _hold_var_dir(settings: dict[str, Any]) -> None:
+    """Lock VAR_DIR for this process's life: a second server there would share its embedded Redis
+    and its metrics directory, then fail on the port after saying it was serving."""
+    var_dir = Path(str(settings["VAR_DIR"])).resolve()
+    try:
+        var_dir.mkdir(parents=True, exist_ok=True)
+        lock = open(var_dir / "serve.lock", "w")  # noqa: SIM115 -- held until the process exits
+    except OSError as error:
+        raise click.ClickException(
+            f"YAYNAY_VAR_DIR={var_dir} cannot be written ({error.strerror}); choose a writable directory"
+        ) from None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise click.ClickException(
+            f"another yaynay serve is running on YAYNAY_VAR_DIR={var_dir}; "
+            "stop it, or give this one another YAYNAY_VAR_DIR"
+        ) from None
+    _held.append(lock)
+
+
+_held: list[Any] = []
+
+
+def _check_bind(bind: str) -> None:
+    """Refuse a host:port that something already listens on, before anything starts."""
+    if bind.startswith(("unix:", "fd://")):
+        return
+    host, _, port = bind.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+            probe.bind((host, int(port)))
+    except ValueError:
+        raise click.ClickException(f"YAYNAY_BIND={bind} is not host:port (127.0.0.1:8000) or unix:/path") from None
+    except OSError as error:
+        raise click.ClickException(
+            f"cannot listen on {bind} ({error.strerror}); stop what listens there, "
+            "or choose another address with --bind or YAYNAY_BIND"
+        ) from None
 
 
 @main.group()

@@ -212,6 +212,12 @@ def gunicorn_server(redis_url: str, directory: Path, env: dict[str, str]) -> Ite
 
 
 @pytest.fixture
+def server_log(tmp_path):
+    """Where ``live_server`` writes gunicorn's output (its log lines)."""
+    return tmp_path / "gunicorn.log"
+
+
+@pytest.fixture
 def live_server(redis_url, redis_client, tmp_path, server_env):
     """The real server: gunicorn with config/gunicorn.conf.py on a free port; yields its base URL."""
     with gunicorn_server(redis_url, tmp_path, server_env) as (base, _):

@@ -275,3 +275,25 @@ def test_the_gunicorn_settings_load_without_the_app(tmp_path):
         [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
     )
     assert (result.returncode, result.stdout.split()) == (0, ["127.0.0.1:9", "3", "gevent", "False"]), result.stderr
+
+
+def test_workers_default_to_the_cpus_the_process_may_use(tmp_path):
+    """A container's --cpus quota (cgroup v2 cpu.max) caps the affinity; os.cpu_count() counts the host."""
+    checks = []
+    for index, quota in enumerate(["max 100000", "150000 100000", "50000 100000"]):
+        (tmp_path / f"cpu.max.{index}").write_text(quota + "\n")
+        checks.append(f"found['usable_cpus']({str(tmp_path / f'cpu.max.{index}')!r})")
+    script = (
+        "import os, runpy; "
+        f"found = runpy.run_path({str(ROOT / 'service' / 'gunicorn_conf.py')!r}); "
+        f"print(len(os.sched_getaffinity(0)), {', '.join(checks)}, found['workers'])"
+    )
+    env = {key: value for key, value in os.environ.items() if not key.startswith("YAYNAY_")}
+    env["YAYNAY_VAR_DIR"] = str(tmp_path / "var")
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    affinity, uncapped, capped_at_two, capped_at_one, workers = map(int, result.stdout.split())
+    assert (uncapped, capped_at_two, capped_at_one) == (affinity, min(affinity, 2), 1)
+    assert 1 <= workers <= affinity

@@ -230,3 +230,21 @@ def test_redis_conf_never_evicts_and_keeps_listpack_hashes():
     assert directives.get("maxmemory-policy") == ["noeviction"], directives.get("maxmemory-policy")
     assert int(directives["hash-max-listpack-entries"][0]) >= 128
     assert int(directives["hash-max-listpack-value"][0]) >= 64
+
+
+def test_compose_passes_settings_the_service_accepts_with_their_defaults():
+    """Every variable compose.yaml passes, at its default, is one the settings loader takes."""
+    import re
+
+    from service.settings import load_settings
+
+    environment = compose_services()["yaynay"]["environment"]
+    values = {}
+    for name, value in environment.items():
+        default = re.fullmatch(r"\$\{\w+:[-?](.*)\}", str(value))
+        values[name] = "" if default is None and "${" in str(value) else (default.group(1) if default else str(value))
+    values["YAYNAY_SECRET_KEY"] = "a-secret"
+    settings = load_settings(environ=values)
+    assert settings["COMMENT_RATE_LIMITS"] == ["5/minute", "50/day"]
+    assert settings["VOTE_RATE_LIMIT"] == "30/minute"
+    assert "YAYNAY_METRICS_TOKEN" in environment and "YAYNAY_PROXY_HOPS" in environment

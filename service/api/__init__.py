@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from flask import Flask
 
-from service.api import admin, comments, converters, cors, errors, health, moderation, openapi, polls, security
+from service.api import (
+    admin,
+    comments,
+    converters,
+    cors,
+    errors,
+    health,
+    moderation,
+    observe,
+    openapi,
+    polls,
+    security,
+)
 from service.api.context import init_app as init_context
 from service.core import Core
 from service.core import moderation as moderation_use_cases
@@ -14,6 +26,7 @@ def init_app(app: Flask, core: Core) -> None:
     """Serve the API, its OpenAPI document and its error answers from ``app``."""
     init_context(app, core)
     moderation_use_cases.keep_indexes_complete(core)
+    observe.init_app(app)
     api = openapi.make_api(app)
     converters.init_app(app, api)
     cors.init_app(app)

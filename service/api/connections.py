@@ -28,8 +28,8 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
-from service.api.errors import error_body
 from service.core.streams import StreamBudget
+from service.error_shape import error_body
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

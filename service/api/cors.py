@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
-from service.api.security import normalized_origin
+from service.api.security import normalized_origin, report_refused_origin
 
 ALLOW_HEADERS = "Content-Type, Authorization, If-None-Match, Idempotency-Key"
 EXPOSE_HEADERS = (
@@ -31,7 +31,11 @@ def init_app(app: Flask, *, prefix: str = "/api/") -> None:
         headers = response.headers
         headers.add("Vary", "Origin")
         origin = request.headers.get("Origin")
-        if origin is None or normalized_origin(origin) not in allowed:
+        if origin is None:
+            return response
+        if normalized_origin(origin) not in allowed:
+            if normalized_origin(origin) != normalized_origin(request.host_url):  # our own pages need no CORS
+                report_refused_origin(origin, "a cross-origin API call (CORS)")
             return response
         headers["Access-Control-Allow-Origin"] = origin
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:

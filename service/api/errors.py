@@ -8,16 +8,16 @@ here; pages a reader looks at (the iframe page, the demo) tell an outage in HTML
 
 from __future__ import annotations
 
-import json
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response as BaseResponse
 
 from service import errors
 from service.api.security import secure_html
+from service.error_shape import error_body
 from service.ratelimit import RateState
 from service.schemas import utc
 
@@ -84,16 +84,6 @@ def errors_of(error: errors.YaynayError) -> dict[str, Any]:
     return {"json": error.fields} if error.fields else {}
 
 
-def error_body(status_code: int, message: str, errors_by_location: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The JSON body of every error answer."""
-    return {
-        "code": status_code,
-        "status": HTTPStatus(status_code).phrase,
-        "message": message,
-        "errors": errors_by_location or {},
-    }
-
-
 def refusal_body(error: errors.YaynayError) -> dict[str, Any]:
     """The one error shape for a refusal, with the standing decision of a DecisionConflict."""
     body = error_body(status_of(error), error.message, errors_of(error))
@@ -142,6 +132,9 @@ def refusal_headers(error: errors.YaynayError) -> dict[str, str]:
 
 def handle_refusal(error: errors.YaynayError) -> Response:
     """Any refusal of the core or the web layer, as JSON (an outage on a page: as HTML)."""
+    if isinstance(error, errors.StoreUnavailable):  # the reason of the 503's log line
+        cause = error.__cause__
+        g.refusal = f"{error.message} ({type(cause).__name__}: {cause})" if cause else error.message
     if isinstance(error, errors.StoreUnavailable) and request.blueprint in HTML_BLUEPRINTS:
         return message_page(
             "Back in a moment",
@@ -174,22 +167,13 @@ def handle_unexpected_error(error: Exception) -> BaseResponse:
     """Anything else: log it, answer a JSON 500 without internals."""
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
-    current_app.logger.exception("unhandled error", exc_info=error)
-    return handle_http_exception(InternalServerError())
-
-
-def write_server_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
-    """Stands in for gunicorn's ``util.write_error``: the requests gunicorn refuses before the app
-    sees them (a request line or header over its limits, a malformed request) are answered in
-    the one JSON error shape too. What the client sent is not echoed back."""
-    from gunicorn.util import write_nonblock
-
-    body = json.dumps(error_body(status_int, f"gunicorn refused the request: {reason}.")).encode()
-    head = (
-        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
-        f"X-Content-Type-Options: nosniff\r\nContent-Length: {len(body)}\r\n\r\n"
+    current_app.logger.exception(
+        "unhandled error, answered 500 (request %s)",
+        g.get("request_id", "-"),
+        exc_info=error,
+        extra={"request_id": g.get("request_id", "-"), "route": request.url_rule.rule if request.url_rule else None},
     )
-    write_nonblock(sock, head.encode("latin1") + body)
+    return handle_http_exception(InternalServerError())
 
 
 def init_app(app: Flask) -> None:

@@ -181,6 +181,8 @@ def tally_stream(
             update = inbox.wait()
             if inbox.gone:
                 return  # the client hung up (store/events.py): free its place now
+            if inbox.closed:  # the server is stopping; the client reconnects to another worker
+                return
             if update is None:
                 yield b": keep-alive\n\n"
             elif update.version > sent:

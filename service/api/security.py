@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, Response, current_app, request
+
+log = logging.getLogger("yaynay")
+# Origins already reported by this worker: a line each, not one a request.
+_reported_origins: set[str] = set()
+_REPORTED_MAX = 1000
+
+
+def report_refused_origin(origin: str, what: str) -> None:
+    """Log, once an origin, that a page of ``origin`` was refused, and how to allow it."""
+    key = normalized_origin(origin)
+    if key in _reported_origins or len(_reported_origins) >= _REPORTED_MAX:
+        return
+    _reported_origins.add(key)
+    log.warning(
+        "refused %s from origin %s, which is not in ALLOWED_ORIGINS; if it is one of your sites, "
+        "add it to YAYNAY_ALLOWED_ORIGINS",
+        what,
+        origin[:200],
+        extra={"origin": origin[:200]},
+    )
 
 
 def normalized_origin(origin: str) -> str:
@@ -31,6 +53,7 @@ def refuse_foreign_form_post() -> str | None:
     origin = request.headers.get("Origin")
     if origin is None or is_publisher_origin(origin):
         return None
+    report_refused_origin(origin, "a form post")
     return "This form was sent from a page of another site; nothing was stored."
 
 

@@ -16,9 +16,21 @@ from service.core.policy import Policy
 from service.core.streams import StreamBudget
 from service.store import Store
 from service.store.cache import ReadCache
+from service.store.connection import problem_with, redacted
 from service.store.events import ChangeFeed, Inbox
 
-__all__ = ["ChangeFeed", "Client", "Core", "Inbox", "Policy", "ReadCache", "StreamBudget"]
+__all__ = ["ChangeFeed", "Client", "Core", "Inbox", "Policy", "ReadCache", "StreamBudget", "store_problem"]
+
+
+def store_problem(settings: Mapping[str, Any]) -> str | None:
+    """One line saying why the configured Redis cannot be used and how to fix it, or None."""
+    problem = problem_with(str(settings["REDIS_URL"]), cluster=bool(settings["REDIS_CLUSTER"]))
+    if problem is None:
+        return None
+    return (
+        f"YAYNAY_REDIS_URL={redacted(str(settings['REDIS_URL']))} {problem}; "
+        "fix the URL (redis://host:6379/0, rediss://..., unix:///path) or start that Redis"
+    )
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from service import metrics
 from service.core import Client, Core
+from service.core.polls import count_refusal
+from service.errors import YaynayError
 from service.identity import email_digest, idempotency_digest, ip_digest, text_digest, voter_digest
 from service.store.comments import Comment, NewComment, Page, Submission
 from service.store.keys import comment_id, new_comment_key
@@ -62,6 +65,7 @@ def submit_comment(
     policy = core.policy
     status = policy.new_comment_status
     if draft.honeypot:
+        metrics.COMMENTS.labels("dropped").inc()
         return Submission(id=comment_id(thread_id, new_comment_key()), status=status, created=False)
     secret = core.secret_key
     ip = ip_digest(secret, client.ip)
@@ -80,9 +84,14 @@ def submit_comment(
         idempotency_digest=idempotency_digest(secret, ip, idempotency_key) if idempotency_key else None,
         links=count_links(draft.body),
     )
-    submission = core.store.comments.submit(
-        thread_id, comment, status=status, now=core.now(), limits=policy.comment_limits
-    )
+    try:
+        submission = core.store.comments.submit(
+            thread_id, comment, status=status, now=core.now(), limits=policy.comment_limits
+        )
+    except YaynayError as refusal:
+        count_refusal(metrics.COMMENTS, refusal)
+        raise
+    metrics.COMMENTS.labels(submission.status if submission.created else "repeated").inc()
     if submission.created and draft.page_url:
         core.store.comments.remember_page(thread_id, draft.page_url)
     return submission

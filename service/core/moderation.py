@@ -22,6 +22,7 @@ __all__ = [
     "decide_many",
     "log",
     "keep_indexes_complete",
+    "pending_summary",
     "queue",
     "reconcile",
     "surge",
@@ -97,3 +98,9 @@ def keep_indexes_complete(core: Core) -> None:
     """Redis Cluster: reconcile every INDEX_REPAIR_INTERVAL seconds in the background of this
     process, at most one process a period doing the work. A single node needs none."""
     core.store.moderation.keep_indexes_complete(core.now, core.policy.index_repair_interval)
+
+
+def pending_summary(core: Core) -> tuple[int, float | None]:
+    """How many comments wait for a moderator, and the age in seconds of the oldest (None: none wait)."""
+    count, oldest = core.store.moderation.pending_summary()
+    return count, (max(0.0, core.now() - oldest) if oldest is not None else None)

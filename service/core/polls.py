@@ -6,8 +6,9 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from service import metrics
 from service.core import Client, Core
-from service.errors import PollNotFound
+from service.errors import PollNotFound, RateLimited, YaynayError
 from service.identity import ip_digest, voter_digest
 from service.store.polls import Poll, VoteResult
 
@@ -81,16 +82,29 @@ def cast_vote(core: Core, poll_id: str, choice: str, voter_token: str, client: C
     MAX_POLLS PollLimitReached.
     """
     policy = core.policy
-    return core.store.polls.cast_vote(
-        poll_id,
-        voter=voter_digest(core.secret_key, poll_id, voter_token),
-        choice=choice,
-        ip=ip_digest(core.secret_key, client.ip),
-        now=core.now(),
-        limits=policy.vote_limits,
-        auto_create_up_to=policy.auto_create_polls_up_to,
-        auto_create_per_ip_per_day=policy.auto_created_polls_per_ip_per_day,
-    )
+    try:
+        result = core.store.polls.cast_vote(
+            poll_id,
+            voter=voter_digest(core.secret_key, poll_id, voter_token),
+            choice=choice,
+            ip=ip_digest(core.secret_key, client.ip),
+            now=core.now(),
+            limits=policy.vote_limits,
+            auto_create_up_to=policy.auto_create_polls_up_to,
+            auto_create_per_ip_per_day=policy.auto_created_polls_per_ip_per_day,
+        )
+    except YaynayError as refusal:
+        count_refusal(metrics.VOTES_REFUSED, refusal)
+        raise
+    (metrics.VOTE_CHANGED if result.changed else metrics.VOTE_REPEATED if result.repeated else metrics.VOTE_CAST).inc()
+    return result
+
+
+def count_refusal(counter: metrics.Counter, refusal: YaynayError) -> None:
+    """Count a refusal under its class name (a handful of values), and a rate limit under its limit."""
+    counter.labels(type(refusal).__name__).inc()
+    if isinstance(refusal, RateLimited):
+        metrics.RATE_LIMITED.labels(refusal.rate.policy).inc()
 
 
 def vote_of(core: Core, poll_id: str, voter_token: str) -> str | None:

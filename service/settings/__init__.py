@@ -295,6 +295,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("ADMIN_TOKEN", STRING, "", "Bearer token of the bootstrap admin; empty: none.", secret=True),
     Setting(
+        "METRICS_TOKEN",
+        STRING,
+        "",
+        "Bearer token that may read `/metrics` (a Prometheus scraper); admin tokens may too; empty: none.",
+        secret=True,
+    ),
+    Setting(
         "ALLOWED_ORIGINS",
         ORIGINS,
         [],
@@ -405,7 +412,7 @@ SETTINGS: tuple[Setting, ...] = (
         1,
         "Seconds a client is told to wait (`Retry-After`) before retrying while Redis is unavailable.",
     ),
-    # Read by config/gunicorn.conf.py, not by the app.
+    # Read by service/gunicorn_conf.py (ACCESS_LOG also by the app).
     Setting("BIND", STRING, "127.0.0.1:8000", "Where gunicorn listens: `host:port` or `unix:/path`."),
     Setting("WORKERS", Auto(INTEGER, example=4), None, "gunicorn worker processes.", shown="one per CPU"),
     Setting(
@@ -417,8 +424,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "WORKER_CONNECTIONS", INTEGER, 4000, "Connections one gevent worker holds at once, live tally streams included."
     ),
-    Setting("ACCESS_LOG", STRING, "", "Where gunicorn writes its access log (`-`: standard output); empty: nowhere."),
-    Setting("LOG_LEVEL", Choice("debug", "info", "warning", "error", "critical"), "info", "How much gunicorn logs."),
+    Setting(
+        "ACCESS_LOG",
+        BOOLEAN,
+        True,
+        "Log a line for every request: request id, method, route, status, duration (never an IP address).",
+    ),
+    Setting(
+        "LOG_FORMAT",
+        Auto(Choice("json", "text"), example="json"),
+        None,
+        "`json`: one JSON object a line, for a log collector; `text`: lines for people.",
+        shown="`json`, `text` in development",
+    ),
+    Setting("LOG_LEVEL", Choice("debug", "info", "warning", "error", "critical"), "info", "How much yaynay logs."),
 )
 
 TABLE: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
@@ -445,6 +464,8 @@ def load_settings(overrides: Mapping | None = None, environ: Mapping[str, str] |
     settings["SECRET_KEY"] = settings["SECRET_KEY"] or _development_secret_key(settings)
     if settings["DEMO"] is None:
         settings["DEMO"] = settings["ENV"] != "production"
+    if settings["LOG_FORMAT"] is None:
+        settings["LOG_FORMAT"] = "json" if settings["ENV"] == "production" else "text"
     settings["REDIS_EMBEDDED"] = not settings["REDIS_URL"]
     if settings["REDIS_EMBEDDED"]:
         if settings["ENV"] == "production":

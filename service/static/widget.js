@@ -4,7 +4,8 @@
 
   var script = document.currentScript ||
     document.querySelector('script[src*="/widget.js"], script[src*="/widget."]');
-  var API = new URL(script.src, location.href).origin + "/api/v1";
+  var ORIGIN = new URL(script.src, location.href).origin;
+  var API = ORIGIN + "/api/v1";
   var TOKEN_KEY = "yaynay:voter";
   var POLL_EVERY = 5000;
   // The longest name and comment the service takes: the server writes its settings here.
@@ -85,14 +86,43 @@
         return { status: response.status, data: data, etag: response.headers.get("ETag"),
                  retry: response.headers.get("Retry-After") };
       }, function () { return { status: response.status, data: {} }; });
-    });
+    }, unreachable);
+  }
+
+  // A fetch fails alike when the network is down and when the service answers without
+  // CORS for this page's origin. A no-cors probe tells them apart: it succeeds whenever
+  // the service answers at all. Resolves { status: 0, refused: true|false }.
+  var warned = false;
+  function unreachable() {
+    return fetch(ORIGIN + "/healthz", { mode: "no-cors", cache: "no-store" }).then(function () {
+      if (!warned && window.console) {
+        warned = true;
+        console.warn("yaynay: " + ORIGIN + " refuses requests from this page's origin, " + location.origin +
+                     ". Add it to YAYNAY_ALLOWED_ORIGINS on the yaynay server.");
+      }
+      return { status: 0, refused: true };
+    }, function () { return { status: 0, refused: false }; });
   }
 
   function trouble(result) {
-    if (!result) return "Could not reach the poll. Check your connection and try again.";
+    if (!result || result.status === 0) {
+      return result && result.refused ? "The poll is not available on this page right now."
+                                      : "Could not reach the poll. Check your connection and try again.";
+    }
     if (result.status === 429) return "Too many tries from your network. Try again in " + (result.retry || "a few") + " seconds.";
     if (result.status === 503) return "The poll is busy right now. Try again in a moment.";
     return (result.data && result.data.message) || "Something went wrong.";
+  }
+
+  // A message saying what failed, with a Try again button that clears it and retries.
+  function tellFailure(message, result, retry) {
+    message.textContent = trouble(result);
+    if (retry) {
+      var again = el("button", { type: "button", text: "Try again" });
+      again.addEventListener("click", function () { message.textContent = ""; retry(); });
+      message.appendChild(document.createTextNode(" "));
+      message.appendChild(again);
+    }
   }
 
   function mount(host) {
@@ -144,15 +174,7 @@
       }
     }
 
-    function failure(result, retry) {
-      message.textContent = trouble(result);
-      if (retry) {
-        var again = el("button", { type: "button", text: "Try again" });
-        again.addEventListener("click", function () { message.textContent = ""; retry(); });
-        message.appendChild(document.createTextNode(" "));
-        message.appendChild(again);
-      }
-    }
+    var failure = function (result, retry) { tellFailure(message, result, retry); };
 
     function load() {
       return request("GET", "/polls/" + encodeURIComponent(pollId), null, etag ? { "If-None-Match": etag } : {})
@@ -206,6 +228,7 @@
     var heading = el("h3", { text: "Responses" });
     var list = el("ol");
     var more = el("button", { type: "button", text: "Show more" });
+    var listMessage = el("p", { "class": "msg", role: "status" });
     var cursor = null, rendered = {}, parentId = null;
     more.hidden = true;
 
@@ -220,9 +243,10 @@
     }
 
     function loadComments() {
+      listMessage.textContent = "";
       request("GET", path + "?limit=50" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""))
         .then(function (result) {
-          if (result.status !== 200) return;
+          if (result.status !== 200) return tellFailure(listMessage, result, loadComments);
           heading.textContent = result.data.count + (result.data.count === 1 ? " Response" : " Responses");
           result.data.comments.forEach(function (comment) {
             var reply = el("button", { type: "button", "class": "rp", "aria-label": "Reply to " + comment.author,
@@ -241,7 +265,7 @@
           });
           cursor = result.data.next_cursor;
           more.hidden = !cursor;
-        });
+        }).catch(function () { tellFailure(listMessage, null, loadComments); });
     }
     more.addEventListener("click", loadComments);
 
@@ -317,6 +341,7 @@
     });
 
     panel.appendChild(heading);
+    panel.appendChild(listMessage);
     panel.appendChild(list);
     panel.appendChild(more);
     panel.appendChild(form);

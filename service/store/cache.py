@@ -24,6 +24,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
+from service import metrics
+
 
 @dataclass(frozen=True)
 class _Entry:
@@ -57,16 +59,18 @@ class ReadCache:
     def get(self, key: Hashable, tag: str) -> Any | None:
         """The cached value, or None when there is none or it may be stale."""
         if self.ttl <= 0 or not self.is_live():  # is_live also starts the feed
+            metrics.CACHE_MISS.inc()
             return None
         entry = self._entries.get(key)
-        if entry is None:
-            return None
         if (
-            self.clock() - entry.loaded_at >= self.ttl
+            entry is None
+            or self.clock() - entry.loaded_at >= self.ttl
             or entry.loaded_at <= self._cleared_at
             or entry.loaded_at <= self._changed.get(tag, float("-inf"))
         ):
+            metrics.CACHE_MISS.inc()
             return None
+        metrics.CACHE_HIT.inc()
         return entry.value
 
     def load(self, key: Hashable, tag: str, loader: Callable[[], Any]) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -11,6 +12,7 @@ from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
+from service import metrics
 from service.errors import StoreUnavailable
 
 # Errors that mean "Redis is not there right now", not "the request was wrong".
@@ -63,6 +65,31 @@ def translate_errors(method: Callable[P, R]) -> Callable[P, R]:
         try:
             return method(*args, **kwargs)
         except UNAVAILABLE_ERRORS as error:
+            metrics.REDIS_ERRORS.inc()
             raise StoreUnavailable("The vote store is unavailable; try again shortly.") from error
 
     return wrapper
+
+
+def redacted(url: str) -> str:
+    """``url`` without its password, fit for a message."""
+    return re.sub(r"//[^/@]*@", "//***@", url)
+
+
+def problem_with(url: str, *, cluster: bool = False, timeout: float = 2.0) -> str | None:
+    """Why Redis at ``url`` cannot be used, in a few words, or None when it answers a PING."""
+    try:
+        client = connect(url, cluster=cluster, socket_timeout=timeout, connect_timeout=timeout)
+    except ValueError as error:  # redis-py's word for a URL it cannot read
+        return f"is not a Redis URL ({error})"
+    except UNAVAILABLE_ERRORS as error:  # a cluster client connects at once
+        return f"does not answer ({error})"
+    try:
+        client.ping()
+    except UNAVAILABLE_ERRORS as error:
+        return f"does not answer ({error})"
+    except redis.exceptions.RedisError as error:  # e.g. a password is required or wrong
+        return f"refuses yaynay ({error})"
+    finally:
+        client.close()
+    return None

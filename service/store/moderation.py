@@ -165,6 +165,17 @@ class ModerationStore:
             pipe.execute()
 
     @translate_errors
+    def pending_summary(self) -> tuple[int, float | None]:
+        """How many comments wait site-wide, and when the oldest was submitted (None: none wait).
+
+        Two O(1)/O(log n) reads of the queue index, cheap enough for every metrics scrape."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zcard(self.keys.queue("pending"))
+            pipe.zrange(self.keys.queue("pending"), 0, 0, withscores=True)
+            count, oldest = pipe.execute()
+        return int(count), (oldest[0][1] / 1_000_000 if oldest else None)
+
+    @translate_errors
     def submitted_this_hour(self, now: float) -> int:
         """Comments submitted site-wide in the hour holding ``now``."""
         return int(self.redis.get(self.keys.surge(int(now // 3600))) or 0)

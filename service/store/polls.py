@@ -73,6 +73,7 @@ class VoteResult:
     vote: str
     changed: bool
     rate: RateState | None = field(default=None)
+    repeated: bool = False  # the voter's live vote was this choice already
 
 
 @dataclass(frozen=True)
@@ -292,7 +293,10 @@ def _vote_result(poll_id: str, choice: str, reply: list, limits: VoteLimits) -> 
         _, yay, nay, previous, remaining, reset, version = reply
         poll = Poll(id=poll_id, question="", yay=yay, nay=nay, version=version)
         rate = RateState("votes", limits.rate.count, limits.rate.window, remaining, reset)
-        return VoteResult(poll=poll, vote=choice, changed=previous not in (0, _CHOICE_CODES[choice]), rate=rate)
+        code = _CHOICE_CODES[choice]
+        return VoteResult(
+            poll=poll, vote=choice, changed=previous not in (0, code), rate=rate, repeated=previous == code
+        )
     if status == "not_found":
         raise PollNotFound(poll_id)
     if status == "closed":
