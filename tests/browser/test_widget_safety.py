@@ -18,6 +18,7 @@ from playwright.sync_api import Page, expect
 
 from service import create_app
 from service.core.demo import DEMO_POLL, DEMO_QUESTION
+from service.schemas import BLANK_CHARACTERS
 from tests.conftest import ADMIN_TOKEN, ALLOWED_ORIGIN
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -118,8 +119,9 @@ _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def normalised(text: str) -> str:
-    """What the API promises to keep of a text: \\n line breaks, no control characters, trimmed."""
-    return _CONTROL_CHARACTERS.sub("", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
+    """What the API promises to keep of a text: \\n line breaks, no control characters, trimmed of
+    blank space as the API document defines it (ECMAScript's \\s, schemas.BLANK)."""
+    return _CONTROL_CHARACTERS.sub("", text.replace("\r\n", "\n").replace("\r", "\n")).strip(BLANK_CHARACTERS)
 
 
 class Seeder:
