@@ -60,6 +60,13 @@ class VoteChangeNotAllowed(Conflict):
         )
 
 
+class TokenNameTaken(Conflict):
+    """A token with that name exists: names sign the log, so each is one holder's."""
+
+    def __init__(self, name: str):
+        super().__init__(f"a token named {name!r} exists; revoke it first", fields={"name": ["In use."]})
+
+
 class ThreadLimitReached(Conflict):
     """The site holds as many comment threads as it allows."""
 

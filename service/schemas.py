@@ -295,10 +295,11 @@ class CommentSubmitSchema(StrictSchema):
         ],
         metadata={"description": "Form posts: the page to return to; its origin must be allowed."},
     )
-    page_url = fields.URL(
-        load_default=None,
-        schemes={"http", "https"},
-        validate=validate.Length(max=2000),
+    page_url = fields.String(
+        validate=[
+            validate.Length(max=2000),
+            Pattern(_or_empty(RETURN_TO_PATTERN), error="Not an http(s) page."),
+        ],
         metadata={
             "description": "The article the comment was written on; the thread's first one is kept for "
             "moderators, when its origin is allowed."

@@ -57,7 +57,12 @@ class Tokens(MethodView):
         return {"tokens": [present_token(holder) for holder in tokens.list_tokens(core())]}
 
     @needs(blp, ADMIN)
-    @answers(blp, 201, TokenCreatedSchema(), alternatives={422: "Bad, reserved or taken name; errors name it."})
+    @answers(
+        blp,
+        201,
+        TokenCreatedSchema(),
+        alternatives={409: "A token with that name exists.", 422: "A bad or reserved name, or an unknown role."},
+    )
     @takes(blp, TokenCreateSchema())
     def post(self, new: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """Make a token for ``name`` with ``role``; the answer holds it this once."""

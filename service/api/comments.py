@@ -58,7 +58,7 @@ def draft_of(data: dict[str, Any]) -> CommentDraft:
         parent_id=data.get("parent_id"),
         voter=data.get("voter"),
         honeypot=data["honeypot"],
-        page_url=allowed_return_url(data["page_url"]),
+        page_url=allowed_return_url(data.get("page_url")),
     )
 
 
@@ -76,7 +76,10 @@ def allowed_return_url(url: str | None) -> str | None:
     """
     if not url:
         return None
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. "Invalid IPv6 URL": no page of the publisher's either
+        return None
     if parts.scheme not in ("http", "https") or not is_publisher_origin(f"{parts.scheme}://{parts.netloc}"):
         return None
     return urlunsplit(parts._replace(fragment=""))

@@ -6,7 +6,7 @@ import hmac
 import re
 
 from service.core import Core
-from service.errors import Forbidden, InvalidInput, Unauthorized
+from service.errors import Forbidden, InvalidInput, TokenNameTaken, Unauthorized
 from service.store.tokens import TokenHolder
 
 __all__ = [
@@ -69,7 +69,7 @@ def create_token(core: Core, name: str, role: str, *, lifetime: float | None = N
     now = core.now()
     token = core.store.tokens.create(name, role, now=now, expires_at=now + lifetime if lifetime is not None else None)
     if token is None:
-        raise InvalidInput(f"a token named {name!r} exists; revoke it first", fields={"name": ["In use."]})
+        raise TokenNameTaken(name)
     return token
 
 
