@@ -15,6 +15,7 @@ in KEYS touches a single slot.
 | ``P:thread:{id}:seq`` | string | permanent | comment counter of the thread: the order of its comments |
 | ``P:thread:{id}:status:<status>`` | sorted set | permanent | comment keys by status (pending, approved, rejected, spam), scored by seq |
 | ``P:thread:{id}:meta`` | hash | permanent | what is known of the thread's article: page_url (set once, by its first comment that names it) |
+| ``P:thread:{id}:imported`` | hash | permanent | source comment id (Disqus, WordPress) -> comment key it became: a second import adds nothing |
 | ``P:thread:{id}:log`` | stream | permanent | the thread's moderation decisions, written with the decision |
 | ``P:thread:{id}:idem:<digest>`` | string | IDEMPOTENCY_TTL | comment key answered for one client's Idempotency-Key |
 | ``P:thread:{id}:unindexed`` | hash | until indexed | Redis Cluster only: comment key -> "<time> <email digest>" of a write whose site-wide indexes may be missing |
@@ -156,6 +157,10 @@ class Keys:
 
     def thread_meta(self, thread_id: str) -> str:
         return f"{self.thread(thread_id)}:meta"
+
+    def imported(self, thread_id: str) -> str:
+        """Source comment id -> comment key, for the comments ``yaynay import`` brought in."""
+        return f"{self.thread(thread_id)}:imported"
 
     def thread_log(self, thread_id: str) -> str:
         return f"{self.thread(thread_id)}:log"
