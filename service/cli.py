@@ -507,6 +507,9 @@ def export_command(path: str, no_personal_data: bool) -> None:
         for line in archive.export_lines(core, personal_data=not no_personal_data):
             out.write(line + "\n")
             lines += 1
+    if path != "-":
+        # The file holds emails (unless --no-personal-data) and every voter digest.
+        os.chmod(path, 0o600)
     click.echo(f"exported {lines - 1} record{'s' if lines != 2 else ''} to {path}", err=True)
 
 
@@ -517,7 +520,14 @@ def restore_command(path: str, merge: bool) -> None:
     """Restore an export made by `yaynay export` into an empty Redis (or any, with --merge)."""
     with command_core() as core, click.open_file(path, "r", encoding="utf-8") as lines:
         summary = archive.restore_lines(core, lines, merge=merge)
-    counts = ", ".join(f"{summary.counts.get(kind, 0)} {kind}" for kind in archive.RECORD_TYPES if kind != "token")
+    labels = {
+        "poll": "polls",
+        "voters": "voter buckets",
+        "thread": "threads",
+        "comment": "comments",
+        "log": "log entries",
+    }
+    counts = ", ".join(f"{summary.counts.get(kind, 0)} {label}" for kind, label in labels.items())
     click.echo(f"restored {counts}")
     if summary.tokens_to_issue:
         click.echo(f"tokens are not restored; issue them again: {', '.join(summary.tokens_to_issue)}")

@@ -5,6 +5,9 @@ still recognises a reader who voted before."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -14,9 +17,14 @@ import redis
 from service import create_app
 from service.core import archive, moderation, tokens
 from service.core.moderation import DecisionRequest
-from tests.test_import import FIXTURES, run_import
+from service.identity import secret_fingerprint
+from tests.test_import import run_import
 
 POLLS = ("mini-backpacks", "cargo-pants")
+# The header of an export made under the test settings' secret key.
+HEADER = json.dumps(
+    {"format": "yaynay-export", "version": 1, "secret_key_fingerprint": secret_fingerprint("test-secret-key")}
+)
 THREADS = ("mini-backpacks", "cargo-pants", "no-comments-yet")
 
 
@@ -144,9 +152,9 @@ def test_restoring_into_a_redis_with_data_is_refused_unless_merging(app, site, r
     [
         ([], "not a yaynay export"),
         (['{"format": "yaynay-export", "version": 99}'], "version 99"),
-        (['{"format": "yaynay-export", "version": 1}', "not json"], "line 2: not JSON"),
-        (['{"format": "yaynay-export", "version": 1}', '{"type": "rocket"}'], "line 2: not an export record"),
-        (['{"format": "yaynay-export", "version": 1}', '{"type": "poll"}'], "incomplete or malformed"),
+        ([HEADER, "not json"], "line 2: not JSON"),
+        ([HEADER, '{"type": "rocket"}'], "line 2: not an export record"),
+        ([HEADER, '{"type": "poll"}'], "incomplete or malformed"),
     ],
 )
 def test_a_file_that_is_not_an_export_is_refused(restored_app, lines, message):
@@ -154,12 +162,30 @@ def test_a_file_that_is_not_an_export_is_refused(restored_app, lines, message):
         archive.restore_lines(restored_app.extensions["yaynay"], lines)
 
 
-def test_the_commands_export_and_restore_through_a_file(yaynay, site, restored_settings, tmp_path: Path):
+def test_the_commands_export_and_restore_through_a_file(
+    app, settings, yaynay, site, restored_settings, restored_app, tmp_path
+):
     path = tmp_path / "site.jsonl"
     exported = yaynay("export", str(path))
     assert exported.returncode == 0, exported.stderr
-    assert json.loads(path.read_text().splitlines()[0])["format"] == "yaynay-export"
+    assert path.stat().st_mode & 0o077 == 0  # emails inside: readable by its owner only
+    assert '"imported_from": "disqus:1001"' in path.read_text()
     refused = yaynay("restore", str(path))
     assert refused.returncode == 1 and "--merge" in refused.stderr
-    assert str(FIXTURES)  # the imported comments are part of what was exported
-    assert '"imported_from": "disqus:1001"' in path.read_text()
+    env = dict(os.environ, YAYNAY_REDIS_URL=restored_settings["REDIS_URL"], YAYNAY_SECRET_KEY=settings["SECRET_KEY"])
+    env["YAYNAY_VAR_DIR"] = restored_settings["VAR_DIR"]
+    command = [str(Path(sys.executable).parent / "yaynay"), "restore", str(path)]
+    restored = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert restored.returncode == 0, restored.stderr
+    assert restored.stdout.startswith("restored 2 polls, ")
+    assert "issue them again: mia" in restored.stdout
+    assert public_answers(restored_app.test_client()) == public_answers(app.test_client())
+
+
+def test_a_restore_under_another_secret_key_is_refused(app, site, restored_settings):
+    other = create_app({**restored_settings, "SECRET_KEY": "another-secret-key"})
+    try:
+        with pytest.raises(archive.RestoreRefused, match="another SECRET_KEY"):
+            archive.restore_lines(other.extensions["yaynay"], archive.export_lines(app.extensions["yaynay"]))
+    finally:
+        other.extensions["yaynay"].close()

@@ -9,7 +9,8 @@ with ``personal_data=False``), a moderation log entry (with its stream id) and a
 holder (name and role, never the token or its hash). A restore writes them back key for
 key, so every public answer is the same and a voter who voted before is still
 recognised: voter and email digests are keyed by SECRET_KEY, so the restoring service
-must use the same one. Tokens are not restored (only their hashes could check them);
+must use the same one (the header carries a fingerprint of the key, and a restore under
+another key is refused). Tokens are not restored (only their hashes could check them);
 the restore names them so they can be issued again.
 """
 
@@ -22,6 +23,7 @@ from typing import Any
 
 from service.core import Core
 from service.errors import YaynayError
+from service.identity import secret_fingerprint
 
 FORMAT = "yaynay-export"
 VERSION = 1
@@ -43,7 +45,13 @@ class RestoreSummary:
 def export_lines(core: Core, *, personal_data: bool = True) -> Iterator[str]:
     """The export as JSON lines (without line ends): the header, then one record a line."""
     yield json.dumps(
-        {"format": FORMAT, "version": VERSION, "exported_at": core.now(), "personal_data": personal_data},
+        {
+            "format": FORMAT,
+            "version": VERSION,
+            "exported_at": core.now(),
+            "personal_data": personal_data,
+            "secret_key_fingerprint": secret_fingerprint(core.secret_key),
+        },
         sort_keys=True,
     )
     for record in core.store.archive.export_records(personal_data=personal_data):
@@ -61,6 +69,11 @@ def restore_lines(core: Core, lines: Iterable[str], *, merge: bool = False) -> R
         raise RestoreRefused("not a yaynay export: the first line is not its header")
     if header.get("version") != VERSION:
         raise RestoreRefused(f"export format version {header.get('version')!r}; this yaynay reads version {VERSION}")
+    if header.get("secret_key_fingerprint") != secret_fingerprint(core.secret_key):
+        raise RestoreRefused(
+            "the export was made under another SECRET_KEY; restore with that key, "
+            "or returning voters would vote again and privacy requests would not find emails"
+        )
     if not merge and not core.store.archive.is_empty():
         raise RestoreRefused("Redis already holds yaynay data; restore into an empty one, or pass --merge")
     summary = RestoreSummary()
