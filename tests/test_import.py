@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from service.core import audit
 from service.core.imports import FieldChecks, ImportRefused, import_comments, read_thread_map, thread_id_of
 from service.schemas import EMAIL_PATTERN, WEBSITE_PATTERN
 
@@ -96,6 +97,15 @@ def test_importing_the_same_file_again_adds_nothing(core, client):
     again = run_import(core, "disqus", "disqus.xml")
     assert (again.created, again.already_imported, again.orphans) == (0, 7, 0)
     assert public_thread(client, "mini-backpacks") == before
+
+
+def test_check_finds_an_imported_thread_whose_indexes_a_crash_left_out(core):
+    run_import(core, "disqus", "disqus.xml")
+    assert list(audit.check_everything(core, audit.Summary())) == []
+    core.store.redis.delete(core.store.keys.queue("approved"))  # as if the pipeline after the script was lost
+    repaired = list(audit.check_everything(core, audit.Summary(), repair=True))
+    assert len(repaired) == 5 and all(problem.repaired for problem in repaired)
+    assert list(audit.check_everything(core, audit.Summary())) == []
 
 
 def test_a_wordpress_export_keeps_statuses_and_skips_trash_and_pingbacks(core, client):

@@ -23,7 +23,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element, ParseError
@@ -187,7 +187,7 @@ def _store_orphans(context: _Context, waiting: dict[str, list[ImportedComment]])
 
 
 def _top_level(comment: ImportedComment) -> ImportedComment:
-    return ImportedComment(**{**comment.__dict__, "parent_source_id": ""})
+    return replace(comment, parent_source_id="")
 
 
 class _CountingReader:

@@ -3,7 +3,7 @@
 An imported comment is written in two steps, like a comment on Redis Cluster: a script
 in the thread's slot (``import_comment.lua``) stores it with its original time, status
 and parent, and records its source id in the thread's ``imported`` hash; the site-wide
-indexes (queue, email index, thread registry) follow in a pipeline. Both are idempotent,
+indexes (queue, email index) follow in a pipeline, the thread registry having come first. All are idempotent,
 so importing a file again adds nothing, and ``yaynay check --repair`` writes any index a
 crash between the two steps left out.
 
@@ -79,6 +79,14 @@ class ArchiveStore:
         the outcome of each, in order: "created", "existing", or "no_parent" (its parent's
         source id was not imported: the caller retries it later or imports it top-level)."""
         keys = [new_comment_key() for _ in batch]
+        # The registry first, as a submission does: it is how `yaynay check` finds a thread,
+        # so a crash after it leaves nothing that check cannot see. It is scored by a
+        # thread's first comment; MAX_THREADS does not apply to what an administrator imports.
+        first_comment: dict[str, float] = {}
+        for item in batch:
+            first_comment[item.thread_id] = min(item.created_at, first_comment.get(item.thread_id, item.created_at))
+        if first_comment:
+            self.redis.zadd(self.keys.thread_registry(), first_comment, lt=True)
         replies = self.scripts.run_together(
             *(
                 (
@@ -115,9 +123,6 @@ class ArchiveStore:
                     pipe.zadd(self.keys.queue(item.status), {the_id: queue_score(item.created_at)})
                     if item.email_digest:
                         pipe.sadd(self.keys.email_comments(item.email_digest), the_id)
-                    # The registry is scored by a thread's first comment; MAX_THREADS does not
-                    # apply to what an administrator imports.
-                    pipe.zadd(self.keys.thread_registry(), {item.thread_id: item.created_at}, lt=True)
                 pipe.execute()
         return outcomes
 
@@ -230,9 +235,16 @@ class ArchiveStore:
     def _write(self, records: list[dict[str, Any]]) -> None:
         if not records:
             return
+        writers = {
+            "poll": self._restore_poll,
+            "voters": self._restore_voters,
+            "thread": self._restore_thread,
+            "comment": self._restore_comment,
+            "log": self._restore_log,
+        }
         with self.redis.pipeline(transaction=False) as pipe:
             for record in records:
-                getattr(self, f"_restore_{record['type']}")(pipe, record)
+                writers[record["type"]](pipe, record)
             replies = pipe.execute(raise_on_error=False)
         for reply in replies:
             if isinstance(reply, ResponseError) and "equal or smaller" not in str(reply):

@@ -77,10 +77,10 @@ on the deployment:
   Here concurrent retries of one Idempotency-Key may each count a hit: the repeat check
   and the count run in the client's and the thread's slots before the store script.
 
-``yaynay import`` writes in two steps on either deployment: ``import_comment.lua`` stores
+``yaynay import`` writes the thread registry, then ``import_comment.lua``, which stores
 the comment in its thread's slot with its source id in the thread's ``imported`` hash (so
-a second import of a file adds nothing), then a pipeline writes the queue, email index
-and thread registry entries; ``yaynay check --repair`` writes any a crash left out.
+a second import of a file adds nothing), then a pipeline writes the queue and email index
+entries; ``yaynay check --repair`` writes any a crash left out (on either deployment).
 
 The queue reader still checks each entry against its comment and repairs a stale one,
 and ``yaynay check`` compares every thread with the indexes on either deployment.
