@@ -144,6 +144,8 @@ def test_a_map_names_the_thread_of_a_url_without_a_slug(core, client):
         ("disqus", "billion_laughs.xml", "refused: the file declares entities"),
         ("wordpress", "external_entity.xml", "refused: the file declares entities"),
         ("disqus", "malformed.xml", "malformed XML: mismatched tag"),
+        # An external DTD is never fetched, so what it would define stays undefined.
+        ("disqus", "external_dtd.xml", "malformed XML: undefined entity &remote;"),
     ],
 )
 def test_hostile_and_malformed_files_are_refused_in_one_line(core, source, name, message):
