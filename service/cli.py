@@ -23,11 +23,13 @@ from typing import Any
 import click
 from marshmallow import ValidationError
 
-from service.core import Core, audit, polls, privacy, store_problem, threads, tokens
+from service.core import Core, archive, audit, imports, polls, privacy, store_problem, threads, tokens
 from service.core.demo import ensure_demo_poll
 from service.errors import YaynayError
 from service.schemas import (
+    EMAIL_PATTERN,
     POLL_ID_PATTERN,
+    WEBSITE_PATTERN,
     ModerationCommentSchema,
     PollSchema,
     PollUpdateSchema,
@@ -439,3 +441,93 @@ def privacy_delete(email: str) -> None:
     with command_core() as core:
         removed = privacy.erase_by_email(core, email)
     click.echo(f"deleted {removed} comment{'s' if removed != 1 else ''} submitted with {email}")
+
+
+@main.group("import")
+def import_group() -> None:
+    """Bring comments in from Disqus or WordPress exports (a second run adds nothing)."""
+
+
+def _import(source: str, path: str, map_path: str | None) -> None:
+    """Import one export file with a progress bar on stderr, then print the summary."""
+    thread_map: dict[str, str] = {}
+    if map_path:
+        try:
+            with open(map_path, newline="", encoding="utf-8") as rows:
+                thread_map = imports.read_thread_map(rows)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise click.BadParameter(str(error), param_hint="--map") from None
+    checks = imports.FieldChecks(
+        email=lambda value: len(value) <= 254 and re.match(EMAIL_PATTERN, value) is not None,
+        website=lambda value: len(value) <= 300 and re.match(WEBSITE_PATTERN, value) is not None,
+    )
+    with command_core() as core, open(path, "rb") as stream:
+        size = os.fstat(stream.fileno()).st_size
+        with click.progressbar(length=size, label="importing", file=sys.stderr) as bar:
+            summary = imports.import_comments(
+                core, source, stream, checks=checks, thread_map=thread_map, progress=bar.update
+            )
+    click.echo(
+        f"imported {summary.created} comment{'s' if summary.created != 1 else ''} into "
+        f"{len(summary.threads)} thread{'s' if len(summary.threads) != 1 else ''} "
+        f"({summary.rate:,.0f} comments/s); {summary.already_imported} already imported, "
+        f"{summary.orphans} orphan{'s' if summary.orphans != 1 else ''} imported top-level, "
+        f"{summary.shortened} cut to the configured lengths"
+    )
+    skipped = sum(summary.skipped.values())
+    click.echo(
+        f"skipped {skipped}" + "".join(f"\n  {count}\t{reason}" for reason, count in sorted(summary.skipped.items()))
+    )
+
+
+@import_group.command("disqus")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--map", "map_path", type=click.Path(exists=True, dir_okay=False), help="CSV of url,thread_id rows.")
+def import_disqus(path: str, map_path: str | None) -> None:
+    """Import a Disqus export (XML). Thread ids come from the article URLs, unless --map names them."""
+    _import("disqus", path, map_path)
+
+
+@import_group.command("wordpress")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--map", "map_path", type=click.Path(exists=True, dir_okay=False), help="CSV of url,thread_id rows.")
+def import_wordpress(path: str, map_path: str | None) -> None:
+    """Import a WordPress export (WXR). Thread ids come from the post URLs, unless --map names them."""
+    _import("wordpress", path, map_path)
+
+
+@main.command("export")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True, allow_dash=True))
+@click.option("--no-personal-data", is_flag=True, help="Leave out emails, their digests, IP digests and user agents.")
+def export_command(path: str, no_personal_data: bool) -> None:
+    """Write every poll, voter record, comment, moderation log entry and token name to PATH
+    as JSON Lines ('-' for stdout)."""
+    lines = 0
+    with command_core() as core, click.open_file(path, "w", encoding="utf-8", atomic=path != "-") as out:
+        for line in archive.export_lines(core, personal_data=not no_personal_data):
+            out.write(line + "\n")
+            lines += 1
+    if path != "-":
+        # The file holds emails (unless --no-personal-data) and every voter digest.
+        os.chmod(path, 0o600)
+    click.echo(f"exported {lines - 1} record{'s' if lines != 2 else ''} to {path}", err=True)
+
+
+@main.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--merge", is_flag=True, help="Restore into a Redis that already holds yaynay data; records overwrite.")
+def restore_command(path: str, merge: bool) -> None:
+    """Restore an export made by `yaynay export` into an empty Redis (or any, with --merge)."""
+    with command_core() as core, click.open_file(path, "r", encoding="utf-8") as lines:
+        summary = archive.restore_lines(core, lines, merge=merge)
+    labels = {
+        "poll": "polls",
+        "voters": "voter buckets",
+        "thread": "threads",
+        "comment": "comments",
+        "log": "log entries",
+    }
+    counts = ", ".join(f"{summary.counts.get(kind, 0)} {label}" for kind, label in labels.items())
+    click.echo(f"restored {counts}")
+    if summary.tokens_to_issue:
+        click.echo(f"tokens are not restored; issue them again: {', '.join(summary.tokens_to_issue)}")

@@ -67,3 +67,10 @@ def text_digest(secret_key: str, body: str) -> str:
 def idempotency_digest(secret_key: str, client: str, key: str) -> str:
     """Keyed digest of one client's Idempotency-Key, so two clients' keys never collide."""
     return _keyed_hex(secret_key, "idem", f"{client}\0{key}")
+
+
+def secret_fingerprint(secret_key: str) -> str:
+    """A short keyed digest that tells two secret keys apart without revealing either: an
+    export carries it, so a restore under another key (whose voter and email digests would
+    not match) is refused."""
+    return _keyed_hex(secret_key, "fingerprint", "yaynay", 16)

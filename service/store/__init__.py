@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from service.store.archive import ArchiveStore
 from service.store.comments import CommentStore
 from service.store.connection import UNAVAILABLE_ERRORS, connect
 from service.store.events import ChangeFeed
@@ -28,6 +29,7 @@ class Store:
         self.comments = CommentStore(redis, self.keys, self.scripts, self.read_cache)
         self.moderation = ModerationStore(redis, self.keys, self.scripts, self.comments)
         self.tokens = TokenStore(redis, self.keys)
+        self.archive = ArchiveStore(redis, self.keys, self.scripts, self.comments)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Store:

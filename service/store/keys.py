@@ -15,6 +15,7 @@ in KEYS touches a single slot.
 | ``P:thread:{id}:seq`` | string | permanent | comment counter of the thread: the order of its comments |
 | ``P:thread:{id}:status:<status>`` | sorted set | permanent | comment keys by status (pending, approved, rejected, spam), scored by seq |
 | ``P:thread:{id}:meta`` | hash | permanent | what is known of the thread's article: page_url (set once, by its first comment that names it) |
+| ``P:thread:{id}:imported`` | hash | permanent | source comment id (Disqus, WordPress) -> comment key it became: a second import adds nothing |
 | ``P:thread:{id}:log`` | stream | permanent | the thread's moderation decisions, written with the decision |
 | ``P:thread:{id}:idem:<digest>`` | string | IDEMPOTENCY_TTL | comment key answered for one client's Idempotency-Key |
 | ``P:thread:{id}:unindexed`` | hash | until indexed | Redis Cluster only: comment key -> "<time> <email digest>" of a write whose site-wide indexes may be missing |
@@ -75,6 +76,11 @@ on the deployment:
   have the record dropped: its comment then waits for a retry or ``yaynay check --repair``.
   Here concurrent retries of one Idempotency-Key may each count a hit: the repeat check
   and the count run in the client's and the thread's slots before the store script.
+
+``yaynay import`` writes the thread registry, then ``import_comment.lua``, which stores
+the comment in its thread's slot with its source id in the thread's ``imported`` hash (so
+a second import of a file adds nothing), then a pipeline writes the queue and email index
+entries; ``yaynay check --repair`` writes any a crash left out (on either deployment).
 
 The queue reader still checks each entry against its comment and repairs a stale one,
 and ``yaynay check`` compares every thread with the indexes on either deployment.
@@ -156,6 +162,10 @@ class Keys:
 
     def thread_meta(self, thread_id: str) -> str:
         return f"{self.thread(thread_id)}:meta"
+
+    def imported(self, thread_id: str) -> str:
+        """Source comment id -> comment key, for the comments ``yaynay import`` brought in."""
+        return f"{self.thread(thread_id)}:imported"
 
     def thread_log(self, thread_id: str) -> str:
         return f"{self.thread(thread_id)}:log"

@@ -6,12 +6,13 @@ import time
 import pytest
 
 from service import create_app
-from service.core import moderation, privacy
+from service.core import archive, moderation, privacy
 from service.identity import email_digest
 from service.store import moderation as moderation_store
 from service.store.comments import CommentStore
 from service.store.embedded import RedisProcess, free_port, redis_server_binary
 from service.store.moderation import ModerationStore
+from tests.test_import import run_import
 
 
 def start_node(directory):
@@ -257,3 +258,24 @@ def test_polls_are_listed_closed_reopened_and_deleted_on_redis_cluster(cluster_u
     threads = client.get("/api/v1/moderation/threads", headers=admin)
     assert threads.status_code == 200
     app.extensions["yaynay"].close()
+
+
+def test_import_export_and_restore_work_on_redis_cluster(cluster_url, settings):
+    settings.update(REDIS_URL=cluster_url, REDIS_CLUSTER=True, KEY_PREFIX="exported")
+    source = create_app(settings)
+    target = create_app({**settings, "KEY_PREFIX": "restored"})
+    try:
+        summary = run_import(source.extensions["yaynay"], "disqus", "disqus.xml")
+        assert (summary.created, summary.orphans) == (7, 1)
+        again = run_import(source.extensions["yaynay"], "disqus", "disqus.xml")
+        assert (again.created, again.already_imported) == (0, 7)
+        lines = list(archive.export_lines(source.extensions["yaynay"]))
+        restored = archive.restore_lines(target.extensions["yaynay"], lines)
+        assert restored.counts["comment"] == 7
+        paths = ["/api/v1/threads/mini-backpacks/comments", "/api/v1/threads?ids=mini-backpacks,cargo-pants"]
+        for path in paths:
+            before, after = source.test_client().get(path), target.test_client().get(path)
+            assert before.status_code == 200 and after.data == before.data
+    finally:
+        source.extensions["yaynay"].close()
+        target.extensions["yaynay"].close()
