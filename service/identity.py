@@ -67,3 +67,8 @@ def text_digest(secret_key: str, body: str) -> str:
 def idempotency_digest(secret_key: str, client: str, key: str) -> str:
     """Keyed digest of one client's Idempotency-Key, so two clients' keys never collide."""
     return _keyed_hex(secret_key, "idem", f"{client}\0{key}")
+
+
+def edit_digest(secret_key: str, edit_token: str) -> str:
+    """Keyed digest of a comment's edit token: Redis holds this, never the token."""
+    return _keyed_hex(secret_key, "edit", edit_token)

@@ -53,6 +53,7 @@ class Scripts:
         self.clear_index_marker: Script = self._register("clear_index_marker")
         self.forget_indexed_thread: Script = self._register("forget_indexed_thread")
         self.set_poll_closing: Script = self._register("set_poll_closing")
+        self.edit_comment: Script = self._register("edit_comment")
 
     @property
     def on_one_node(self) -> bool:

@@ -63,7 +63,7 @@ def test_approved_comments_are_listed_oldest_first_with_public_fields_only(clien
     assert listing.json["count"] == 3
     assert [c["id"] for c in listing.json["comments"]] == ids
     first = listing.json["comments"][0]
-    assert set(first) == {"id", "author", "website", "body", "created_at", "parent_id", "vote"}
+    assert set(first) == {"id", "author", "website", "body", "created_at", "parent_id", "vote", "edited_at"}
     assert first["body"] == "Comment 0\nsecond line"
     assert first["website"] == "https://reader.example"
     assert b"example.com" not in listing.data
@@ -170,7 +170,7 @@ def test_a_retry_never_tells_a_spammer_what_a_moderator_decided(client, admin, a
     decided = client.post(f"/api/v1/moderation/comments/{first.json['id']}", json={"action": action}, headers=admin)
     assert decided.status_code == 200
     retry = comment(client, headers={"Idempotency-Key": "caught"}, body="Buy now")
-    assert (retry.status_code, retry.json) == (202, {"id": first.json["id"], "status": "pending"})
+    assert (retry.status_code, retry.json) == (202, {"id": first.json["id"], "status": "pending", "edit_token": None})
 
 
 def test_the_same_text_from_the_same_client_soon_after_is_the_same_comment(client, clock, admin):
