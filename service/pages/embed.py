@@ -8,8 +8,8 @@ import re
 import secrets
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
 from importlib.resources import files
+from typing import Any
 
 from flask import Blueprint, Response, abort, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
