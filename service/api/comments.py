@@ -78,7 +78,10 @@ def allowed_return_url(url: str | None) -> str | None:
     """
     if not url:
         return None
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. "Invalid IPv6 URL": not a page of ours either
+        return None
     if parts.scheme not in ("http", "https") or not is_publisher_origin(f"{parts.scheme}://{parts.netloc}"):
         return None
     return urlunsplit(parts._replace(fragment=""))

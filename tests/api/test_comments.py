@@ -408,3 +408,8 @@ def test_a_form_posted_from_another_sites_page_is_refused(client, admin):
     assert [c["body"] for c in client.get("/api/v1/moderation/queue", headers=admin).json["comments"]] == [
         "From the article"
     ]
+
+
+def test_a_form_returning_to_a_malformed_address_is_refused_not_a_server_error(client):
+    response = form(client, author="Ann", body="Hello", return_to="https://(}]^/page")
+    assert response.status_code == 403
