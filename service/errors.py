@@ -128,6 +128,20 @@ class Forbidden(YaynayError):
     """Credentials that are valid but do not allow this."""
 
 
+class EditRefused(Forbidden):
+    """The edit token is missing or is not the one handed out with the comment."""
+
+    def __init__(self) -> None:
+        super().__init__("Only the comment's author may change it: the edit token is missing or wrong.")
+
+
+class EditWindowClosed(Conflict):
+    """A reader's comment can no longer be edited (it may still be deleted)."""
+
+    def __init__(self) -> None:
+        super().__init__("This comment can no longer be edited; it may still be deleted.")
+
+
 class StoreUnavailable(YaynayError):
     """Redis did not answer in time: try again shortly."""
 

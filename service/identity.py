@@ -74,3 +74,8 @@ def secret_fingerprint(secret_key: str) -> str:
     export carries it, so a restore under another key (whose voter and email digests would
     not match) is refused."""
     return _keyed_hex(secret_key, "fingerprint", "yaynay", 16)
+
+
+def edit_digest(secret_key: str, edit_token: str) -> str:
+    """Keyed digest of a comment's edit token: Redis holds this, never the token."""
+    return _keyed_hex(secret_key, "edit", edit_token)

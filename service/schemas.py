@@ -363,9 +363,57 @@ def _check_not_empty(value: str) -> None:
         raise ValidationError("Must not be empty.")
 
 
+class CommentEditSchema(StrictSchema):
+    """A reader's new text for their own comment (the body's limits are those of a new comment)."""
+
+    body = fields.String(
+        required=True,
+        metadata={
+            "minLength": 1,
+            "maxLength": DEFAULT_LENGTHS.body,
+            "pattern": HAS_TEXT,
+            "description": "Plain text; line breaks are kept.",
+        },
+    )
+
+    def __init__(self, *, lengths: CommentLengths = DEFAULT_LENGTHS, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.lengths = lengths
+
+    @pre_load
+    def tidy(self, data, **kwargs):
+        """Lengths count what was sent; the text is tidied as a new comment's is."""
+        if isinstance(data, dict) and isinstance(data.get("body"), str):
+            if len(data["body"]) > self.lengths.body:
+                raise ValidationError({"body": [f"Must be at most {self.lengths.body} characters."]})
+            data = {**data, "body": _plain_text(data["body"])}
+        return data
+
+    @validates("body")
+    def body_given(self, value, **kwargs):
+        _check_not_empty(value)
+
+
+class EditedSchema(Schema):
+    id = fields.String()
+    status = fields.String(
+        metadata={
+            "enum": ["pending", "approved", "rejected", "spam"],
+            "description": "pending: the edit waits for a moderator before it is shown again.",
+        }
+    )
+
+
 class SubmissionSchema(Schema):
     id = fields.String()
     status = fields.String(metadata={"enum": ["pending", "approved"]})
+    edit_token = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Send it as Yaynay-Edit-Token to edit (within EDIT_WINDOW) or delete this comment. "
+            "Handed out once: a retry of the same submission answers null."
+        },
+    )
 
 
 class CommentSchema(Schema):
@@ -376,6 +424,7 @@ class CommentSchema(Schema):
     website = fields.String(allow_none=True)
     body = fields.String()
     created_at = fields.DateTime()
+    edited_at = fields.DateTime(allow_none=True, metadata={"description": "When its author last edited it."})
     parent_id = fields.String(allow_none=True)
     vote = fields.String(
         allow_none=True,
@@ -398,6 +447,11 @@ class PageQuerySchema(StrictSchema):
 
 class CommentPageQuerySchema(PageQuerySchema):
     cursor = cursor_field(r"^\d{1,18}$", "50")
+    sort = fields.String(
+        load_default="oldest",
+        validate=validate.OneOf(["oldest", "newest"]),
+        metadata={"description": "oldest first (the default) or newest first; a cursor keeps its order."},
+    )
 
 
 class CommentPageSchema(Schema):
@@ -650,6 +704,7 @@ def present_comment(comment: Comment) -> dict[str, Any]:
         "website": comment.website,
         "body": comment.body,
         "created_at": utc(comment.created_at),
+        "edited_at": utc(comment.edited_at) if comment.edited_at else None,
         "parent_id": comment.parent_id,
         "vote": comment.vote,
     }

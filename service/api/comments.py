@@ -18,12 +18,14 @@ from service.api.io import answers, takes
 from service.api.security import is_publisher_origin, refuse_foreign_form_post, secure_html
 from service.core import comments
 from service.core.comments import CommentDraft, Submission
-from service.errors import YaynayError
+from service.errors import CommentNotFound, YaynayError
 from service.schemas import (
+    CommentEditSchema,
     CommentFormSchema,
     CommentPageQuerySchema,
     CommentPageSchema,
     CommentSubmitSchema,
+    EditedSchema,
     SubmissionSchema,
     ThreadCountsSchema,
     ThreadIdsQuerySchema,
@@ -161,9 +163,9 @@ class ThreadCounts(MethodView):
         )
 
 
-def render_page(thread_id: str, limit: int | None, cursor: str | None) -> Rendered:
+def render_page(thread_id: str, limit: int | None, cursor: str | None, sort: str = "oldest") -> Rendered:
     """One page of a thread's approved comments, with each author's live vote."""
-    page = comments.read_thread(core(), thread_id, limit=limit, cursor=cursor)
+    page = comments.read_thread(core(), thread_id, limit=limit, cursor=cursor, newest_first=sort == "newest")
     return Rendered.of(
         COMMENT_PAGE_SCHEMA.dump(
             {
@@ -180,12 +182,12 @@ class ThreadComments(MethodView):
     @answers(blp, 200, CommentPageSchema(), etag=True)
     @takes(blp, CommentPageQuerySchema(), location="query")
     def get(self, page: dict[str, Any], thread_id: str) -> Rendered | None:
-        """Approved comments, oldest first, with cursor pagination; never an email or an IP."""
-        limit, cursor = page["limit"], page["cursor"]
+        """Approved comments, oldest or newest first, with cursor pagination; never an email or an IP."""
+        limit, cursor, sort = page["limit"], page["cursor"], page["sort"]
         # Tagged with the thread id, which is also its poll's: a vote there may change an
         # author's live vote shown on the page.
         return cached_answer(
-            ("thread", thread_id, limit, cursor), thread_id, lambda: render_page(thread_id, limit, cursor)
+            ("thread", thread_id, limit, cursor, sort), thread_id, lambda: render_page(thread_id, limit, cursor, sort)
         )
 
     @answers(
@@ -218,7 +220,67 @@ class ThreadComments(MethodView):
         submission = submit(thread_id, data)
         headers = rate_limit_headers(submission.rate) if submission.rate else {}
         return (
-            {"id": submission.id, "status": submission.status},
+            {"id": submission.id, "status": submission.status, "edit_token": submission.edit_token},
             202 if submission.status == "pending" else 201,
             headers,
         )
+
+
+def edit_schema() -> CommentEditSchema:
+    """The edit schema under this app's body length."""
+    return CommentEditSchema(lengths=core().policy.comment_lengths)
+
+
+EDIT_TOKEN_HEADER = "Yaynay-Edit-Token"
+EDIT_TOKEN_DOC = {
+    "parameters": [
+        {
+            "in": "header",
+            "name": EDIT_TOKEN_HEADER,
+            "required": False,
+            "schema": {"type": "string", "maxLength": 200},
+            "description": "The edit_token the comment's submission answered with.",
+        }
+    ]
+}
+OWN_COMMENT_REFUSALS = {
+    403: "The edit token is missing or is not this comment's.",
+    404: "No such comment in this thread.",
+}
+
+
+def own_comment_id(thread_id: str, the_id: str) -> str:
+    """The comment id when it belongs to the thread in the path; else CommentNotFound."""
+    if the_id.rpartition(".")[0] != thread_id:
+        raise CommentNotFound(the_id)
+    return the_id
+
+
+@blp.route("/<resource_id:thread_id>/comments/<comment_id:the_id>")
+class OwnComment(MethodView):
+    @blp.doc(**EDIT_TOKEN_DOC)
+    @answers(
+        blp,
+        200,
+        EditedSchema(),
+        alternatives={
+            **OWN_COMMENT_REFUSALS,
+            409: "The edit window (EDIT_WINDOW) has passed; the comment may still be deleted.",
+            422: "Invalid body.",
+        },
+    )
+    @takes(blp, CommentEditSchema(), configured=edit_schema)
+    def patch(self, data: dict[str, Any], thread_id: str, the_id: str) -> dict[str, Any]:
+        """Edit one's own comment within the edit window; a published one waits for a moderator again
+        under pre-moderation."""
+        edited = comments.edit_own_comment(
+            core(), own_comment_id(thread_id, the_id), request.headers.get(EDIT_TOKEN_HEADER), data["body"]
+        )
+        return {"id": edited.id, "status": edited.status}
+
+    @blp.doc(**EDIT_TOKEN_DOC)
+    @answers(blp, 204, alternatives=OWN_COMMENT_REFUSALS)
+    def delete(self, thread_id: str, the_id: str) -> tuple[None, int]:
+        """Delete one's own comment, at any time."""
+        comments.delete_own_comment(core(), own_comment_id(thread_id, the_id), request.headers.get(EDIT_TOKEN_HEADER))
+        return None, 204

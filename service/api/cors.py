@@ -13,7 +13,7 @@ from flask import Flask, Response, request
 
 from service.api.security import normalized_origin, report_refused_origin
 
-ALLOW_HEADERS = "Content-Type, Authorization, If-None-Match, Idempotency-Key"
+ALLOW_HEADERS = "Content-Type, Authorization, If-None-Match, Idempotency-Key, Yaynay-Edit-Token"
 EXPOSE_HEADERS = (
     "ETag, Retry-After, RateLimit, RateLimit-Policy, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset"
 )

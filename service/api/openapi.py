@@ -39,3 +39,4 @@ def document_settings(api: Api, policy: Policy) -> None:
     lengths = policy.comment_lengths
     submit["author"]["maxLength"] = lengths.author
     submit["body"]["maxLength"] = lengths.body
+    api.spec.components.schemas["CommentEdit"]["properties"]["body"]["maxLength"] = lengths.body

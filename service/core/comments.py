@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import hmac
 import re
+import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from service import metrics
 from service.core import Client, Core
+from service.core.moderation import DecisionRequest, decide
 from service.core.polls import count_refusal
-from service.errors import YaynayError
-from service.identity import email_digest, idempotency_digest, ip_digest, text_digest, voter_digest
-from service.store.comments import Comment, NewComment, Page, Submission
-from service.store.keys import comment_id, new_comment_key
+from service.errors import CommentNotFound, EditRefused, YaynayError
+from service.identity import edit_digest, email_digest, idempotency_digest, ip_digest, text_digest, voter_digest
+from service.store.comments import Comment, Edited, NewComment, Page, Submission
+from service.store.keys import comment_id, new_comment_key, split_comment_id
 
 __all__ = [
     "Comment",
     "CommentDraft",
+    "Edited",
     "Page",
     "Submission",
     "approved_counts",
     "count_links",
+    "delete_own_comment",
+    "edit_own_comment",
     "read_thread",
     "submit_comment",
 ]
@@ -29,6 +35,9 @@ _LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
 # Longest Idempotency-Key and User-Agent kept; a longer one is cut, not refused.
 IDEMPOTENCY_KEY_MAX = 255
 USER_AGENT_MAX = 300
+# What the moderation log names as the one who deleted a comment by its edit token.
+AUTHOR = "(author)"
+DELETED_BY_AUTHOR = "deleted by author"
 
 
 @dataclass(frozen=True)
@@ -61,12 +70,18 @@ def submit_comment(
     duplicate window) answers with the comment first stored. A filled honeypot is
     answered as if stored, with an id of the same form, and dropped. Raises
     RateLimited, ThreadLimitReached or InvalidParent.
+
+    A new comment's answer carries its edit token, handed out this once: a retry answers
+    without one (its holder has it already), so a replayed request never yields a token.
     """
     policy = core.policy
     status = policy.new_comment_status
+    edit_token = secrets.token_urlsafe(24)
     if draft.honeypot:
         metrics.COMMENTS.labels("dropped").inc()
-        return Submission(id=comment_id(thread_id, new_comment_key()), status=status, created=False)
+        return Submission(
+            id=comment_id(thread_id, new_comment_key()), status=status, created=False, edit_token=edit_token
+        )
     secret = core.secret_key
     ip = ip_digest(secret, client.ip)
     idempotency_key = (idempotency_key or "")[:IDEMPOTENCY_KEY_MAX]
@@ -83,6 +98,7 @@ def submit_comment(
         email_digest=email_digest(secret, draft.email) if draft.email else None,
         idempotency_digest=idempotency_digest(secret, ip, idempotency_key) if idempotency_key else None,
         links=count_links(draft.body),
+        edit_digest=edit_digest(secret, edit_token),
     )
     try:
         submission = core.store.comments.submit(
@@ -94,13 +110,53 @@ def submit_comment(
     metrics.COMMENTS.labels(submission.status if submission.created else "repeated").inc()
     if submission.created and draft.page_url:
         core.store.comments.remember_page(thread_id, draft.page_url)
-    return submission
+    return replace(submission, edit_token=edit_token) if submission.created else submission
 
 
-def read_thread(core: Core, thread_id: str, *, limit: int | None = None, cursor: str | None = None) -> Page:
-    """One page of a thread's published comments, oldest first, each with its author's live vote;
-    ``extra["count"]`` is how many the thread has. ``limit`` defaults to the page-size setting."""
-    return core.store.comments.approved(thread_id, limit=limit or core.policy.page_size, cursor=cursor)
+def edit_own_comment(core: Core, the_id: str, edit_token: str | None, body: str) -> Edited:
+    """Replace the body of a reader's own comment, proven by its edit token, within EDIT_WINDOW.
+
+    A published comment goes back to the queue under pre-moderation. Raises
+    CommentNotFound, EditRefused (no or wrong token) or EditWindowClosed.
+    """
+    if not edit_token:
+        raise EditRefused()
+    secret = core.secret_key
+    return core.store.comments.edit(
+        the_id,
+        edit_digest=edit_digest(secret, edit_token),
+        body=body,
+        text_digest=text_digest(secret, body),
+        links=count_links(body),
+        republish=core.policy.new_comment_status == "approved",
+        now=core.now(),
+        window=core.policy.edit_window,
+    )
+
+
+def delete_own_comment(core: Core, the_id: str, edit_token: str | None) -> None:
+    """Delete a reader's own comment, proven by its edit token, at any time: a moderation
+    decision (queue, indexes and log line together) logged as deleted by its author.
+
+    Raises CommentNotFound or EditRefused (no or wrong token).
+    """
+    comment = core.store.comments.get(the_id)
+    if comment is None or comment.thread_id != split_comment_id(the_id)[0]:
+        raise CommentNotFound(the_id)
+    expected = comment.edit_digest
+    if not edit_token or not expected or not hmac.compare_digest(expected, edit_digest(core.secret_key, edit_token)):
+        raise EditRefused()
+    decide(core, DecisionRequest(the_id, "delete", reason=DELETED_BY_AUTHOR, seen="*"), moderator=AUTHOR)
+
+
+def read_thread(
+    core: Core, thread_id: str, *, limit: int | None = None, cursor: str | None = None, newest_first: bool = False
+) -> Page:
+    """One page of a thread's published comments, oldest (or newest) first, each with its author's
+    live vote; ``extra["count"]`` is how many the thread has. ``limit`` defaults to the page-size setting."""
+    return core.store.comments.approved(
+        thread_id, limit=limit or core.policy.page_size, cursor=cursor, newest_first=newest_first
+    )
 
 
 def approved_counts(core: Core, thread_ids: Sequence[str]) -> dict[str, int]:

@@ -36,6 +36,8 @@ class Policy:
     index_repair_interval: int = 30
     # Polls one client IP may create by first votes in a UTC day (AUTO_CREATE_POLLS).
     auto_created_polls_per_ip_per_day: int = 10
+    # Seconds after posting during which a reader may edit their own comment.
+    edit_window: int = 900
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Policy:
@@ -57,4 +59,5 @@ class Policy:
             page_size=settings["COMMENTS_PAGE_SIZE"],
             index_repair_interval=settings["INDEX_REPAIR_INTERVAL"],
             auto_created_polls_per_ip_per_day=settings["AUTO_CREATE_POLLS_PER_IP_PER_DAY"],
+            edit_window=settings["EDIT_WINDOW"],
         )

@@ -358,6 +358,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("IDEMPOTENCY_TTL", INTEGER, 86400, "Seconds an `Idempotency-Key` is remembered."),
     Setting(
+        "EDIT_WINDOW",
+        INTEGER,
+        900,
+        "Seconds after posting during which a reader may edit their own comment (deleting has no limit).",
+    ),
+    Setting(
         "INDEX_REPAIR_INTERVAL",
         IntegerBetween(1, 50),
         30,

@@ -9,7 +9,7 @@
   var TOKEN_KEY = "yaynay:voter";
   var POLL_EVERY = 5000;
   // The longest name and comment the service takes: the server writes its settings here.
-  var LENGTHS = /*yaynay:lengths*/{"author": 80, "body": 5000};
+  var LENGTHS = /*yaynay:lengths*/{"author": 80, "body": 5000, "edit": 900};
   var memory = {};
 
   var CSS = [
@@ -42,7 +42,9 @@
     "label{display:block;font-weight:600;margin-top:.6rem}small{font-weight:400;color:var(--muted)}",
     "input,textarea{box-sizing:border-box;width:100%;font:inherit;padding:.4rem;color:var(--fg);background:var(--bg);",
     "border:1px solid var(--muted);border-radius:4px}textarea{min-height:6rem}.err{color:var(--nay);display:block}",
-    ".f button{margin-top:.8rem}.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}"
+    ".f button{margin-top:.8rem}.pending{opacity:.85}.await{font-size:.85rem;font-weight:700;color:var(--muted);margin:0}",
+    ".mine .rp{margin-left:.8rem}.sort{margin-bottom:.4rem}.check{font-weight:400}.cb{width:auto;margin-right:.3rem}",
+    ".ed{color:var(--muted);font-size:.85rem}.editor button{margin:.4rem .4rem 0 0}.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}"
   ].join("");
 
   function el(tag, attrs, children) {
@@ -168,7 +170,11 @@
       var votes = poll.tally.total + (poll.tally.total === 1 ? " vote" : " votes");
       total.textContent = votes +
         (mine ? " · You voted " + mine.toUpperCase() + " (you can change it)" : "");
-      ["yay", "nay"].forEach(function (side) { buttons[side].setAttribute("aria-pressed", String(mine === side)); });
+      ["yay", "nay"].forEach(function (side) {
+        buttons[side].setAttribute("aria-pressed", String(mine === side));
+        // Marked by text as well as colour, so the choice reads without seeing colours.
+        buttons[side].textContent = side.toUpperCase() + (mine === side ? " \u2713 your vote" : "");
+      });
       if (announce) {
         announcer.textContent = "YAY " + poll.percent.yay + "%, NAY " + poll.percent.nay + "%, " + votes;
       }
@@ -223,37 +229,153 @@
     if (withComments) mountComments(panel, threadId);
   }
 
+  // Links in a comment become <a> elements made with DOM methods, http(s) only; the rest stays text.
+  var LINK = /\bhttps?:\/\/[^\s<>"']+/gi;
+  function linked(text) {
+    var nodes = [], last = 0, match;
+    LINK.lastIndex = 0;
+    while ((match = LINK.exec(text))) {
+      var url = match[0].replace(/[.,;:!?)\]]+$/, "");
+      if (match.index > last) nodes.push(document.createTextNode(text.slice(last, match.index)));
+      nodes.push(el("a", { href: url, rel: "nofollow ugc noopener", text: url }));
+      last = match.index + url.length;
+      LINK.lastIndex = last;
+    }
+    if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
+    return nodes;
+  }
+
+  function language() {
+    return document.documentElement.lang || navigator.language || undefined;
+  }
+
+  function formatDate(iso) {
+    var when = new Date(iso);
+    try { return new Intl.DateTimeFormat(language(), { dateStyle: "long" }).format(when); }
+    catch (e) { return when.toISOString().slice(0, 10); }
+  }
+
+  function responses(count) {
+    return count === 0 ? "No responses yet" : count + (count === 1 ? " Response" : " Responses");
+  }
+
+  function readJson(key) {
+    try { return JSON.parse(storage(key) || "null") || {}; } catch (e) { return {}; }
+  }
+
   function mountComments(panel, threadId) {
     var path = "/threads/" + encodeURIComponent(threadId) + "/comments";
+    // This reader's comments on the thread: id -> { token, author, body, status, at }.
+    var ownKey = "yaynay:own:" + threadId, ME_KEY = "yaynay:me";
     var heading = el("h3", { text: "Responses" });
+    var sortButton = el("button", { type: "button", "class": "rp sort", text: "Newest first" });
     var list = el("ol");
+    var ownList = el("ol", { "class": "own" });
     var more = el("button", { type: "button", text: "Show more" });
     var listMessage = el("p", { "class": "msg", role: "status" });
-    var cursor = null, rendered = {}, parentId = null;
+    var cursor = null, rendered = {}, parentId = null, sort = "oldest";
     more.hidden = true;
+
+    function own() { return readJson(ownKey); }
+    function keepOwn(mine) { storage(ownKey, JSON.stringify(mine)); }
 
     function authorLine(comment) {
       var who = el("span", { "class": "who", text: comment.author });
       var site = comment.website && /^https?:\/\//i.test(comment.website) ? comment.website : null;
       if (site) who = el("a", { href: site, rel: "nofollow ugc noopener", target: "_blank" }, [who]);
-      var when = new Date(comment.created_at);
       return el("p", { "class": "m" }, [who,
         comment.vote ? el("span", { "class": "t " + comment.vote, text: comment.vote.toUpperCase() }) : null,
-        el("time", { datetime: comment.created_at, text: when.toLocaleDateString() })]);
+        el("time", { datetime: comment.created_at, text: formatDate(comment.created_at) }),
+        comment.edited_at ? el("span", { "class": "ed", text: " · edited" }) : null]);
     }
+
+    // Edit (within the edit window) and Delete, on a comment this reader posted.
+    function ownControls(item, comment, mine) {
+      var box = el("span", { "class": "mine" });
+      var text = item.querySelector(".txt");
+      var open = Date.now() - mine.at < LENGTHS.edit * 1000;
+      if (open) {
+        var edit = el("button", { type: "button", "class": "rp", text: "Edit" });
+        edit.addEventListener("click", function () {
+          var area = el("textarea", { "aria-label": "Edit your comment", maxlength: String(LENGTHS.body) });
+          area.value = mine.body;
+          var save = el("button", { type: "button", text: "Save" });
+          var note = el("span", { "class": "err" });
+          var editor = el("div", { "class": "editor" }, [area, save, note]);
+          item.replaceChild(editor, text);
+          save.addEventListener("click", function () {
+            request("PATCH", path + "/" + encodeURIComponent(comment.id), { body: area.value },
+                    { "Yaynay-Edit-Token": mine.token }).then(function (result) {
+              if (result.status !== 200) { note.textContent = trouble(result); return; }
+              var all = own();
+              if (all[comment.id]) { all[comment.id].body = area.value; all[comment.id].status = result.data.status; }
+              keepOwn(all);
+              reload();
+            });
+          });
+        });
+        box.appendChild(edit);
+      }
+      var remove = el("button", { type: "button", "class": "rp", text: "Delete" });
+      remove.addEventListener("click", function () {
+        if (remove.getAttribute("data-sure") !== "1") {  // a second click confirms, no modal dialog
+          remove.setAttribute("data-sure", "1");
+          remove.textContent = "Really delete?";
+          return;
+        }
+        request("DELETE", path + "/" + encodeURIComponent(comment.id), null, { "Yaynay-Edit-Token": mine.token })
+          .then(function (result) {
+            if (result.status !== 204 && result.status !== 404) { remove.textContent = trouble(result); return; }
+            var all = own();
+            delete all[comment.id];
+            keepOwn(all);
+            reload();
+          });
+      });
+      box.appendChild(remove);
+      item.appendChild(box);
+    }
+
+    function commentItem(comment) {
+      var reply = el("button", { type: "button", "class": "rp", "aria-label": "Reply to " + comment.author,
+                                 text: "Reply" });
+      reply.addEventListener("click", function () { replyTo(comment); });
+      var item = el("li", { id: "c-" + comment.id }, [authorLine(comment),
+        el("p", { "class": "txt" }, linked(comment.body)), comment.pending ? null : reply]);
+      var mine = own()[comment.id];
+      if (mine && mine.token) ownControls(item, comment, mine);
+      return item;
+    }
+
+    // The reader's own comments that are not published (yet): shown to them alone, from localStorage.
+    function showOwnPending(published) {
+      ownList.textContent = "";
+      var all = own();
+      Object.keys(all).forEach(function (id) {
+        var mine = all[id];
+        if (published[id] || mine.status !== "pending") return;
+        var item = commentItem({ id: id, author: mine.author, body: mine.body, website: mine.website,
+                                 created_at: new Date(mine.at).toISOString(), pending: true });
+        item.className = "pending";
+        item.insertBefore(el("p", { "class": "await", text: "Awaiting moderation: only you can see this." }),
+                          item.firstChild);
+        ownList.appendChild(item);
+      });
+    }
+
+    function reload() { list.textContent = ""; cursor = null; rendered = {}; loadComments(); }
 
     function loadComments() {
       listMessage.textContent = "";
-      request("GET", path + "?limit=50" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""))
+      request("GET", path + "?limit=50&sort=" + sort + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""))
         .then(function (result) {
           if (result.status !== 200) return tellFailure(listMessage, result, loadComments);
-          heading.textContent = result.data.count + (result.data.count === 1 ? " Response" : " Responses");
+          heading.textContent = responses(result.data.count);
+          var published = {}, all = own();
           result.data.comments.forEach(function (comment) {
-            var reply = el("button", { type: "button", "class": "rp", "aria-label": "Reply to " + comment.author,
-                                       text: "Reply" });
-            reply.addEventListener("click", function () { replyTo(comment); });
-            var item = el("li", { id: "c-" + comment.id }, [authorLine(comment),
-              el("p", { "class": "txt", text: comment.body }), reply]);
+            published[comment.id] = true;
+            if (all[comment.id]) all[comment.id].status = "approved";
+            var item = commentItem(comment);
             var parent = comment.parent_id && rendered[comment.parent_id];
             if (parent) {  // a reply sits under the comment it answers
               if (!parent.replies) parent.appendChild(parent.replies = el("ol", { "class": "replies" }));
@@ -263,11 +385,18 @@
             }
             rendered[comment.id] = item;
           });
+          keepOwn(all);
+          if (!cursor) showOwnPending(published);
           cursor = result.data.next_cursor;
           more.hidden = !cursor;
         }).catch(function () { tellFailure(listMessage, null, loadComments); });
     }
     more.addEventListener("click", loadComments);
+    sortButton.addEventListener("click", function () {
+      sort = sort === "oldest" ? "newest" : "oldest";
+      sortButton.textContent = sort === "oldest" ? "Newest first" : "Oldest first";
+      reload();
+    });
 
     var fields = {};
     function field(name, label, input, note) {
@@ -293,13 +422,21 @@
       fields.body.input.focus();
     }
     var send = el("button", { type: "submit", text: "Post comment" });
+    var rememberEmail = el("input", { type: "checkbox", id: "f-remember", "class": "cb" });
     var form = el("form", { "class": "f", novalidate: "" }, [
       el("h3", { text: "Leave a comment" }), replying,
       field("author", "Name", el("input", { maxlength: String(LENGTHS.author), autocomplete: "name", required: "" })),
       field("email", "Email ", el("input", { type: "email", autocomplete: "email" }),
             "(optional; your email address will not be published)"),
+      el("label", { "class": "check" }, [rememberEmail, document.createTextNode(" Remember my email on this device")]),
+      field("website", "Website ", el("input", { type: "url", autocomplete: "url" }), "(optional)"),
       field("body", "Comment", el("textarea", { maxlength: String(LENGTHS.body), required: "" })),
       send, status]);
+    var me = readJson(ME_KEY);
+    fields.author.input.value = me.author || "";
+    fields.website.input.value = me.website || "";
+    fields.email.input.value = me.email || "";
+    rememberEmail.checked = !!me.email;
 
     form.addEventListener("submit", function (event) {
       event.preventDefault();
@@ -311,6 +448,7 @@
       send.disabled = true;
       var body = { author: fields.author.input.value, body: fields.body.input.value, voter: voterToken() };
       if (fields.email.input.value.trim()) body.email = fields.email.input.value.trim();
+      if (fields.website.input.value.trim()) body.website = fields.website.input.value.trim();
       if (parentId) body.parent_id = parentId;
       // The article, so moderators can follow a thread to it (kept once a thread; the server checks the origin).
       var page = location.href.split("#")[0];
@@ -321,12 +459,21 @@
         send.disabled = false;
         if (result.status === 202 || result.status === 201) {
           form.removeAttribute("data-key");
+          // The email only when the reader asked for it: a shared computer should not show it.
+          storage(ME_KEY, JSON.stringify({ author: body.author, website: body.website || "",
+                                           email: rememberEmail.checked ? (body.email || "") : "" }));
+          if (result.data.edit_token) {  // a retry answers none: the first answer's token is kept
+            var all = own();
+            all[result.data.id] = { token: result.data.edit_token, author: body.author, website: body.website || "",
+                                    body: body.body, status: result.data.status, at: Date.now() };
+            keepOwn(all);
+          }
           fields.body.input.value = "";
           replyTo(null);
           status.textContent = result.data.status === "pending"
             ? "Thank you! Your comment awaits moderation and will appear once approved."
             : "Thank you! Your comment is published.";
-          if (result.data.status !== "pending") { list.textContent = ""; cursor = null; rendered = {}; loadComments(); }
+          reload();
           return;
         }
         var problems = (result.data && result.data.errors && result.data.errors.json) || {};
@@ -341,7 +488,9 @@
     });
 
     panel.appendChild(heading);
+    panel.appendChild(sortButton);
     panel.appendChild(listMessage);
+    panel.appendChild(ownList);
     panel.appendChild(list);
     panel.appendChild(more);
     panel.appendChild(form);

@@ -12,7 +12,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from service.errors import InvalidParent, RateLimited, ThreadLimitReached
+from service.errors import (
+    CommentNotFound,
+    EditRefused,
+    EditWindowClosed,
+    InvalidParent,
+    RateLimited,
+    ThreadLimitReached,
+)
 from service.ratelimit import RateLimit, RateState
 from service.store.cache import ReadCache
 from service.store.connection import translate_errors
@@ -59,6 +66,17 @@ class Comment:
     vote: str | None = None
     same_text_count: int = 0
     email_digest: str = ""
+    edited_at: float | None = None
+    edit_digest: str = ""
+
+
+@dataclass(frozen=True)
+class Edited:
+    """A reader's edit that was applied: the comment's status now and before."""
+
+    id: str
+    status: str
+    previous: str
 
 
 @dataclass(frozen=True)
@@ -77,6 +95,8 @@ class NewComment:
     email_digest: str | None
     idempotency_digest: str | None
     links: int
+    # Keyed hash of the edit token handed to the reader; "" when none was handed out.
+    edit_digest: str = ""
 
 
 @dataclass(frozen=True)
@@ -98,6 +118,8 @@ class Submission:
     status: str
     created: bool
     rate: RateState | None = None
+    # Handed to the reader once, with the first answer; a retry gets None.
+    edit_token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -284,6 +306,7 @@ class CommentStore:
             "text_digest": comment.text_digest,
             "email_digest": comment.email_digest or "",
             "links": comment.links,
+            "edit_digest": comment.edit_digest,
         }
         return [item for pair in fields.items() for item in pair]
 
@@ -480,23 +503,88 @@ class CommentStore:
             pipe.execute()
         self.clear_index_marks(thread_id, marks)
 
+    # -- a reader's own comment ------------------------------------------------------
+
+    @translate_errors
+    def edit(
+        self,
+        the_id: str,
+        *,
+        edit_digest: str,
+        body: str,
+        text_digest: str,
+        links: int,
+        republish: bool,
+        now: float,
+        window: int,
+    ) -> Edited:
+        """Replace a comment's body if ``edit_digest`` is the one stored with it and the window
+        is open; a published comment returns to pending unless ``republish``.
+
+        Raises CommentNotFound, EditRefused or EditWindowClosed."""
+        thread_id, key = split_comment_id(the_id)
+        thread_keys = [
+            self.keys.comment(thread_id, key),
+            self.keys.thread_status(thread_id, "pending"),
+            self.keys.thread_status(thread_id, "approved"),
+        ]
+        if self.scripts.on_one_node:
+            keys = [*thread_keys, self.keys.queue("pending"), self.keys.queue("approved")]
+        else:
+            self.redis.zadd(self.keys.marked_threads(), {thread_id: now})
+            keys = [*thread_keys, self.keys.index_marker(thread_id)]
+        reply = self.scripts.edit_comment(
+            keys=keys,
+            args=[
+                key,
+                edit_digest,
+                repr(now),
+                window,
+                body,
+                text_digest,
+                links,
+                "" if republish else "pending",
+                "one_node" if self.scripts.on_one_node else "cluster",
+                the_id,
+            ],
+        )
+        outcome = reply[0].decode()
+        if outcome == "not_found":
+            raise CommentNotFound(the_id)
+        if outcome == "forbidden":
+            raise EditRefused()
+        if outcome == "closed":
+            raise EditWindowClosed()
+        status, previous, email_digest = (value.decode() for value in reply[1:4])
+        if status != previous and not self.scripts.on_one_node:
+            self.repair_index(thread_id, {key: f"{now!r} {email_digest}"})
+        if "approved" in (status, previous):
+            self.published_changed([thread_id])
+        return Edited(the_id, status, previous)
+
     # -- reading --------------------------------------------------------------------
 
     @translate_errors
-    def approved(self, thread_id: str, *, limit: int, cursor: str | None) -> Page:
-        """Approved comments of a thread, oldest first; ``extra["count"]`` is how many there are."""
-        ids, next_cursor, count = self.page_of_thread(thread_id, "approved", limit, cursor)
+    def approved(self, thread_id: str, *, limit: int, cursor: str | None, newest_first: bool = False) -> Page:
+        """Approved comments of a thread, oldest (or newest) first; ``extra["count"]`` is how many there are."""
+        ids, next_cursor, count = self.page_of_thread(thread_id, "approved", limit, cursor, newest_first=newest_first)
         return Page(self.load(ids, with_votes=True), next_cursor, {"count": count})
 
     def page_of_thread(
-        self, thread_id: str, status: str, limit: int, cursor: str | None
+        self, thread_id: str, status: str, limit: int, cursor: str | None, *, newest_first: bool = False
     ) -> tuple[list[str], str | None, int]:
-        """Ids of a thread's comments of one status after ``cursor`` (a sequence number), the next
+        """Ids of a thread's comments of one status past ``cursor`` (a sequence number), the next
         cursor, and how many the status holds, in one round trip."""
-        after = int(cursor.split(":", 1)[0]) if cursor else 0
         status_key = self.keys.thread_status(thread_id, status)
         with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zrange(status_key, f"({after}", "+inf", byscore=True, offset=0, num=limit + 1, withscores=True)
+            if newest_first:
+                before = f"({int(cursor)}" if cursor else "+inf"
+                pipe.zrange(
+                    status_key, before, "-inf", desc=True, byscore=True, offset=0, num=limit + 1, withscores=True
+                )
+            else:
+                after = int(cursor.split(":", 1)[0]) if cursor else 0
+                pipe.zrange(status_key, f"({after}", "+inf", byscore=True, offset=0, num=limit + 1, withscores=True)
             pipe.zcard(status_key)
             rows, count = pipe.execute()
         ids = [comment_id(thread_id, member.decode()) for member, _ in rows[:limit]]
@@ -596,4 +684,6 @@ def _comment(thread_id: str, key: str, row: dict[bytes, bytes]) -> Comment:
         decided_at=float(value["decided_at"]) if value.get("decided_at") else None,
         reason=field_text("reason"),
         email_digest=field_text("email_digest") or "",
+        edited_at=float(value["edited_at"]) if value.get("edited_at") else None,
+        edit_digest=field_text("edit_digest") or "",
     )

@@ -54,6 +54,7 @@ class Scripts:
         self.forget_indexed_thread: Script = self._register("forget_indexed_thread")
         self.set_poll_closing: Script = self._register("set_poll_closing")
         self.import_comment: Script = self._register("import_comment")
+        self.edit_comment: Script = self._register("edit_comment")
 
     @property
     def on_one_node(self) -> bool:

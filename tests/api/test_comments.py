@@ -63,7 +63,7 @@ def test_approved_comments_are_listed_oldest_first_with_public_fields_only(clien
     assert listing.json["count"] == 3
     assert [c["id"] for c in listing.json["comments"]] == ids
     first = listing.json["comments"][0]
-    assert set(first) == {"id", "author", "website", "body", "created_at", "parent_id", "vote"}
+    assert set(first) == {"id", "author", "website", "body", "created_at", "parent_id", "vote", "edited_at"}
     assert first["body"] == "Comment 0\nsecond line"
     assert first["website"] == "https://reader.example"
     assert b"example.com" not in listing.data
@@ -170,7 +170,7 @@ def test_a_retry_never_tells_a_spammer_what_a_moderator_decided(client, admin, a
     decided = client.post(f"/api/v1/moderation/comments/{first.json['id']}", json={"action": action}, headers=admin)
     assert decided.status_code == 200
     retry = comment(client, headers={"Idempotency-Key": "caught"}, body="Buy now")
-    assert (retry.status_code, retry.json) == (202, {"id": first.json["id"], "status": "pending"})
+    assert (retry.status_code, retry.json) == (202, {"id": first.json["id"], "status": "pending", "edit_token": None})
 
 
 def test_the_same_text_from_the_same_client_soon_after_is_the_same_comment(client, clock, admin):
@@ -408,3 +408,8 @@ def test_a_form_posted_from_another_sites_page_is_refused(client, admin):
     assert [c["body"] for c in client.get("/api/v1/moderation/queue", headers=admin).json["comments"]] == [
         "From the article"
     ]
+
+
+def test_a_form_returning_to_a_malformed_address_is_refused_not_a_server_error(client):
+    response = form(client, author="Ann", body="Hello", return_to="https://(}]^/page")
+    assert response.status_code == 403

@@ -47,9 +47,9 @@ def test_the_forms_carry_the_configured_lengths_and_honeypot(short_comments, mak
 
 def test_the_widget_carries_the_configured_lengths_and_changes_version_with_them(short_comments, client):
     widget = short_comments.get("/widget.js")
-    assert b'/*yaynay:lengths*/{"author": 12, "body": 40}' in widget.data
+    assert b'/*yaynay:lengths*/{"author": 12, "body": 40, "edit": 900}' in widget.data
     default = client.get("/widget.js")
-    assert b'/*yaynay:lengths*/{"author": 80, "body": 5000}' in default.data
+    assert b'/*yaynay:lengths*/{"author": 80, "body": 5000, "edit": 900}' in default.data
     assert widget.headers["ETag"] != default.headers["ETag"]
 
 
@@ -59,3 +59,9 @@ def test_the_configured_honeypot_catches_bots_with_an_id_like_any_other(short_co
     real = short_comments.post(URL, json={"author": "Ann", "body": "A real comment"})
     for answer in (caught, real):
         assert re.match(COMMENT_ID_PATTERN, answer.json["id"]), answer.json
+
+
+def test_the_widget_carries_the_edit_window(settings, redis_client):
+    settings["EDIT_WINDOW"] = 60
+    widget = create_app(settings).test_client().get("/widget.js")
+    assert b'"edit": 60}' in widget.data

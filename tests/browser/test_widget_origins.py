@@ -66,5 +66,5 @@ def test_a_network_fault_is_told_as_one_and_try_again_recovers(foreign_page, liv
 
     page.unroute(unreachable)
     comments_message.get_by_role("button", name="Try again").click()
-    page.locator("[data-yaynay-poll] h3").filter(has_text="0 Responses").wait_for()
+    page.locator("[data-yaynay-poll] h3").filter(has_text="No responses yet").wait_for()
     assert comments_message.inner_text() == ""

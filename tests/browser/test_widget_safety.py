@@ -113,7 +113,7 @@ WIDGET_TAGS = {
     "textarea",
 }
 COMMENT_TAGS = {"li", "p", "span", "a", "time", "button", "ol"}  # button: Reply; ol: replies
-EMBED_COMMENT_TAGS = {"li", "p", "span", "time"}
+EMBED_COMMENT_TAGS = {"li", "p", "span", "time", "a"}  # a: http(s) links in bodies
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -207,10 +207,20 @@ def shadow_report(page: Page) -> dict:
             commentTags: [...new Set([...root.querySelectorAll("ol *")].map(e => e.localName))].sort(),
             handlers: all.flatMap(e => [...e.attributes].filter(a => /^on/i.test(a.name))
                                        .map(a => `${e.localName}[${a.name}]`)),
-            links: [...root.querySelectorAll("ol a")].map(a => ({href: a.getAttribute("href"),
+            links: [...root.querySelectorAll("ol p.m a")].map(a => ({href: a.getAttribute("href"),
+                     rel: a.getAttribute("rel"), text: a.textContent})),
+            bodyLinks: [...root.querySelectorAll("ol p.txt a")].map(a => ({href: a.getAttribute("href"),
                      rel: a.getAttribute("rel"), text: a.textContent})),
         };
     }""")
+
+
+def assert_safe_body_links(links: list[dict]) -> None:
+    """Links made from comment bodies: http(s) only, shown as their address, nofollow ugc noopener."""
+    assert links  # the linked readers' bodies name their sites
+    for link in links:
+        assert re.match(r"^https?://", link["href"]), link
+        assert link["text"] == link["href"] and link["rel"] == "nofollow ugc noopener", link
 
 
 def assert_nothing_ran(page: Page) -> None:
@@ -268,6 +278,7 @@ def test_hostile_comments_render_as_text_in_the_widget(new_page, live_server, ho
     for link in report["links"]:
         assert {"nofollow", "ugc"} <= set(link["rel"].split()), link
         assert link["text"].startswith("Linked reader")
+    assert_safe_body_links(report["bodyLinks"])
     assert_nothing_ran(page)
 
 
@@ -281,7 +292,15 @@ def test_hostile_comments_render_as_text_on_the_iframe_page(new_page, live_serve
     tags = page.evaluate("""() => [...new Set([...document.querySelectorAll("ol.comments *")]
                                               .map(e => e.localName))].sort()""")
     assert set(tags) <= EMBED_COMMENT_TAGS, tags
-    assert page.locator("script, iframe, object, embed, svg, math, details, img, base, meta[http-equiv]").count() == 0
+    assert_safe_body_links(
+        page.evaluate("""() => [...document.querySelectorAll("ol.comments .body a")].map(a => ({
+            href: a.getAttribute("href"), rel: a.getAttribute("rel"), text: a.textContent}))""")
+    )
+    # The page's one script is our own static date formatter and resizer.
+    foreign = 'script:not([src$="/static/embed-page.js"])'
+    assert (
+        page.locator(f"{foreign}, iframe, object, embed, svg, math, details, img, base, meta[http-equiv]").count() == 0
+    )
     assert_nothing_ran(page)
 
 

@@ -279,3 +279,20 @@ def test_import_export_and_restore_work_on_redis_cluster(cluster_url, settings):
     finally:
         source.extensions["yaynay"].close()
         target.extensions["yaynay"].close()
+
+
+def test_a_reader_edits_and_deletes_their_own_comment_on_redis_cluster(cluster_url, settings, admin):
+    settings.update(REDIS_URL=cluster_url, REDIS_CLUSTER=True)
+    client = create_app(settings).test_client()
+    url = "/api/v1/threads/cluster-thread/comments"
+    posted = client.post(url, json={"author": "Ann", "body": "First words."}).json
+    approved = client.post(f"/api/v1/moderation/comments/{posted['id']}", json={"action": "approve"}, headers=admin)
+    assert approved.status_code == 200
+    headers = {"Yaynay-Edit-Token": posted["edit_token"]}
+    edited = client.patch(f"{url}/{posted['id']}", json={"body": "Second words."}, headers=headers)
+    assert edited.json == {"id": posted["id"], "status": "pending"}
+    assert client.get(url).json["count"] == 0
+    queue = client.get("/api/v1/moderation/queue", headers=admin).json["comments"]
+    assert [(c["id"], c["body"]) for c in queue] == [(posted["id"], "Second words.")]
+    assert client.delete(f"{url}/{posted['id']}", headers=headers).status_code == 204
+    assert client.get("/api/v1/moderation/queue", headers=admin).json["comments"] == []
