@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from service import metrics
-from service.core import Client, Core
+from service.core import Client, Core, events
 from service.core.polls import count_refusal
 from service.errors import YaynayError
 from service.identity import email_digest, idempotency_digest, ip_digest, text_digest, voter_digest
@@ -94,7 +94,25 @@ def submit_comment(
     metrics.COMMENTS.labels(submission.status if submission.created else "repeated").inc()
     if submission.created and draft.page_url:
         core.store.comments.remember_page(thread_id, draft.page_url)
+    if submission.created:
+        events.comment_submitted(core, _event_data(thread_id, submission, draft, comment))
     return submission
+
+
+def _event_data(thread_id: str, submission: Submission, draft: CommentDraft, comment: NewComment) -> dict[str, object]:
+    """The ``comment.submitted`` payload; ``email`` and ``ip_digest`` reach private endpoints only."""
+    return {
+        "id": submission.id,
+        "thread_id": thread_id,
+        "status": submission.status,
+        "author": draft.author,
+        "body": draft.body,
+        "website": draft.website,
+        "parent_id": draft.parent_id,
+        "page_url": draft.page_url,
+        "email": draft.email,
+        "ip_digest": comment.ip_digest,
+    }
 
 
 def read_thread(core: Core, thread_id: str, *, limit: int | None = None, cursor: str | None = None) -> Page:

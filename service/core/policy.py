@@ -20,6 +20,19 @@ class CommentLengths:
 
 
 @dataclass(frozen=True)
+class Notifying:
+    """How moderators and publishers hear of events: webhooks' reach, mail and links."""
+
+    # Webhook URLs may resolve to loopback, private or link-local addresses.
+    allow_private_webhooks: bool = False
+    digest_minutes: int = 30
+    smtp_url: str = ""
+    smtp_from: str = ""
+    # Absolute links in mail start with it; empty: paths only.
+    public_url: str = ""
+
+
+@dataclass(frozen=True)
 class Policy:
     """Every limit, window and ceiling the use cases apply, parsed from the settings once."""
 
@@ -36,6 +49,7 @@ class Policy:
     index_repair_interval: int = 30
     # Polls one client IP may create by first votes in a UTC day (AUTO_CREATE_POLLS).
     auto_created_polls_per_ip_per_day: int = 10
+    notifying: Notifying = Notifying()
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Policy:
@@ -57,4 +71,11 @@ class Policy:
             page_size=settings["COMMENTS_PAGE_SIZE"],
             index_repair_interval=settings["INDEX_REPAIR_INTERVAL"],
             auto_created_polls_per_ip_per_day=settings["AUTO_CREATE_POLLS_PER_IP_PER_DAY"],
+            notifying=Notifying(
+                allow_private_webhooks=settings["WEBHOOK_ALLOW_PRIVATE"],
+                digest_minutes=settings["DIGEST_MINUTES"],
+                smtp_url=settings["SMTP_URL"],
+                smtp_from=settings["SMTP_FROM"],
+                public_url=str(settings["PUBLIC_URL"]).rstrip("/"),
+            ),
         )

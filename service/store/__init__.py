@@ -8,11 +8,13 @@ from typing import Any
 from service.store.comments import CommentStore
 from service.store.connection import UNAVAILABLE_ERRORS, connect
 from service.store.events import ChangeFeed
+from service.store.jobs import Jobs
 from service.store.keys import Keys
 from service.store.moderation import ModerationStore
 from service.store.polls import PollStore
 from service.store.scripts import Scripts
 from service.store.tokens import TokenStore
+from service.store.webhooks import WebhookStore
 
 
 class Store:
@@ -28,6 +30,8 @@ class Store:
         self.comments = CommentStore(redis, self.keys, self.scripts, self.read_cache)
         self.moderation = ModerationStore(redis, self.keys, self.scripts, self.comments)
         self.tokens = TokenStore(redis, self.keys)
+        self.webhooks = WebhookStore(redis, self.keys)
+        self.jobs = Jobs(redis)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Store:
