@@ -141,13 +141,16 @@ def serve(gunicorn_config: str, bind: str | None) -> None:
         click.echo(f"yaynay: serving on http://{bind} (Ctrl-C stops)")
         while gunicorn.poll() is None and not stopping:
             time.sleep(0.1)
-        # The worker first (it finishes the job at hand), then gunicorn.
-        _stop(worker, "the job worker", timeout=10)
+        # Both at once, the job worker's group whole (its scheduler is a child process): it
+        # finishes the job at hand while gunicorn's workers end their requests and streams.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGTERM)
         if stopping:
-            _stop(gunicorn, "gunicorn", timeout=5)  # graceful: workers finish their requests and end their streams
+            _stop(gunicorn, "gunicorn", timeout=5)
             code = 0
         else:
             code = gunicorn.returncode
+        _stop(worker, "the job worker", timeout=10)
     sys.exit(code)
 
 
