@@ -97,6 +97,13 @@ class DecisionConflict(Conflict):
         self.standing = standing
 
 
+class WebhookUrlRefused(Conflict):
+    """A webhook URL that does not resolve, or resolves to a local address that the settings refuse."""
+
+    def __init__(self, message: str):
+        super().__init__(message, fields={"url": [message]})
+
+
 class InvalidInput(YaynayError):
     """Fields are well formed but refer to something that is not there (``fields`` names them)."""
 

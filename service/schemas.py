@@ -605,11 +605,15 @@ class TokenCreatedSchema(TokenSchema):
 
 WEBHOOK_ID_PATTERN = r"^wh_[0-9a-f]{16}$"
 MESSAGE_ID_PATTERN = r"^msg_[0-9a-f]{24}$"
+# http(s), a host name or IPv4 address, an optional port and path: whether the host resolves
+# and where to is the core's check (a 409), as it depends on DNS, not on the request.
+WEBHOOK_URL_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?$"
+WEBHOOK_URL_ERROR = "An http:// or https:// URL: host name or IPv4 address, optional port and path."
 
 
 class WebhookUpdateSchema(StrictSchema):
     url = fields.String(
-        validate=[validate.Length(max=2000), validate.URL(schemes={"http", "https"}, require_tld=False)],
+        validate=[validate.Length(max=2000), validate.Regexp(WEBHOOK_URL_PATTERN, error=WEBHOOK_URL_ERROR)],
         metadata={"description": "Where events are POSTed: http(s), by default not a local address."},
     )
     events = fields.List(
@@ -628,7 +632,7 @@ class WebhookUpdateSchema(StrictSchema):
 class WebhookCreateSchema(WebhookUpdateSchema):
     url = fields.String(
         required=True,
-        validate=[validate.Length(max=2000), validate.URL(schemes={"http", "https"}, require_tld=False)],
+        validate=[validate.Length(max=2000), validate.Regexp(WEBHOOK_URL_PATTERN, error=WEBHOOK_URL_ERROR)],
         metadata={"description": "Where events are POSTed: http(s), by default not a local address."},
     )
     events = fields.List(

@@ -30,7 +30,8 @@ blp = Blueprint(
     description="Webhooks: signed POSTs on comment and poll events (admin token). See the README, Notifications.",
 )
 
-REFUSED_URL = "A URL that is not http(s), does not resolve or resolves to a local address; errors name it."
+BAD_INPUT = "Not an http(s) URL, or an unknown event or format; errors name it."
+REFUSED_URL = "The URL's host does not resolve, or resolves to a local address (WEBHOOK_ALLOW_PRIVATE)."
 
 
 @blp.route("/webhooks")
@@ -42,7 +43,7 @@ class Webhooks(MethodView):
         return {"webhooks": [present_webhook(endpoint) for endpoint in events.list_endpoints(core())]}
 
     @needs(blp, ADMIN)
-    @answers(blp, 201, WebhookCreatedSchema(), alternatives={422: REFUSED_URL})
+    @answers(blp, 201, WebhookCreatedSchema(), alternatives={409: REFUSED_URL, 422: BAD_INPUT})
     @takes(blp, WebhookCreateSchema())
     def post(self, new: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """Register an endpoint; the answer holds its signing secret this once."""
@@ -59,14 +60,14 @@ class WebhookItem(MethodView):
         return present_webhook(events.get_endpoint(core(), endpoint_id))
 
     @needs(blp, ADMIN)
-    @answers(blp, 200, WebhookSchema(), alternatives={404: "No such endpoint.", 422: REFUSED_URL})
+    @answers(blp, 200, WebhookSchema(), alternatives={404: "No such endpoint.", 409: REFUSED_URL, 422: BAD_INPUT})
     @takes(blp, WebhookUpdateSchema())
     def patch(self, changes: dict[str, Any], endpoint_id: str) -> dict[str, Any]:
         """Change some of url, events, format, private, disabled (the secret stays)."""
         return present_webhook(events.update_endpoint(core(), endpoint_id, changes))
 
     @needs(blp, ADMIN)
-    @answers(blp, 200, WebhookSchema(), alternatives={404: "No such endpoint.", 422: REFUSED_URL})
+    @answers(blp, 200, WebhookSchema(), alternatives={404: "No such endpoint.", 409: REFUSED_URL, 422: BAD_INPUT})
     @takes(blp, WebhookCreateSchema())
     def put(self, replacement: dict[str, Any], endpoint_id: str) -> dict[str, Any]:
         """Replace url, events, format and private (the secret stays)."""

@@ -26,7 +26,7 @@ from standardwebhooks import Webhook
 
 from service import metrics
 from service.core import Core
-from service.errors import InvalidInput, WebhookNotFound
+from service.errors import InvalidInput, WebhookNotFound, WebhookUrlRefused
 from service.store.webhooks import Attempt, Endpoint
 
 __all__ = ["EVENTS", "FORMATS", "Attempt", "Endpoint", "emit"]
@@ -96,8 +96,9 @@ def _refuse(field: str, message: str) -> InvalidInput:
 
 
 def check_url(core: Core, url: str) -> None:
-    """Refuse (InvalidInput) a URL that is not http(s), or that resolves to a loopback, private
-    or link-local address unless WEBHOOK_ALLOW_PRIVATE."""
+    """Refuse a URL that is not http(s) with a host (InvalidInput), or whose host does not
+    resolve or resolves to a loopback, private or link-local address unless
+    WEBHOOK_ALLOW_PRIVATE (WebhookUrlRefused)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise _refuse("url", "Must be an http:// or https:// URL with a host.")
@@ -107,11 +108,11 @@ def check_url(core: Core, url: str) -> None:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)}
     except (OSError, ValueError, UnicodeError):
-        raise _refuse("url", f"The host {parts.hostname!r} does not resolve.") from None
+        raise WebhookUrlRefused(f"The host {parts.hostname!r} does not resolve.") from None
     for address in addresses:
         ip = ipaddress.ip_address(str(address).split("%")[0])
         if ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_unspecified or ip.is_multicast:
-            raise _refuse("url", f"The host resolves to {ip}, a local address (see WEBHOOK_ALLOW_PRIVATE).")
+            raise WebhookUrlRefused(f"The host resolves to {ip}, a local address (see WEBHOOK_ALLOW_PRIVATE).")
 
 
 def _check_events(events: list[str]) -> tuple[str, ...]:
@@ -285,7 +286,7 @@ def _post(
             status, error = answer.status, None
     except urllib.error.HTTPError as refusal:
         status, error = refusal.code, None
-    except InvalidInput as refusal:
+    except (InvalidInput, WebhookUrlRefused) as refusal:
         status, error = None, refusal.message
     except (OSError, ValueError) as failure:
         status, error = None, f"{type(failure).__name__}: {failure}"[:200]

@@ -172,7 +172,7 @@ def test_local_addresses_are_refused_unless_allowed(admin, settings, redis_clien
         answer = app.test_client().post(HOOKS, json={"url": url, "events": ["poll.created"]}, headers=admin)
     finally:
         app.extensions["yaynay"].close()
-    assert answer.status_code == 422
+    assert answer.status_code == 409
     assert "local address" in str(answer.json["errors"]), answer.json
 
 
