@@ -18,7 +18,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -50,10 +50,14 @@ _worker_core: Core | None = None
 # -- emitting ----------------------------------------------------------------------------
 
 
-def emit(core: Core, event_type: str, data: Mapping[str, Any]) -> str | None:
+def emit(
+    core: Core, event_type: str, data: Mapping[str, Any], *, known: Sequence[Endpoint] | None = None
+) -> str | None:
     """Queue ``data`` as an event for every endpoint subscribed to ``event_type``; the
-    message id, or None when none subscribes (then nothing is stored)."""
-    endpoints = [endpoint for endpoint in core.store.webhooks.endpoints() if endpoint.listens_to(event_type)]
+    message id, or None when none subscribes (then nothing is stored). ``known``: the
+    endpoints, when the caller has just read them."""
+    every = core.store.webhooks.endpoints() if known is None else known
+    endpoints = [endpoint for endpoint in every if endpoint.listens_to(event_type)]
     if not endpoints:
         return None
     message_id = f"msg_{secrets.token_hex(12)}"
@@ -67,16 +71,17 @@ def emit(core: Core, event_type: str, data: Mapping[str, Any]) -> str | None:
 def comment_submitted(core: Core, comment: Mapping[str, Any]) -> None:
     """A new comment was stored: ``comment.submitted``, and ``comment.surge`` (with a mail
     to moderators) for the comment that takes the hour's count past the surge level."""
-    emit(core, "comment.submitted", comment)
+    now = core.now()
+    # One round trip when nothing subscribes and no surge: the endpoints and the hour's count.
+    endpoints, submitted = core.store.webhooks.endpoints_and_hour_count(now)
+    emit(core, "comment.submitted", comment, known=endpoints)
     if comment["status"] != "pending":
         return
-    now = core.now()
     level = core.policy.comment_limits.surge_per_hour
-    submitted = core.store.webhooks.submitted_this_hour(now)
     hour = int(now // 3600)
     if submitted > level and core.store.webhooks.claim(core.store.keys.mail_guard(f"surge:{hour}"), 7200):
         surge = {"hour_started_at": hour * 3600, "submitted_this_hour": submitted, "level": level}
-        emit(core, "comment.surge", surge)
+        emit(core, "comment.surge", surge, known=endpoints)
         if core.store.webhooks.subscribers():
             from service.core import mail
 

@@ -59,6 +59,10 @@ def _endpoint(raw: bytes) -> Endpoint:
     return Endpoint(**{**data, "events": tuple(data["events"])})
 
 
+def _oldest_first(records: list[bytes]) -> list[Endpoint]:
+    return sorted((_endpoint(raw) for raw in records), key=lambda endpoint: (endpoint.created_at, endpoint.id))
+
+
 class WebhookStore:
     """Endpoints, messages and attempts under ``{webhooks}``; moderators' mail under ``{notify}``."""
 
@@ -71,8 +75,7 @@ class WebhookStore:
     @translate_errors
     def endpoints(self) -> list[Endpoint]:
         """Every endpoint, oldest first."""
-        found = [_endpoint(raw) for raw in self.redis.hvals(self.keys.webhook_endpoints())]
-        return sorted(found, key=lambda endpoint: (endpoint.created_at, endpoint.id))
+        return _oldest_first(self.redis.hvals(self.keys.webhook_endpoints()))
 
     @translate_errors
     def endpoint(self, endpoint_id: str) -> Endpoint | None:
@@ -175,6 +178,14 @@ class WebhookStore:
         return [value.decode() for value in ids], int(count)
 
     @translate_errors
-    def submitted_this_hour(self, now: float) -> int:
-        """Comments submitted site-wide in the current hour (the surge counter)."""
-        return int(self.redis.get(self.keys.surge(int(now // 3600))) or 0)
+    def endpoints_and_hour_count(self, now: float) -> tuple[list[Endpoint], int]:
+        """Every endpoint, and the comments submitted site-wide this hour (the surge counter),
+        in one round trip: what a new comment's events need to know."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hvals(self.keys.webhook_endpoints())
+            pipe.get(self.keys.surge(int(now // 3600)))
+            raw_endpoints, submitted = pipe.execute()
+        found = sorted(
+            (_endpoint(raw) for raw in raw_endpoints), key=lambda endpoint: (endpoint.created_at, endpoint.id)
+        )
+        return found, int(submitted or 0)
