@@ -36,7 +36,7 @@ in KEYS touches a single slot.
 | ``P:notify:{notify}:subscribers`` | set | permanent | moderators' mail addresses |
 | ``P:notify:{notify}:digest:sent`` | string | permanent | when the last digest of pending comments went out |
 | ``P:notify:{notify}:guard:<what>`` | string | its interval | "a digest is scheduled" / "this hour's surge was announced": one holder each |
-| ``rq:*`` | (RQ's own) | RQ's | background jobs: RQ names its keys itself, see README "Notifications" |
+| ``yaynay:{jobs}:*`` | (RQ's own) | RQ's | background jobs: RQ names its keys under ``RQ_KEY_PREFIX``, which ``store/jobs.py`` sets to this |
 
 Voters are bucketed so each bucket stays a small listpack-encoded hash (Redis keeps a
 hash compact up to ``hash-max-listpack-entries``; config/redis.conf and the embedded
