@@ -23,7 +23,7 @@ from typing import Any
 import click
 from marshmallow import ValidationError
 
-from service.core import Core, archive, audit, imports, polls, privacy, store_problem, threads, tokens
+from service.core import Core, archive, audit, events, imports, mail, polls, privacy, store_problem, threads, tokens
 from service.core.demo import ensure_demo_poll
 from service.errors import YaynayError
 from service.schemas import (
@@ -138,22 +138,46 @@ def serve(gunicorn_config: str, bind: str | None) -> None:
             env=env,
             start_new_session=True,
         )
+        # One job worker beside gunicorn: webhook deliveries and moderators' mail.
+        worker = subprocess.Popen([sys.executable, "-m", "service.cli", "worker"], env=env, start_new_session=True)
         click.echo(f"yaynay: serving on http://{bind} (Ctrl-C stops)")
         while gunicorn.poll() is None and not stopping:
             time.sleep(0.1)
+        # Both at once, the job worker's group whole (its scheduler is a child process): it
+        # finishes the job at hand while gunicorn's workers end their requests and streams.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGTERM)
         if stopping:
-            started = time.monotonic()
-            gunicorn.terminate()  # graceful: workers finish their requests and end their streams
-            try:
-                gunicorn.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                gunicorn.kill()
-                gunicorn.wait()
-            click.echo(f"yaynay: stopped gunicorn in {time.monotonic() - started:.1f} s", err=True)
+            _stop(gunicorn, "gunicorn", timeout=5)
             code = 0
         else:
             code = gunicorn.returncode
+        _stop(worker, "the job worker", timeout=10)
     sys.exit(code)
+
+
+def _stop(process: subprocess.Popen[bytes], what: str, *, timeout: float) -> None:
+    """SIGTERM ``process`` and wait ``timeout`` seconds for it, then kill it."""
+    started = time.monotonic()
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    click.echo(f"yaynay: stopped {what} in {time.monotonic() - started:.1f} s", err=True)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Run the jobs waiting now, then exit.")
+def worker(burst: bool) -> None:
+    """Run background jobs: webhook deliveries (with their retries) and moderators' mail.
+
+    One is enough for most sites; run more (here or on other hosts) when
+    webhook receivers are slow. SIGTERM ends it after the job at hand.
+    """
+    with command_core() as core:
+        mail.run_worker(core, burst=burst)
 
 
 def _hold_var_dir(settings: dict[str, Any]) -> None:
@@ -531,3 +555,85 @@ def restore_command(path: str, merge: bool) -> None:
     click.echo(f"restored {counts}")
     if summary.tokens_to_issue:
         click.echo(f"tokens are not restored; issue them again: {', '.join(summary.tokens_to_issue)}")
+
+
+@main.group()
+def webhook() -> None:
+    """Webhook endpoints: signed HTTP POSTs on comment and poll events."""
+
+
+@webhook.command("add")
+@click.argument("url")
+@click.option("--event", "event_types", multiple=True, type=click.Choice(events.EVENTS), help="Repeat; default: all.")
+@click.option("--format", "body_format", type=click.Choice(events.FORMATS), default="standard", show_default=True)
+@click.option("--private", is_flag=True, help="Include commenters' email and IP digest in payloads.")
+def webhook_add(url: str, event_types: tuple[str, ...], body_format: str, private: bool) -> None:
+    """Send events to URL; prints the endpoint's id and its signing secret (shown once)."""
+    with command_core() as core:
+        endpoint = events.add_endpoint(
+            core, url, list(event_types or events.EVENTS), format=body_format, private=private
+        )
+    click.echo(f"{endpoint.id}\t{endpoint.secret}")
+    click.echo("(the secret signs every delivery; it is not shown again)", err=True)
+
+
+@webhook.command("list")
+def webhook_list() -> None:
+    """List endpoints: id, URL, events, format, and whether disabled."""
+    with command_core() as core:
+        endpoints = events.list_endpoints(core)
+    for endpoint in endpoints:
+        state = "disabled" if endpoint.disabled else ("failing" if endpoint.failing_since else "ok")
+        flags = f"{endpoint.format}{' private' if endpoint.private else ''}"
+        click.echo(f"{endpoint.id}\t{endpoint.url}\t{','.join(endpoint.events)}\t{flags}\t{state}")
+
+
+@webhook.command("remove")
+@click.argument("endpoint_id")
+def webhook_remove(endpoint_id: str) -> None:
+    """Stop sending to ENDPOINT_ID and forget its deliveries."""
+    with command_core() as core:
+        events.remove_endpoint(core, endpoint_id)
+    click.echo(f"removed {endpoint_id}")
+
+
+@main.group()
+def notify() -> None:
+    """Moderators' mail: a digest of pending comments, and a message when comments surge."""
+
+
+def _address(_ctx: Any, _param: Any, value: str) -> str:
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value.strip()):
+        raise click.BadParameter(f"{value!r} is not a mail address")
+    return value.strip()
+
+
+@notify.command("subscribe")
+@click.argument("email", callback=_address)
+def notify_subscribe(email: str) -> None:
+    """Mail EMAIL the digests and surge alerts."""
+    with command_core() as core:
+        added = mail.subscribe(core, email)
+    click.echo(f"subscribed {email}" if added else f"{email} was already subscribed")
+
+
+@notify.command("unsubscribe")
+@click.argument("email", callback=_address)
+def notify_unsubscribe(email: str) -> None:
+    """Stop mailing EMAIL."""
+    with command_core() as core:
+        if not mail.unsubscribe(core, email):
+            raise click.ClickException(f"{email} is not subscribed")
+    click.echo(f"unsubscribed {email}")
+
+
+@notify.command("list")
+def notify_list() -> None:
+    """List subscribed addresses."""
+    with command_core() as core:
+        for address in mail.subscribers(core):
+            click.echo(address)
+
+
+if __name__ == "__main__":
+    main()

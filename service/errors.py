@@ -43,6 +43,15 @@ class TokenNotFound(NotFound):
         self.name = name
 
 
+class WebhookNotFound(NotFound):
+    def __init__(self, endpoint_id: str, message_id: str | None = None):
+        if message_id is None:
+            super().__init__(f"No webhook endpoint with id {endpoint_id!r}.")
+        else:
+            super().__init__(f"No delivery {message_id!r} of webhook {endpoint_id!r} (kept 3 days).")
+        self.endpoint_id = endpoint_id
+
+
 class Conflict(YaynayError):
     """The request is well formed, but the state of what it names refuses it."""
 
@@ -93,6 +102,13 @@ class DecisionConflict(Conflict):
         super().__init__(f"Comment {comment_id!r} is already {standing.status}{who}.")
         self.comment_id = comment_id
         self.standing = standing
+
+
+class WebhookUrlRefused(Conflict):
+    """A webhook URL that does not resolve, or resolves to a local address that the settings refuse."""
+
+    def __init__(self, message: str):
+        super().__init__(message, fields={"url": [message]})
 
 
 class InvalidInput(YaynayError):

@@ -47,6 +47,11 @@ REDIS_ERRORS = Counter("yaynay_redis_errors", "Redis calls that failed: connecti
 REDIS_RECONNECTS = Counter(
     "yaynay_redis_reconnects", "Times the change feed subscribed to Redis again after losing it."
 )
+WEBHOOK_DELIVERIES = Counter(
+    "yaynay_webhook_deliveries", "Webhook delivery attempts by outcome: delivered, failed.", ["outcome"]
+)
+WEBHOOKS_DISABLED = Counter("yaynay_webhooks_disabled", "Webhook endpoints disabled after failing for a day.")
+MAIL_SENT = Counter("yaynay_mail_sent", "Mails to moderators by kind (digest, surge) and outcome.", ["kind", "outcome"])
 STREAMS_OPEN = Gauge("yaynay_streams_open", "Live tally streams open now.", multiprocess_mode="livesum")
 READ_CACHE = Counter(
     "yaynay_read_cache", "Public reads served from a worker's memory (hit) or Redis (miss).", ["result"]

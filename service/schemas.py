@@ -13,6 +13,9 @@ from typing import Any
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates
 
 from service.core.comments import Comment
+from service.core.events import EVENTS as WEBHOOK_EVENTS
+from service.core.events import FORMATS as WEBHOOK_FORMATS
+from service.core.events import Attempt, Endpoint
 from service.core.moderation import Decision, LogEntry
 from service.core.policy import CommentLengths
 from service.core.polls import Poll
@@ -655,6 +658,85 @@ class TokenCreatedSchema(TokenSchema):
     token = fields.String(metadata={"description": "The token itself, shown this once; only its hash is kept."})
 
 
+WEBHOOK_ID_PATTERN = r"^wh_[0-9a-f]{16}$"
+MESSAGE_ID_PATTERN = r"^msg_[0-9a-f]{24}$"
+# http(s), a host name or IPv4 address, an optional port and path: whether the host resolves
+# and where to is the core's check (a 409), as it depends on DNS, not on the request.
+WEBHOOK_URL_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?$"
+WEBHOOK_URL_ERROR = "An http:// or https:// URL: host name or IPv4 address, optional port and path."
+
+
+class WebhookUpdateSchema(StrictSchema):
+    url = fields.String(
+        validate=[validate.Length(max=2000), validate.Regexp(WEBHOOK_URL_PATTERN, error=WEBHOOK_URL_ERROR)],
+        metadata={"description": "Where events are POSTed: http(s), by default not a local address."},
+    )
+    events = fields.List(
+        fields.String(validate=validate.OneOf(WEBHOOK_EVENTS)),
+        validate=validate.Length(min=1, max=len(WEBHOOK_EVENTS)),
+        metadata={"description": "The events sent to it."},
+    )
+    format = fields.String(
+        validate=validate.OneOf(WEBHOOK_FORMATS),
+        metadata={"description": '`standard`: the event as JSON; `slack`: `{"text": ...}` for chat webhooks.'},
+    )
+    private = fields.Boolean(metadata={"description": "Payloads include commenters' email and IP digest."})
+    disabled = fields.Boolean(metadata={"description": "Stop deliveries; false re-enables a disabled endpoint."})
+
+
+class WebhookCreateSchema(WebhookUpdateSchema):
+    url = fields.String(
+        required=True,
+        validate=[validate.Length(max=2000), validate.Regexp(WEBHOOK_URL_PATTERN, error=WEBHOOK_URL_ERROR)],
+        metadata={"description": "Where events are POSTed: http(s), by default not a local address."},
+    )
+    events = fields.List(
+        fields.String(validate=validate.OneOf(WEBHOOK_EVENTS)),
+        required=True,
+        validate=validate.Length(min=1, max=len(WEBHOOK_EVENTS)),
+    )
+    format = fields.String(load_default="standard", validate=validate.OneOf(WEBHOOK_FORMATS))
+    private = fields.Boolean(load_default=False)
+
+
+class WebhookSchema(Schema):
+    id = fields.String()
+    url = fields.String()
+    events = fields.List(fields.String())
+    format = fields.String()
+    private = fields.Boolean()
+    disabled = fields.Boolean(metadata={"description": "True after a day of failed deliveries, or when set."})
+    failing_since = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class WebhookCreatedSchema(WebhookSchema):
+    secret = fields.String(metadata={"description": "The signing secret (`whsec_...`), shown this once."})
+
+
+class WebhookListSchema(Schema):
+    webhooks = fields.List(fields.Nested(WebhookSchema))
+
+
+class WebhookAttemptSchema(Schema):
+    delivery_id = fields.String(metadata={"description": "The message's id (`webhook-id`); redeliver it by this."})
+    event = fields.String()
+    attempt = fields.Integer(metadata={"description": "0 for the first try, then each retry."})
+    attempted_at = fields.DateTime()
+    status_code = fields.Integer(allow_none=True, metadata={"description": "None when no answer came."})
+    latency_ms = fields.Integer()
+    error = fields.String(allow_none=True)
+
+
+class RedeliverySchema(Schema):
+    webhook_id = fields.String()
+    delivery_id = fields.String()
+
+
+class WebhookAttemptListSchema(Schema):
+    deliveries = fields.List(fields.Nested(WebhookAttemptSchema))
+
+
 # -- presenters: the core's objects in the shape of the output schemas -------------
 
 
@@ -763,4 +845,31 @@ def present_log_entry(entry: LogEntry) -> dict[str, Any]:
         "moderator": entry.moderator,
         "reason": entry.reason,
         "at": utc(entry.at),
+    }
+
+
+def present_webhook(endpoint: Endpoint) -> dict[str, Any]:
+    """An endpoint as WebhookSchema dumps it (never its secret)."""
+    return {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "events": list(endpoint.events),
+        "format": endpoint.format,
+        "private": endpoint.private,
+        "disabled": endpoint.disabled,
+        "failing_since": utc(endpoint.failing_since),
+        "created_at": utc(endpoint.created_at),
+    }
+
+
+def present_attempt(attempt: Attempt) -> dict[str, Any]:
+    """A delivery attempt as WebhookAttemptSchema dumps it."""
+    return {
+        "delivery_id": attempt.message_id,
+        "event": attempt.event,
+        "attempt": attempt.attempt,
+        "attempted_at": utc(attempt.attempted_at),
+        "status_code": attempt.status_code,
+        "latency_ms": attempt.latency_ms,
+        "error": attempt.error,
     }

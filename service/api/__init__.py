@@ -16,6 +16,7 @@ from service.api import (
     openapi,
     polls,
     security,
+    webhooks,
 )
 from service.api.context import init_app as init_context
 from service.core import Core
@@ -31,7 +32,7 @@ def init_app(app: Flask, core: Core) -> None:
     converters.init_app(app, api)
     cors.init_app(app)
     security.init_app(app)
-    for module in (polls, comments, moderation, admin, health):
+    for module in (polls, comments, moderation, admin, webhooks, health):
         api.register_blueprint(module.blp)
     openapi.document_settings(api, core.policy)
     errors.init_app(app)

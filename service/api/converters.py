@@ -6,7 +6,13 @@ from flask import Flask
 from flask_smorest import Api
 from werkzeug.routing import BaseConverter
 
-from service.schemas import COMMENT_ID_PATTERN, POLL_ID_PATTERN, TOKEN_NAME_PATTERN
+from service.schemas import (
+    COMMENT_ID_PATTERN,
+    MESSAGE_ID_PATTERN,
+    POLL_ID_PATTERN,
+    TOKEN_NAME_PATTERN,
+    WEBHOOK_ID_PATTERN,
+)
 
 
 class ResourceIdConverter(BaseConverter):
@@ -27,12 +33,26 @@ class TokenNameConverter(BaseConverter):
     regex = TOKEN_NAME_PATTERN.strip("^$")
 
 
+class WebhookIdConverter(BaseConverter):
+    """Webhook endpoint ids: ``wh_`` and 16 hex digits."""
+
+    regex = WEBHOOK_ID_PATTERN.strip("^$")
+
+
+class MessageIdConverter(BaseConverter):
+    """Webhook message (delivery) ids: ``msg_`` and 24 hex digits."""
+
+    regex = MESSAGE_ID_PATTERN.strip("^$")
+
+
 def init_app(app: Flask, api: Api) -> None:
     """Register the converters with Flask and document them in the OpenAPI document."""
     for name, converter, pattern in (
         ("resource_id", ResourceIdConverter, POLL_ID_PATTERN),
         ("comment_id", CommentIdConverter, COMMENT_ID_PATTERN),
         ("token_name", TokenNameConverter, TOKEN_NAME_PATTERN),
+        ("webhook_id", WebhookIdConverter, WEBHOOK_ID_PATTERN),
+        ("message_id", MessageIdConverter, MESSAGE_ID_PATTERN),
     ):
         app.url_map.converters[name] = converter
         api.register_converter(converter, lambda _, pattern=pattern: {"type": "string", "pattern": pattern})

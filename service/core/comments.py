@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from service import metrics
-from service.core import Client, Core
+from service.core import Client, Core, events
 from service.core.moderation import DecisionRequest, decide
 from service.core.polls import count_refusal
 from service.errors import CommentNotFound, EditRefused, YaynayError
@@ -110,7 +110,25 @@ def submit_comment(
     metrics.COMMENTS.labels(submission.status if submission.created else "repeated").inc()
     if submission.created and draft.page_url:
         core.store.comments.remember_page(thread_id, draft.page_url)
+    if submission.created:
+        events.comment_submitted(core, _event_data(thread_id, submission, draft, comment))
     return replace(submission, edit_token=edit_token) if submission.created else submission
+
+
+def _event_data(thread_id: str, submission: Submission, draft: CommentDraft, comment: NewComment) -> dict[str, object]:
+    """The ``comment.submitted`` payload; ``email`` and ``ip_digest`` reach private endpoints only."""
+    return {
+        "id": submission.id,
+        "thread_id": thread_id,
+        "status": submission.status,
+        "author": draft.author,
+        "body": draft.body,
+        "website": draft.website,
+        "parent_id": draft.parent_id,
+        "page_url": draft.page_url,
+        "email": draft.email,
+        "ip_digest": comment.ip_digest,
+    }
 
 
 def edit_own_comment(core: Core, the_id: str, edit_token: str | None, body: str) -> Edited:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from service.core import Core
+from service.core import Core, events
 from service.store.comments import Comment, Page
 from service.store.moderation import ACTIONS, Decision, DecisionOutcome, DecisionRequest, LogEntry
 
@@ -80,7 +80,11 @@ def decide(core: Core, request: DecisionRequest, *, moderator: str) -> Decision:
 
 def decide_many(core: Core, requests: Sequence[DecisionRequest], *, moderator: str) -> list[DecisionOutcome]:
     """Apply each decision in turn; each outcome holds its Decision or its refusal."""
-    return core.store.moderation.decide(requests, moderator=moderator, now=core.now())
+    outcomes = core.store.moderation.decide(requests, moderator=moderator, now=core.now())
+    for outcome in outcomes:
+        if outcome.decision is not None:
+            events.emit(core, "comment.decided", outcome.decision.__dict__)
+    return outcomes
 
 
 def log(core: Core, *, limit: int | None = None, cursor: str | None = None) -> Page:

@@ -20,6 +20,19 @@ class CommentLengths:
 
 
 @dataclass(frozen=True)
+class Notifying:
+    """How moderators and publishers hear of events: webhooks' reach, mail and links."""
+
+    # Webhook URLs may resolve to loopback, private or link-local addresses.
+    allow_private_webhooks: bool = False
+    digest_minutes: int = 30
+    smtp_url: str = ""
+    smtp_from: str = ""
+    # Absolute links in mail start with it; empty: paths only.
+    public_url: str = ""
+
+
+@dataclass(frozen=True)
 class Policy:
     """Every limit, window and ceiling the use cases apply, parsed from the settings once."""
 
@@ -38,6 +51,7 @@ class Policy:
     auto_created_polls_per_ip_per_day: int = 10
     # Seconds after posting during which a reader may edit their own comment.
     edit_window: int = 900
+    notifying: Notifying = Notifying()
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Policy:
@@ -60,4 +74,11 @@ class Policy:
             index_repair_interval=settings["INDEX_REPAIR_INTERVAL"],
             auto_created_polls_per_ip_per_day=settings["AUTO_CREATE_POLLS_PER_IP_PER_DAY"],
             edit_window=settings["EDIT_WINDOW"],
+            notifying=Notifying(
+                allow_private_webhooks=settings["WEBHOOK_ALLOW_PRIVATE"],
+                digest_minutes=settings["DIGEST_MINUTES"],
+                smtp_url=settings["SMTP_URL"],
+                smtp_from=settings["SMTP_FROM"],
+                public_url=str(settings["PUBLIC_URL"]).rstrip("/"),
+            ),
         )

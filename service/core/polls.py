@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from service import metrics
-from service.core import Client, Core
+from service.core import Client, Core, events
 from service.errors import PollNotFound, RateLimited, YaynayError
 from service.identity import ip_digest, voter_digest
 from service.store.polls import Poll, VoteResult
@@ -41,13 +41,20 @@ def save_poll(
     """
     if closes_at is not None and closes_at.tzinfo is None:
         closes_at = closes_at.replace(tzinfo=dt.timezone.utc)
-    return core.store.polls.save(
+    poll, created = core.store.polls.save(
         poll_id,
         question=question.strip(),
         closes_at=closes_at.timestamp() if closes_at else None,
         allow_change=allow_change,
         now=core.now(),
     )
+    if created:
+        events.emit(core, "poll.created", _poll_event(poll))
+    return poll, created
+
+
+def _poll_event(poll: Poll) -> dict[str, object]:
+    return {"id": poll.id, "question": poll.question, "closes_at": poll.closes_at, "tally": poll.tally}
 
 
 def ensure_poll(core: Core, poll_id: str, question: str) -> None:
@@ -154,7 +161,9 @@ def list_polls(core: Core, *, limit: int, cursor: str | None = None) -> PollPage
 
 def close_poll(core: Core, poll_id: str) -> Poll:
     """Stop the poll taking votes from now on (its tally stays); raises PollNotFound."""
-    return _set_closing(core, poll_id, core.now())
+    poll = _set_closing(core, poll_id, core.now())
+    events.emit(core, "poll.closed", _poll_event(poll))
+    return poll
 
 
 def reopen_poll(core: Core, poll_id: str) -> Poll:

@@ -348,6 +348,28 @@ SETTINGS: tuple[Setting, ...] = (
         "Comments submitted site-wide in an hour above which moderators see a surge flag.",
     ),
     Setting("MAX_THREADS", INTEGER, 100000, "Most comment threads."),
+    Setting(
+        "WEBHOOK_ALLOW_PRIVATE",
+        BOOLEAN,
+        False,
+        "Let webhook URLs resolve to loopback, private or link-local addresses (receivers on your own network).",
+    ),
+    Setting("DIGEST_MINUTES", INTEGER, 30, "Minutes between two mails to moderators listing new pending comments."),
+    Setting(
+        "SMTP_URL",
+        STRING,
+        "",
+        "Mail server for moderators' mail: `smtp://user:password@host:port` (STARTTLS when offered), "
+        "`smtps://...` for TLS; empty: no mail.",
+        secret=True,
+    ),
+    Setting("SMTP_FROM", STRING, "yaynay@localhost", "The From address of moderators' mail."),
+    Setting(
+        "PUBLIC_URL",
+        STRING,
+        "",
+        "The service's address, e.g. `https://comments.example`, for links in mail; empty: paths.",
+    ),
     Setting("COMMENT_AUTHOR_MAX_LENGTH", INTEGER, 80, "Longest author name of a comment, in characters."),
     Setting("COMMENT_BODY_MAX_LENGTH", INTEGER, 5000, "Longest comment, in characters."),
     Setting(

@@ -9,11 +9,13 @@ from service.store.archive import ArchiveStore
 from service.store.comments import CommentStore
 from service.store.connection import UNAVAILABLE_ERRORS, connect
 from service.store.events import ChangeFeed
+from service.store.jobs import Jobs
 from service.store.keys import Keys
 from service.store.moderation import ModerationStore
 from service.store.polls import PollStore
 from service.store.scripts import Scripts
 from service.store.tokens import TokenStore
+from service.store.webhooks import WebhookStore
 
 
 class Store:
@@ -30,6 +32,8 @@ class Store:
         self.moderation = ModerationStore(redis, self.keys, self.scripts, self.comments)
         self.tokens = TokenStore(redis, self.keys)
         self.archive = ArchiveStore(redis, self.keys, self.scripts, self.comments)
+        self.webhooks = WebhookStore(redis, self.keys)
+        self.jobs = Jobs(redis)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Store:

@@ -31,6 +31,13 @@ in KEYS touches a single slot.
 | ``P:index:{repair}:threads`` | sorted set | until repaired | Redis Cluster only: threads that may hold "to index" marks, scored by the last marking write |
 | ``P:index:{repair}:lock`` | string | INDEX_REPAIR_INTERVAL | held by the worker that runs the index repair in this interval |
 | ``P:tokens:{auth}:by-hash`` / ``:by-name`` | hash | permanent | moderator tokens: SHA-256 of the token -> name, name -> role and metadata |
+| ``P:webhooks:{webhooks}:endpoints`` | hash | permanent | webhook endpoint id -> JSON: url, events, format, private, the signing secret (kept: it signs), health |
+| ``P:webhooks:{webhooks}:attempts:<id>`` | list | with the endpoint | its latest delivery attempts (JSON), newest first, at most 100 |
+| ``P:webhooks:{webhooks}:message:<msg id>`` | string | 3 days | one emitted event (JSON), for its retries and redelivery |
+| ``P:notify:{notify}:subscribers`` | set | permanent | moderators' mail addresses |
+| ``P:notify:{notify}:digest:sent`` | string | permanent | when the last digest of pending comments went out |
+| ``P:notify:{notify}:guard:<what>`` | string | its interval | "a digest is scheduled" / "this hour's surge was announced": one holder each |
+| ``yaynay:{jobs}:*`` | (RQ's own) | RQ's | background jobs: RQ names its keys under ``RQ_KEY_PREFIX``, which ``store/jobs.py`` sets to this |
 
 Voters are bucketed so each bucket stays a small listpack-encoded hash (Redis keeps a
 hash compact up to ``hash-max-listpack-entries``; config/redis.conf and the embedded
@@ -217,3 +224,22 @@ class Keys:
 
     def tokens_by_name(self) -> str:
         return f"{self.prefix}:tokens:{{auth}}:by-name"
+
+    def webhook_endpoints(self) -> str:
+        return f"{self.prefix}:webhooks:{{webhooks}}:endpoints"
+
+    def webhook_attempts(self, endpoint_id: str) -> str:
+        return f"{self.prefix}:webhooks:{{webhooks}}:attempts:{endpoint_id}"
+
+    def webhook_message(self, message_id: str) -> str:
+        return f"{self.prefix}:webhooks:{{webhooks}}:message:{message_id}"
+
+    def mail_subscribers(self) -> str:
+        return f"{self.prefix}:notify:{{notify}}:subscribers"
+
+    def mail_digest_sent(self) -> str:
+        return f"{self.prefix}:notify:{{notify}}:digest:sent"
+
+    def mail_guard(self, what: str) -> str:
+        """One holder at a time: ``digest`` (a digest is scheduled), ``surge:<hour>`` (announced)."""
+        return f"{self.prefix}:notify:{{notify}}:guard:{what}"

@@ -115,9 +115,9 @@ def test_a_signal_stops_workers_streams_and_the_embedded_redis_within_3_s(tmp_pa
             line = refused(["--bind", f"127.0.0.1:{free_port()}"], env)
             assert "another yaynay serve" in line and "YAYNAY_VAR_DIR" in line
         streams = [open_stream(port) for _ in range(3)]
-        assert any(
-            "redis-server" in " ".join(p.cmdline()) for p in psutil.Process(process.pid).children(recursive=True)
-        )
+        commands = [" ".join(p.cmdline()) for p in psutil.Process(process.pid).children(recursive=True)]
+        assert any("redis-server" in command for command in commands)
+        assert any(command.endswith("service.cli worker") for command in commands), commands  # the job worker
 
         took, output, alive = stop_and_time(process, signum)
     finally:

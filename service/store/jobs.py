@@ -1,0 +1,56 @@
+"""Background jobs on RQ, on the service's own Redis: webhook deliveries and moderators' mail.
+
+A request only enqueues (one short pipeline); ``yaynay worker`` runs the jobs. RQ names
+its keys itself, under ``RQ_KEY_PREFIX`` (read from the environment when rq is first
+imported, which is here): yaynay sets it to ``yaynay:{jobs}`` unless it is set, so every
+RQ key (``yaynay:{jobs}:queue:yaynay``, ``...:job:<id>``, its registries, workers and
+scheduler lock) carries the same hash tag and lives in one Redis Cluster slot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from typing import Any
+
+os.environ.setdefault("RQ_KEY_PREFIX", "yaynay:{jobs}")
+
+from rq import Queue, SimpleWorker  # noqa: E402  (RQ reads its key prefix when imported)
+
+from service.store.connection import translate_errors
+
+QUEUE_NAME = "yaynay"
+# A webhook receiver gets 10 s to answer; a job gets a little more for DNS and TLS.
+JOB_TIMEOUT = 30
+
+
+class Jobs:
+    """Enqueues jobs for ``yaynay worker``; runs one (``work``)."""
+
+    def __init__(self, redis: Any, *, name: str = QUEUE_NAME):
+        self.redis = redis
+        self.queue = Queue(name, connection=redis, default_timeout=JOB_TIMEOUT)
+
+    @translate_errors
+    def enqueue(self, function: Callable[..., Any], *args: Any, delay: float = 0.0) -> str:
+        """Run ``function(*args)`` in a worker now, or ``delay`` seconds from now; the job's id."""
+        if delay > 0:
+            job = self.queue.enqueue_in(dt.timedelta(seconds=delay), function, *args, failure_ttl=86400)
+        else:
+            job = self.queue.enqueue(function, *args, failure_ttl=86400)
+        return str(job.id)
+
+    def work(self, *, burst: bool = False, with_scheduler: bool = True, name: str | None = None) -> bool:
+        """Run jobs in this process until stopped (``burst``: until the queue is empty).
+
+        The scheduler runs inside the worker, so delayed jobs (retries, the next digest)
+        are moved to the queue when due; with several workers, RQ lets one of them do it.
+        """
+        worker = SimpleWorker([self.queue], connection=self.redis, name=name)
+        return bool(worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="WARNING"))
+
+    @translate_errors
+    def counts(self) -> dict[str, int]:
+        """Jobs waiting now, and waiting for their time (the README's sizing hint)."""
+        return {"queued": self.queue.count, "scheduled": self.queue.scheduled_job_registry.count}

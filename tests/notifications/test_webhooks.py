@@ -1,0 +1,214 @@
+"""Webhooks end to end: the admin API, a real RQ worker, a local receiver that verifies
+every signature with the standardwebhooks library."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from service import create_app
+from service.core import events, mail
+from service.store.webhooks import Attempt
+
+HOOKS = "/api/v1/webhooks"
+
+
+@pytest.fixture
+def settings(settings):
+    # Signatures carry the real time: the receiver's library refuses one five minutes off.
+    return {**settings, "CLOCK": time.time, "WEBHOOK_ALLOW_PRIVATE": True}
+
+
+@pytest.fixture
+def core(app):
+    core = app.extensions["yaynay"]
+    events.set_worker_core(core)
+    yield core
+    events.set_worker_core(None)
+
+
+def run_jobs(core) -> None:
+    """Run every queued job in this process (RQ's SimpleWorker, burst)."""
+    mail.run_worker(core, burst=True)
+
+
+def add_hook(client, admin, receiver, **fields):
+    response = client.post(HOOKS, json={"url": receiver.url, "events": list(events.EVENTS), **fields}, headers=admin)
+    assert response.status_code == 201, response.json
+    receiver.secret = response.json["secret"]
+    return response.json
+
+
+def submit(client, body="Tiny and useless. NAY.", **fields):
+    response = client.post(
+        "/api/v1/threads/mini-backpacks/comments",
+        json={"author": "Ann", "body": body, "email": "ann@example.com", **fields},
+    )
+    assert response.status_code == 202, response.json
+    return response.json["id"]
+
+
+def test_a_new_comment_reaches_the_endpoint_signed_and_without_personal_data(client, admin, core, receiver):
+    hook = add_hook(client, admin, receiver)
+    assert hook["secret"].startswith("whsec_")
+    comment_id = submit(client)
+
+    run_jobs(core)
+
+    (delivery,) = receiver.received
+    assert receiver.bad_signatures == 0
+    assert delivery["json"]["type"] == "comment.submitted"
+    data = delivery["json"]["data"]
+    assert data["id"] == comment_id and data["author"] == "Ann" and data["status"] == "pending"
+    assert "email" not in data and "ip_digest" not in data
+    assert delivery["headers"]["webhook-id"].startswith("msg_")
+    (attempt,) = client.get(f"{HOOKS}/{hook['id']}/deliveries", headers=admin).json["deliveries"]
+    assert attempt["status_code"] == 200 and attempt["attempt"] == 0 and attempt["latency_ms"] >= 0
+    assert attempt["delivery_id"] == delivery["headers"]["webhook-id"]
+
+
+def test_a_private_endpoint_gets_the_email_and_a_slack_one_gets_text(client, admin, core, receiver):
+    add_hook(client, admin, receiver, private=True)
+    submit(client)
+    run_jobs(core)
+    assert receiver.received[0]["json"]["data"]["email"] == "ann@example.com"
+    assert receiver.received[0]["json"]["data"]["ip_digest"]
+
+    hook = receiver.received.clear() or add_hook(client, admin, receiver, format="slack", events=["poll.created"])
+    client.delete(f"{HOOKS}/{client.get(HOOKS, headers=admin).json['webhooks'][0]['id']}", headers=admin)
+    client.put("/api/v1/polls/mini-backpacks", json={"question": "YAY or NAY?"}, headers=admin)
+    run_jobs(core)
+    (delivery,) = receiver.received
+    assert delivery["json"] == {"text": "New poll mini-backpacks: YAY or NAY?"}
+    assert hook["format"] == "slack"
+
+
+def test_decisions_and_poll_closing_are_events_too(client, admin, core, receiver):
+    add_hook(client, admin, receiver, events=["comment.decided", "poll.closed"])
+    comment_id = submit(client)
+    client.put("/api/v1/polls/mini-backpacks", json={"question": "YAY or NAY?"}, headers=admin)
+    client.post(f"/api/v1/moderation/comments/{comment_id}", json={"action": "approve"}, headers=admin)
+    client.post("/api/v1/polls/mini-backpacks/close", headers=admin)
+    run_jobs(core)
+    kinds = sorted(delivery["json"]["type"] for delivery in receiver.received)
+    assert kinds == ["comment.decided", "poll.closed"]
+
+
+def test_no_subscriber_means_nothing_is_stored_or_queued(client, core, redis_client):
+    submit(client)
+    assert core.store.jobs.counts() == {"queued": 0, "scheduled": 0}
+    assert not redis_client.keys("*webhooks*")
+
+
+def test_a_failed_delivery_is_retried_within_ten_seconds(client, admin, core, receiver):
+    receiver.statuses = [500, 200]
+    hook = add_hook(client, admin, receiver)
+    submit(client)
+    run_jobs(core)
+    scheduled = core.store.jobs.queue.scheduled_job_registry
+    (retry,) = [
+        job_id for job_id in scheduled.get_job_ids() if "deliver" in core.store.jobs.queue.fetch_job(job_id).func_name
+    ]
+    due = scheduled.get_scheduled_time(retry).timestamp()
+    assert 0 < due - time.time() <= 10
+    assert client.get(HOOKS, headers=admin).json["webhooks"][0]["failing_since"] is not None
+    assert client.get(f"{HOOKS}/{hook['id']}/deliveries", headers=admin).json["deliveries"][0]["status_code"] == 500
+
+
+def test_an_endpoint_failing_for_a_day_is_disabled(client, admin, core, receiver, caplog):
+    receiver.statuses = [500]
+    hook = add_hook(client, admin, receiver)
+    core.store.webhooks.mark(hook["id"], failing_since=time.time() - 86400)
+    submit(client)
+    run_jobs(core)
+    listed = client.get(f"{HOOKS}/{hook['id']}", headers=admin).json
+    assert listed["disabled"] is True
+    assert "disabled" in caplog.text
+    assert core.store.jobs.counts() == {"queued": 0, "scheduled": 1}  # the next digest, no retry
+    submit(client, body="Another one, NAY.")
+    assert core.store.jobs.counts()["queued"] == 0  # a disabled endpoint is not sent to
+    enabled = client.patch(f"{HOOKS}/{hook['id']}", json={"disabled": False}, headers=admin).json
+    assert enabled["disabled"] is False and enabled["failing_since"] is None
+
+
+def test_redelivery_on_demand_sends_the_same_message_again(client, admin, core, receiver):
+    hook = add_hook(client, admin, receiver)
+    submit(client)
+    run_jobs(core)
+    message_id = receiver.received[0]["headers"]["webhook-id"]
+    answer = client.post(f"{HOOKS}/{hook['id']}/deliveries/{message_id}/redeliver", headers=admin)
+    assert answer.status_code == 202
+    run_jobs(core)
+    assert [delivery["headers"]["webhook-id"] for delivery in receiver.received] == [message_id, message_id]
+    assert receiver.received[0]["json"] == receiver.received[1]["json"]
+    missing = client.post(f"{HOOKS}/{hook['id']}/deliveries/msg_{'0' * 24}/redeliver", headers=admin)
+    assert missing.status_code == 404
+
+
+def test_endpoints_are_managed_by_admins_only_and_bad_urls_are_refused(client, admin, receiver, settings):
+    body = {"url": receiver.url, "events": ["poll.created"]}
+    assert client.post(HOOKS, json=body).status_code == 401
+    assert client.post(HOOKS, json={**body, "url": "ftp://example.com/x"}, headers=admin).status_code == 422
+    assert client.post(HOOKS, json={**body, "events": ["nope"]}, headers=admin).status_code == 422
+    hook = client.post(HOOKS, json=body, headers=admin).json
+    assert "secret" not in client.get(f"{HOOKS}/{hook['id']}", headers=admin).json
+    changed = client.put(f"{HOOKS}/{hook['id']}", json={**body, "events": ["poll.closed"]}, headers=admin).json
+    assert changed["events"] == ["poll.closed"]
+    assert client.delete(f"{HOOKS}/{hook['id']}", headers=admin).status_code == 204
+    assert client.get(f"{HOOKS}/{hook['id']}", headers=admin).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9/hook", "http://localhost/hook", "http://10.1.2.3/", "http://169.254.169.254/"]
+)
+def test_local_addresses_are_refused_unless_allowed(admin, settings, redis_client, url):
+    app = create_app({**settings, "WEBHOOK_ALLOW_PRIVATE": False})
+    try:
+        answer = app.test_client().post(HOOKS, json={"url": url, "events": ["poll.created"]}, headers=admin)
+    finally:
+        app.extensions["yaynay"].close()
+    assert answer.status_code == 409
+    assert "local address" in str(answer.json["errors"]), answer.json
+
+
+def test_stored_attempts_are_bounded(core):
+    for number in range(120):
+        core.store.webhooks.record_attempt("wh_x", Attempt("msg_x", "poll.created", number, 0.0, 500, 1))
+    assert len(core.store.webhooks.attempts("wh_x")) == 100
+
+
+@pytest.mark.e2e
+def test_the_worker_process_retries_after_a_500_and_the_receiver_verifies_it(
+    client, admin, receiver, settings, tmp_path
+):
+    receiver.statuses = [500, 200]
+    hook = add_hook(client, admin, receiver)
+    env = dict(
+        os.environ,
+        YAYNAY_REDIS_URL=settings["REDIS_URL"],
+        YAYNAY_SECRET_KEY=settings["SECRET_KEY"],
+        YAYNAY_VAR_DIR=str(tmp_path / "var"),
+        YAYNAY_WEBHOOK_ALLOW_PRIVATE="true",
+    )
+    worker = subprocess.Popen(
+        [str(Path(sys.executable).parent / "yaynay"), "worker"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        started = time.monotonic()
+        submit(client)
+        received = receiver.wait_for(2, timeout=25)
+        took = time.monotonic() - started
+    finally:
+        worker.terminate()
+        _, errors = worker.communicate(timeout=15)
+    assert [delivery["answered"] for delivery in received] == [500, 200], errors
+    assert receiver.bad_signatures == 0
+    assert took < 15
+    attempts = client.get(f"{HOOKS}/{hook['id']}/deliveries", headers=admin).json["deliveries"]
+    assert [(a["attempt"], a["status_code"]) for a in attempts] == [(1, 200), (0, 500)]
+    assert worker.returncode == 0, errors
