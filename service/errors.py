@@ -43,6 +43,14 @@ class TokenNotFound(NotFound):
         self.name = name
 
 
+class SpamToolNotFound(NotFound):
+    """No blocklist rule or ban with that id."""
+
+    def __init__(self, what: str, item_id: str):
+        super().__init__(f"No {what} with id {item_id!r}.")
+        self.item_id = item_id
+
+
 class Conflict(YaynayError):
     """The request is well formed, but the state of what it names refuses it."""
 

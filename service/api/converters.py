@@ -6,7 +6,7 @@ from flask import Flask
 from flask_smorest import Api
 from werkzeug.routing import BaseConverter
 
-from service.schemas import COMMENT_ID_PATTERN, POLL_ID_PATTERN, TOKEN_NAME_PATTERN
+from service.schemas import COMMENT_ID_PATTERN, POLL_ID_PATTERN, SPAM_TOOL_ID_PATTERN, TOKEN_NAME_PATTERN
 
 
 class ResourceIdConverter(BaseConverter):
@@ -27,12 +27,19 @@ class TokenNameConverter(BaseConverter):
     regex = TOKEN_NAME_PATTERN.strip("^$")
 
 
+class SpamToolIdConverter(BaseConverter):
+    """Blocklist rule and ban ids: 12 hex digits."""
+
+    regex = SPAM_TOOL_ID_PATTERN.strip("^$")
+
+
 def init_app(app: Flask, api: Api) -> None:
     """Register the converters with Flask and document them in the OpenAPI document."""
     for name, converter, pattern in (
         ("resource_id", ResourceIdConverter, POLL_ID_PATTERN),
         ("comment_id", CommentIdConverter, COMMENT_ID_PATTERN),
         ("token_name", TokenNameConverter, TOKEN_NAME_PATTERN),
+        ("spam_tool_id", SpamToolIdConverter, SPAM_TOOL_ID_PATTERN),
     ):
         app.url_map.converters[name] = converter
         api.register_converter(converter, lambda _, pattern=pattern: {"type": "string", "pattern": pattern})

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from service import metrics
 from service.core import Client, Core
 from service.core.polls import count_refusal
+from service.core.spam import Draft, screen
 from service.errors import YaynayError
 from service.identity import email_digest, idempotency_digest, ip_digest, text_digest, voter_digest
 from service.store.comments import Comment, NewComment, Page, Submission
@@ -55,7 +56,8 @@ def count_links(body: str) -> int:
 def submit_comment(
     core: Core, thread_id: str, draft: CommentDraft, client: Client, idempotency_key: str | None = None
 ) -> Submission:
-    """Store a reader's comment, pending or published as the moderation setting says.
+    """Store a reader's comment, pending or published as the moderation setting and the spam
+    tools say (``core.spam.screen``); a rejected or spam one is answered as pending.
 
     A retry (same Idempotency-Key, or the same text from the same client within the
     duplicate window) answers with the comment first stored. A filled honeypot is
@@ -63,13 +65,19 @@ def submit_comment(
     RateLimited, ThreadLimitReached or InvalidParent.
     """
     policy = core.policy
-    status = policy.new_comment_status
     if draft.honeypot:
         metrics.COMMENTS.labels("dropped").inc()
-        return Submission(id=comment_id(thread_id, new_comment_key()), status=status, created=False)
+        return Submission(id=comment_id(thread_id, new_comment_key()), status=policy.new_comment_status, created=False)
     secret = core.secret_key
     ip = ip_digest(secret, client.ip)
     idempotency_key = (idempotency_key or "")[:IDEMPOTENCY_KEY_MAX]
+    author_email = email_digest(secret, draft.email) if draft.email else None
+    user_agent = client.user_agent[:USER_AGENT_MAX]
+    verdict = screen(
+        core,
+        Draft(draft.author, draft.body, draft.website, draft.email, author_email, ip, user_agent, draft.page_url),
+        client,
+    )
     comment = NewComment(
         author=draft.author,
         body=draft.body,
@@ -78,20 +86,24 @@ def submit_comment(
         parent_id=draft.parent_id,
         voter=voter_digest(secret, thread_id, draft.voter) if draft.voter else None,
         ip_digest=ip,
-        user_agent=client.user_agent[:USER_AGENT_MAX],
+        user_agent=user_agent,
         text_digest=text_digest(secret, draft.body),
-        email_digest=email_digest(secret, draft.email) if draft.email else None,
+        email_digest=author_email,
         idempotency_digest=idempotency_digest(secret, ip, idempotency_key) if idempotency_key else None,
         links=count_links(draft.body),
+        held_reason=verdict.held_reason,
     )
     try:
         submission = core.store.comments.submit(
-            thread_id, comment, status=status, now=core.now(), limits=policy.comment_limits
+            thread_id, comment, status=verdict.status, now=core.now(), limits=policy.comment_limits
         )
     except YaynayError as refusal:
         count_refusal(metrics.COMMENTS, refusal)
         raise
     metrics.COMMENTS.labels(submission.status if submission.created else "repeated").inc()
+    if submission.status not in ("pending", "approved"):
+        # Never tell a spammer: a rejected or spam comment is answered as held.
+        submission = replace(submission, status="pending")
     if submission.created and draft.page_url:
         core.store.comments.remember_page(thread_id, draft.page_url)
     return submission

@@ -79,8 +79,20 @@ def decide(core: Core, request: DecisionRequest, *, moderator: str) -> Decision:
 
 
 def decide_many(core: Core, requests: Sequence[DecisionRequest], *, moderator: str) -> list[DecisionOutcome]:
-    """Apply each decision in turn; each outcome holds its Decision or its refusal."""
-    return core.store.moderation.decide(requests, moderator=moderator, now=core.now())
+    """Apply each decision in turn; each outcome holds its Decision or its refusal. With
+    TRUSTED_AFTER_APPROVED on, each decision also counts toward (or resets) its author's trust."""
+    outcomes = core.store.moderation.decide(requests, moderator=moderator, now=core.now())
+    if core.policy.trusted_after_approved > 0:
+        decided = {o.comment_id: o.decision for o in outcomes if o.decision is not None}
+        authors = core.store.comments.load(list(decided))
+        core.store.spam.record_decisions(
+            [
+                (comment.email_digest, decided[comment.id].status == "approved")
+                for comment in authors
+                if comment.email_digest and decided[comment.id].action != "delete"
+            ]
+        )
+    return outcomes
 
 
 def log(core: Core, *, limit: int | None = None, cursor: str | None = None) -> Page:

@@ -20,6 +20,16 @@ class CommentLengths:
 
 
 @dataclass(frozen=True)
+class ContentCheck:
+    """Where and how to ask an Akismet-compatible service about a comment."""
+
+    key: str
+    endpoint: str
+    blog: str
+    timeout: float
+
+
+@dataclass(frozen=True)
 class Policy:
     """Every limit, window and ceiling the use cases apply, parsed from the settings once."""
 
@@ -36,6 +46,10 @@ class Policy:
     index_repair_interval: int = 30
     # Polls one client IP may create by first votes in a UTC day (AUTO_CREATE_POLLS).
     auto_created_polls_per_ip_per_day: int = 10
+    # Approved comments in a row that make an email trusted (0: off).
+    trusted_after_approved: int = 0
+    # The Akismet-compatible content check: key ("" turns it off), endpoint, blog, timeout.
+    content_check: ContentCheck | None = None
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Policy:
@@ -57,4 +71,13 @@ class Policy:
             page_size=settings["COMMENTS_PAGE_SIZE"],
             index_repair_interval=settings["INDEX_REPAIR_INTERVAL"],
             auto_created_polls_per_ip_per_day=settings["AUTO_CREATE_POLLS_PER_IP_PER_DAY"],
+            trusted_after_approved=settings["TRUSTED_AFTER_APPROVED"],
+            content_check=ContentCheck(
+                settings["AKISMET_KEY"],
+                settings["AKISMET_ENDPOINT"].rstrip("/"),
+                settings["AKISMET_BLOG"],
+                settings["AKISMET_TIMEOUT"],
+            )
+            if settings["AKISMET_KEY"]
+            else None,
         )

@@ -12,6 +12,7 @@ from service.store.keys import Keys
 from service.store.moderation import ModerationStore
 from service.store.polls import PollStore
 from service.store.scripts import Scripts
+from service.store.spam import SpamStore
 from service.store.tokens import TokenStore
 
 
@@ -28,6 +29,7 @@ class Store:
         self.comments = CommentStore(redis, self.keys, self.scripts, self.read_cache)
         self.moderation = ModerationStore(redis, self.keys, self.scripts, self.comments)
         self.tokens = TokenStore(redis, self.keys)
+        self.spam = SpamStore(redis, self.keys)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Store:

@@ -59,6 +59,7 @@ class Comment:
     vote: str | None = None
     same_text_count: int = 0
     email_digest: str = ""
+    held_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class NewComment:
     email_digest: str | None
     idempotency_digest: str | None
     links: int
+    # Why the spam tools held or rejected it ('' when they did not).
+    held_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,7 @@ class CommentStore:
     def submit(
         self, thread_id: str, comment: NewComment, *, status: str, now: float, limits: CommentLimits
     ) -> Submission:
-        """Store a reader's comment with ``status`` (pending or approved), unless it repeats one.
+        """Store a reader's comment with ``status`` (pending, approved, rejected or spam), unless it repeats one.
 
         A repeat (same Idempotency-Key, or the same text from the same client within the
         duplicate window) answers with the stored comment, creates nothing and uses none of
@@ -285,6 +288,8 @@ class CommentStore:
             "email_digest": comment.email_digest or "",
             "links": comment.links,
         }
+        if comment.held_reason:
+            fields["held_reason"] = comment.held_reason
         return [item for pair in fields.items() for item in pair]
 
     @translate_errors
@@ -596,4 +601,5 @@ def _comment(thread_id: str, key: str, row: dict[bytes, bytes]) -> Comment:
         decided_at=float(value["decided_at"]) if value.get("decided_at") else None,
         reason=field_text("reason"),
         email_digest=field_text("email_digest") or "",
+        held_reason=field_text("held_reason") or "",
     )
