@@ -23,8 +23,9 @@ RULE_ACTIONS = ("hold", "reject")
 TRUST_TTL = 365 * 86400
 # Vote-integrity keys live a day past their hour: "recent" figures, bounded memory.
 INTEGRITY_TTL = 25 * 3600
-# The busiest-IP set of an hour is cut back to its top TOP_IPS_KEPT when it grows past twice that.
-TOP_IPS_KEPT = 100
+# The busiest-IP set of an hour is cut back to its top TOP_IPS_KEPT when it grows past twice that:
+# 120 members stay under zset-max-listpack-entries (128 by default), so the set stays compact.
+TOP_IPS_KEPT = 60
 
 
 def new_id() -> str:
