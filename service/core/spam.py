@@ -15,6 +15,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 
+from service import metrics
 from service.core import Client, Core
 from service.core.policy import ContentCheck
 from service.errors import CommentNotFound, InvalidInput, PollNotFound, SpamToolNotFound
@@ -211,7 +212,25 @@ def ask_content_check(check: ContentCheck, draft: Draft, client_ip: str) -> bool
     return answer == "true"
 
 
+def _tool(verdict: Verdict) -> str:
+    """The metrics label of the tool that decided (``yaynay_spam_tools_total{tool}``)."""
+    reason = verdict.held_reason
+    if reason.startswith("blocklist"):
+        return "blocklist"
+    return {"content check: spam": "content_check", "content check failed": "content_check_failed"}.get(
+        reason, reason or "trusted"
+    )
+
+
 def screen(core: Core, draft: Draft, client: Client) -> Verdict:
+    """The status a new comment is stored with (a spam tool's decision is counted in metrics)."""
+    verdict = _screen(core, draft, client)
+    if verdict.held_reason or verdict.status != core.policy.new_comment_status:
+        metrics.SPAM_TOOLS.labels(_tool(verdict)).inc()
+    return verdict
+
+
+def _screen(core: Core, draft: Draft, client: Client) -> Verdict:
     """The status a new comment is stored with: bans and the blocklist first, then the
     content check, then the surge hold, then trusted authors; else the moderation setting.
     One round trip to Redis (the lists are cached per process by version)."""
