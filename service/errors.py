@@ -55,6 +55,10 @@ class Conflict(YaynayError):
     """The request is well formed, but the state of what it names refuses it."""
 
 
+class NothingToBan(Conflict):
+    """A ban that names neither the IP nor the email, or the email of a comment sent without one."""
+
+
 class PollClosed(Conflict):
     def __init__(self, poll_id: str):
         super().__init__(f"Poll {poll_id!r} is closed.")

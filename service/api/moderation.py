@@ -168,7 +168,7 @@ class Bans(MethodView):
         blp,
         201,
         BanSchema(),
-        alternatives={404: "No comment with that id.", 422: "Neither ip nor email, or no email to ban."},
+        alternatives={404: "No comment with that id.", 409: "Nothing to ban: neither ip nor email, or no email."},
     )
     @takes(blp, BanCreateSchema())
     def post(self, new: dict[str, Any]) -> tuple[dict[str, Any], int]:

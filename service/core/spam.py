@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from service import metrics
 from service.core import Client, Core
 from service.core.policy import ContentCheck
-from service.errors import CommentNotFound, InvalidInput, PollNotFound, SpamToolNotFound
+from service.errors import CommentNotFound, InvalidInput, NothingToBan, PollNotFound, SpamToolNotFound
 from service.identity import email_digest
 from service.store.spam import RULE_ACTIONS, RULE_KINDS, Ban, Integrity, Rule, SpamState, new_id
 
@@ -112,15 +112,15 @@ def remove_rule(core: Core, rule_id: str) -> None:
 
 def ban_from_comment(core: Core, comment_id: str, *, ip: bool, email: bool, duration: int, moderator: str = "") -> Ban:
     """Ban the IP digest and/or the email digest a comment was sent with, for ``duration``
-    seconds. Raises CommentNotFound, or InvalidInput when neither is asked for or the
+    seconds. Raises CommentNotFound, or NothingToBan when neither is asked for or the
     comment has no email to ban."""
-    if not ip and not email:
-        raise InvalidInput("Ban the IP, the email or both.", fields={"ip": ["Set ip or email to true."]})
     comment = core.store.comments.get(comment_id)
     if comment is None:
         raise CommentNotFound(comment_id)
+    if not ip and not email:
+        raise NothingToBan("Nothing to ban: set ip, email or both to true.")
     if email and not comment.email_digest:
-        raise InvalidInput("That comment was sent without an email.", fields={"email": ["No email to ban."]})
+        raise NothingToBan("Nothing to ban: that comment was sent without an email.")
     now = core.now()
     ban = Ban(
         new_id(),

@@ -113,8 +113,9 @@ def test_an_ip_ban_is_revocable(client, admin):
 
 def test_a_ban_names_what_it_bans(client, admin):
     first = submitted(client)
-    assert client.post(BANS, json={"comment_id": first["id"]}, headers=admin).status_code == 422
-    assert client.post(BANS, json={"comment_id": first["id"], "email": True}, headers=admin).status_code == 422
+    assert client.post(BANS, json={"comment_id": first["id"]}, headers=admin).status_code == 409
+    assert client.post(BANS, json={"comment_id": first["id"], "email": True}, headers=admin).status_code == 409
+    assert client.post(BANS, json={"comment_id": first["id"], "ip": "yes"}, headers=admin).status_code == 422
     missing = client.post(BANS, json={"comment_id": "mini-backpacks.aaaaaaaa", "ip": True}, headers=admin)
     assert missing.status_code == 404
 
