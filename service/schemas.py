@@ -727,7 +727,10 @@ class RuleCreateSchema(StrictSchema):
     kind = fields.String(required=True, validate=validate.OneOf(RULE_KINDS))
     value = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=200),
+        validate=[
+            validate.Length(min=1, max=200),
+            Pattern(r"^[\s\S]*[^\x00-\x20\x7f]", error="Give a word, domain, email or IP digest."),
+        ],
         metadata={
             "description": "A word or phrase (whole words, any case), a link domain (and its subdomains), "
             "an email address (kept only as its keyed digest) or an IP digest as the queue shows it."

@@ -91,9 +91,10 @@ def _normalised(kind: str, value: str, secret_key: str) -> str:
 def add_rule(core: Core, kind: str, value: str, action: str, *, moderator: str = "") -> Rule:
     """Add a blocklist rule (an email is kept only as its keyed digest); every worker applies
     it from its next comment on. Raises InvalidInput for an empty value."""
-    normalised = _normalised(kind, value, core.secret_key)
-    if not normalised:
+    if not any(character > " " and character != "\x7f" for character in value):
         raise InvalidInput("The value is empty.", fields={"value": ["Give a word, domain, email or IP digest."]})
+    # Python calls more characters space than the schema's pattern does: never store nothing.
+    normalised = _normalised(kind, value, core.secret_key) or value
     rule = Rule(new_id(), kind, normalised, action, core.now(), moderator)
     core.store.spam.add_rule(rule)
     return rule

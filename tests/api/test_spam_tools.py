@@ -270,3 +270,10 @@ def test_vote_integrity_shows_a_brigade(settings, redis_client, clock, admin):
         assert "198.51.100.7" not in busiest[0]["ip_hash"]
         assert client.get("/api/v1/moderation/polls/no-such-poll/integrity", headers=admin).status_code == 404
         assert client.get("/api/v1/moderation/polls/mini-backpacks/integrity").status_code == 401
+
+
+def test_a_rule_needs_a_visible_value(client, admin):
+    blank = client.post(BLOCKLIST, json={"kind": "word", "value": " \t"}, headers=admin)
+    assert blank.status_code == 422 and "value" in blank.json["errors"]["json"]
+    odd = client.post(BLOCKLIST, json={"kind": "ip", "value": "\u3000"}, headers=admin)
+    assert odd.status_code == 201 and odd.json["value"]
