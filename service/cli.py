@@ -23,7 +23,20 @@ from typing import Any
 import click
 from marshmallow import ValidationError
 
-from service.core import Core, archive, audit, events, imports, mail, polls, privacy, store_problem, threads, tokens
+from service.core import (
+    Core,
+    archive,
+    audit,
+    events,
+    imports,
+    mail,
+    polls,
+    privacy,
+    spam,
+    store_problem,
+    threads,
+    tokens,
+)
 from service.core.demo import ensure_demo_poll
 from service.errors import YaynayError
 from service.schemas import (
@@ -633,6 +646,46 @@ def notify_list() -> None:
     with command_core() as core:
         for address in mail.subscribers(core):
             click.echo(address)
+
+
+@main.group()
+def blocklist() -> None:
+    """Words, link domains, emails and IP digests whose comments are held or rejected."""
+
+
+@blocklist.command("add")
+@click.argument("kind", type=click.Choice(spam.RULE_KINDS))
+@click.argument("value")
+@click.option("--action", type=click.Choice(spam.RULE_ACTIONS), default="hold", show_default=True)
+def blocklist_add(kind: str, value: str, action: str) -> None:
+    """Hold or reject comments matching VALUE (an email is stored only as its digest)."""
+    with command_core() as core:
+        try:
+            rule = spam.add_rule(core, kind, value, action, moderator="cli")
+        except YaynayError as refusal:
+            raise click.BadParameter(refusal.message, param_hint="VALUE") from refusal
+    click.echo(f"{rule.id}\t{rule.kind}\t{rule.value}\t{rule.action}")
+
+
+@blocklist.command("list")
+def blocklist_list() -> None:
+    """List the rules: id, kind, value (an email's digest), action, when and by whom."""
+    with command_core() as core:
+        rules = spam.list_rules(core)
+    for rule in rules:
+        click.echo(f"{rule.id}\t{rule.kind}\t{rule.value}\t{rule.action}\t{_when(rule.created_at)}\t{rule.created_by}")
+
+
+@blocklist.command("remove")
+@click.argument("rule_id")
+def blocklist_remove(rule_id: str) -> None:
+    """Delete the rule RULE_ID."""
+    with command_core() as core:
+        try:
+            spam.remove_rule(core, rule_id)
+        except YaynayError as refusal:
+            raise click.ClickException(refusal.message) from refusal
+    click.echo(f"removed {rule_id}")
 
 
 if __name__ == "__main__":

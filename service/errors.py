@@ -52,8 +52,20 @@ class WebhookNotFound(NotFound):
         self.endpoint_id = endpoint_id
 
 
+class SpamToolNotFound(NotFound):
+    """No blocklist rule or ban with that id."""
+
+    def __init__(self, what: str, item_id: str):
+        super().__init__(f"No {what} with id {item_id!r}.")
+        self.item_id = item_id
+
+
 class Conflict(YaynayError):
     """The request is well formed, but the state of what it names refuses it."""
+
+
+class NothingToBan(Conflict):
+    """A ban that names neither the IP nor the email, or the email of a comment sent without one."""
 
 
 class PollClosed(Conflict):

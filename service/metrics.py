@@ -38,8 +38,15 @@ VOTES = Counter("yaynay_votes", "Votes by outcome: cast (new), changed, repeated
 VOTES_REFUSED = Counter("yaynay_votes_refused", "Votes refused, by reason (the refusal's name).", ["reason"])
 COMMENTS = Counter(
     "yaynay_comments",
-    "Comments submitted, by outcome: pending, approved, repeated (a retry), dropped (honeypot), or the refusal's name.",
+    "Comments submitted, by outcome: pending, approved, rejected or spam (the spam tools), repeated (a retry),"
+    " dropped (honeypot), or the refusal's name.",
     ["outcome"],
+)
+SPAM_TOOLS = Counter(
+    "yaynay_spam_tools",
+    "New comments a spam tool decided, by tool: banned, blocklist, content_check, content_check_failed, surge,"
+    " trusted.",
+    ["tool"],
 )
 RATE_LIMITED = Counter("yaynay_rate_limited", "Requests refused with 429, by the limit that refused them.", ["limit"])
 UNAVAILABLE = Counter("yaynay_unavailable", "Requests answered 503 because Redis was unavailable.")

@@ -19,6 +19,7 @@ from service.core.events import Attempt, Endpoint
 from service.core.moderation import Decision, LogEntry
 from service.core.policy import CommentLengths
 from service.core.polls import Poll
+from service.core.spam import RULE_ACTIONS, RULE_KINDS, Ban, IntegrityReport, Rule
 from service.core.threads import Context, ThreadSummary
 from service.core.tokens import ROLES, TOKEN_NAME, TokenHolder
 from service.store.comments import STATUSES
@@ -211,6 +212,7 @@ class HealthSchema(Schema):
 # -- comments ---------------------------------------------------------------------
 
 COMMENT_ID_PATTERN = r"^[a-z0-9-]{1,64}\.[a-z2-7]{8}$"
+SPAM_TOOL_ID_PATTERN = r"^[0-9a-f]{12}$"
 # An http(s) address of a host name (with a top-level domain) or localhost, as the document states it.
 WEBSITE_PATTERN = (
     r"^https?://(localhost|([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24})(:[0-9]{1,5})?(/"
@@ -484,6 +486,13 @@ class SignalsSchema(Schema):
     same_text_before = fields.Integer(metadata={"description": "Other submissions of the same text (30 days)."})
     recent_from_ip = fields.Integer(metadata={"description": "Submissions from the same hashed IP that hour."})
     surge = fields.Boolean(metadata={"description": "Submitted while comments site-wide exceeded the surge level."})
+    held_reason = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Why the spam tools held or rejected it: 'blocklist <kind>: <value>', 'banned', "
+            "'content check: spam', 'content check failed' or 'surge'; null when they did not."
+        },
+    )
 
 
 class ParentSchema(Schema):
@@ -816,6 +825,7 @@ def present_for_moderator(comment: Comment, context: Context | None = None) -> d
             "same_text_before": comment.same_text_count,
             "recent_from_ip": comment.recent_from_ip,
             "surge": comment.surge,
+            "held_reason": comment.held_reason or None,
         },
         "decided_by": comment.decided_by,
         "decided_at": utc(comment.decided_at),
@@ -872,4 +882,114 @@ def present_attempt(attempt: Attempt) -> dict[str, Any]:
         "status_code": attempt.status_code,
         "latency_ms": attempt.latency_ms,
         "error": attempt.error,
+    }
+
+
+# -- spam tools and vote integrity -----------------------------------------------------
+
+
+class RuleCreateSchema(StrictSchema):
+    kind = fields.String(required=True, validate=validate.OneOf(RULE_KINDS))
+    value = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=200),
+            Pattern(r"^[\s\S]*[^\x00-\x20\x7f]", error="Give a word, domain, email or IP digest."),
+        ],
+        metadata={
+            "description": "A word or phrase (whole words, any case), a link domain (and its subdomains), "
+            "an email address (kept only as its keyed digest) or an IP digest as the queue shows it."
+        },
+    )
+    action = fields.String(load_default="hold", validate=validate.OneOf(RULE_ACTIONS))
+
+
+class RuleSchema(Schema):
+    id = fields.String()
+    kind = fields.String(metadata={"enum": list(RULE_KINDS)})
+    value = fields.String(metadata={"description": "As matched: lower case; for an email, its digest."})
+    action = fields.String(metadata={"enum": list(RULE_ACTIONS)})
+    created_at = fields.DateTime()
+    created_by = fields.String()
+
+
+class RuleListSchema(Schema):
+    rules = fields.List(fields.Nested(RuleSchema))
+
+
+class BanCreateSchema(StrictSchema):
+    comment_id = fields.String(required=True, validate=Pattern(COMMENT_ID_PATTERN, error="Not a comment id."))
+    ip = StrictBoolean(load_default=False, metadata={"description": "Ban the comment's IP digest."})
+    email = StrictBoolean(load_default=False, metadata={"description": "Ban the comment's email digest."})
+    duration = fields.Integer(
+        load_default=86400,
+        validate=validate.Range(min=60, max=10 * 365 * 86400),
+        metadata={"description": "Seconds the ban lasts."},
+    )
+
+
+class BanSchema(Schema):
+    id = fields.String()
+    comment_id = fields.String()
+    ip_hash = fields.String(allow_none=True)
+    email_digest = fields.String(allow_none=True)
+    until = fields.DateTime()
+    created_at = fields.DateTime()
+    created_by = fields.String()
+
+
+class BanListSchema(Schema):
+    bans = fields.List(fields.Nested(BanSchema))
+
+
+class MinuteCountSchema(Schema):
+    minute = fields.DateTime()
+    votes = fields.Integer(metadata={"description": "New votes and changes that minute."})
+
+
+class IpCountSchema(Schema):
+    ip_hash = fields.String()
+    count = fields.Integer(metadata={"description": "Votes, changes and refused new voters from it."})
+
+
+class IntegritySchema(Schema):
+    poll = fields.String()
+    since = fields.DateTime(metadata={"description": "Start of the previous UTC hour: the totals count from here."})
+    votes_per_minute = fields.List(fields.Nested(MinuteCountSchema), metadata={"description": "The last 60 minutes."})
+    new_voters = fields.Integer()
+    refused_new_voters = fields.Integer(metadata={"description": "New voters refused by the per-IP daily ceiling."})
+    refused_share = fields.Float(metadata={"description": "refused / (new + refused), 0 to 1."})
+    changes = fields.Integer(metadata={"description": "Votes moved from one side to the other."})
+    busiest_ips = fields.List(fields.Nested(IpCountSchema), metadata={"description": "Top 10, counts only."})
+
+
+def present_rule(rule: Rule) -> dict[str, Any]:
+    """A blocklist rule as RuleSchema dumps it."""
+    return {**rule.__dict__, "created_at": utc(rule.created_at)}
+
+
+def present_ban(ban: Ban) -> dict[str, Any]:
+    """A ban as BanSchema dumps it."""
+    return {
+        "id": ban.id,
+        "comment_id": ban.comment_id,
+        "ip_hash": ban.ip_digest,
+        "email_digest": ban.email_digest,
+        "until": utc(ban.until),
+        "created_at": utc(ban.created_at),
+        "created_by": ban.created_by,
+    }
+
+
+def present_integrity(poll_id: str, report: IntegrityReport) -> dict[str, Any]:
+    """A poll's vote-integrity report as IntegritySchema dumps it."""
+    return {
+        "poll": poll_id,
+        "since": utc(report.since),
+        "votes_per_minute": [{"minute": utc(minute), "votes": votes} for minute, votes in report.votes_by_minute],
+        "new_voters": report.new_voters,
+        "refused_new_voters": report.refused_new_voters,
+        "refused_share": report.refused_share,
+        "changes": report.changes,
+        "busiest_ips": [{"ip_hash": ip, "count": count} for ip, count in report.busiest_ips],
     }

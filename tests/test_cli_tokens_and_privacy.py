@@ -352,3 +352,17 @@ def test_token_names_that_sign_yaynays_own_log_lines_are_reserved(yaynay, name):
     result = yaynay("token", "create", "--name", name)
     assert result.returncode == 2
     assert "choose another" in result.stderr
+
+
+def test_blocklist_rules_are_added_listed_and_removed_from_the_command_line(yaynay):
+    added = yaynay("blocklist", "add", "email", "Spammer@Example.com", "--action", "reject")
+    assert added.returncode == 0, added.stderr
+    rule_id, kind, value, action = added.stdout.split()
+    assert (kind, action) == ("email", "reject") and "spammer" not in value
+    listed = yaynay("blocklist", "list")
+    assert listed.stdout.split("\t")[0] == rule_id
+    assert yaynay("blocklist", "remove", rule_id).returncode == 0
+    assert yaynay("blocklist", "list").stdout == ""
+    missing = yaynay("blocklist", "remove", rule_id)
+    assert missing.returncode != 0 and "No blocklist rule" in missing.stderr
+    assert yaynay("blocklist", "add", "word", "   ").returncode != 0

@@ -10,6 +10,7 @@ from service.schemas import (
     COMMENT_ID_PATTERN,
     MESSAGE_ID_PATTERN,
     POLL_ID_PATTERN,
+    SPAM_TOOL_ID_PATTERN,
     TOKEN_NAME_PATTERN,
     WEBHOOK_ID_PATTERN,
 )
@@ -45,6 +46,12 @@ class MessageIdConverter(BaseConverter):
     regex = MESSAGE_ID_PATTERN.strip("^$")
 
 
+class SpamToolIdConverter(BaseConverter):
+    """Blocklist rule and ban ids: 12 hex digits."""
+
+    regex = SPAM_TOOL_ID_PATTERN.strip("^$")
+
+
 def init_app(app: Flask, api: Api) -> None:
     """Register the converters with Flask and document them in the OpenAPI document."""
     for name, converter, pattern in (
@@ -53,6 +60,7 @@ def init_app(app: Flask, api: Api) -> None:
         ("token_name", TokenNameConverter, TOKEN_NAME_PATTERN),
         ("webhook_id", WebhookIdConverter, WEBHOOK_ID_PATTERN),
         ("message_id", MessageIdConverter, MESSAGE_ID_PATTERN),
+        ("spam_tool_id", SpamToolIdConverter, SPAM_TOOL_ID_PATTERN),
     ):
         app.url_map.converters[name] = converter
         api.register_converter(converter, lambda _, pattern=pattern: {"type": "string", "pattern": pattern})

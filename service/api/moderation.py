@@ -10,23 +10,33 @@ from flask_smorest import Blueprint
 from service.api.context import caller, core
 from service.api.errors import refusal_body
 from service.api.io import answers, needs, takes
-from service.core import moderation, threads
+from service.core import moderation, spam, threads
 from service.core.moderation import DecisionOutcome, DecisionRequest
 from service.core.tokens import MODERATOR
 from service.schemas import (
     AdminPageQuerySchema,
+    BanCreateSchema,
+    BanListSchema,
+    BanSchema,
     BulkDecisionSchema,
     BulkResultSchema,
     DecisionResultSchema,
     DecisionSchema,
+    IntegritySchema,
     LogPageSchema,
     LogQuerySchema,
     QueuePageSchema,
     QueueQuerySchema,
+    RuleCreateSchema,
+    RuleListSchema,
+    RuleSchema,
     ThreadPageSchema,
+    present_ban,
     present_decision,
     present_for_moderator,
+    present_integrity,
     present_log_entry,
+    present_rule,
     present_thread,
 )
 
@@ -115,3 +125,81 @@ class Threads(MethodView):
             "next_cursor": page.next_cursor,
             "total": page.total,
         }
+
+
+@blp.route("/blocklist")
+class Blocklist(MethodView):
+    @needs(blp, MODERATOR)
+    @answers(blp, 200, RuleListSchema())
+    def get(self) -> dict[str, Any]:
+        """Every blocklist rule, oldest first."""
+        return {"rules": [present_rule(rule) for rule in spam.list_rules(core())]}
+
+    @needs(blp, MODERATOR)
+    @answers(blp, 201, RuleSchema(), alternatives={422: "Bad kind, action or value; errors name it."})
+    @takes(blp, RuleCreateSchema())
+    def post(self, new: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        """Hold or reject comments holding a word or phrase, linking a domain, or sent from an
+        email or an IP digest. The reader of a rejected comment is answered as if it were held."""
+        rule = spam.add_rule(core(), new["kind"], new["value"], new["action"], moderator=caller().name)
+        return present_rule(rule), 201
+
+
+@blp.route("/blocklist/<spam_tool_id:rule_id>")
+class BlocklistRule(MethodView):
+    @needs(blp, MODERATOR)
+    @answers(blp, 204, description="Deleted.", alternatives={404: "No rule with that id."})
+    def delete(self, rule_id: str) -> tuple[None, int]:
+        """Delete a blocklist rule."""
+        spam.remove_rule(core(), rule_id)
+        return None, 204
+
+
+@blp.route("/bans")
+class Bans(MethodView):
+    @needs(blp, MODERATOR)
+    @answers(blp, 200, BanListSchema())
+    def get(self) -> dict[str, Any]:
+        """Bans in force, oldest first."""
+        return {"bans": [present_ban(ban) for ban in spam.list_bans(core())]}
+
+    @needs(blp, MODERATOR)
+    @answers(
+        blp,
+        201,
+        BanSchema(),
+        alternatives={404: "No comment with that id.", 409: "Nothing to ban: neither ip nor email, or no email."},
+    )
+    @takes(blp, BanCreateSchema())
+    def post(self, new: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        """Ban a queue item's IP digest and/or email digest for ``duration`` seconds: their
+        comments are stored as rejected and answered as if held, never refused outright."""
+        ban = spam.ban_from_comment(
+            core(),
+            new["comment_id"],
+            ip=new["ip"],
+            email=new["email"],
+            duration=new["duration"],
+            moderator=caller().name,
+        )
+        return present_ban(ban), 201
+
+
+@blp.route("/bans/<spam_tool_id:ban_id>")
+class BanItem(MethodView):
+    @needs(blp, MODERATOR)
+    @answers(blp, 204, description="Lifted.", alternatives={404: "No ban with that id."})
+    def delete(self, ban_id: str) -> tuple[None, int]:
+        """Lift a ban now."""
+        spam.lift_ban(core(), ban_id)
+        return None, 204
+
+
+@blp.route("/polls/<resource_id:poll_id>/integrity")
+class PollIntegrity(MethodView):
+    @needs(blp, MODERATOR)
+    @answers(blp, 200, IntegritySchema(), alternatives={404: "No poll with that id."})
+    def get(self, poll_id: str) -> dict[str, Any]:
+        """Whether a brigade is at work: votes a minute, new voters refused by the per-IP
+        ceiling and their share, vote changes, and the busiest IP digests (counts only)."""
+        return present_integrity(poll_id, spam.integrity(core(), poll_id))

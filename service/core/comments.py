@@ -12,6 +12,7 @@ from service import metrics
 from service.core import Client, Core, events
 from service.core.moderation import DecisionRequest, decide
 from service.core.polls import count_refusal
+from service.core.spam import Draft, screen
 from service.errors import CommentNotFound, EditRefused, YaynayError
 from service.identity import edit_digest, email_digest, idempotency_digest, ip_digest, text_digest, voter_digest
 from service.store.comments import Comment, Edited, NewComment, Page, Submission
@@ -64,27 +65,35 @@ def count_links(body: str) -> int:
 def submit_comment(
     core: Core, thread_id: str, draft: CommentDraft, client: Client, idempotency_key: str | None = None
 ) -> Submission:
-    """Store a reader's comment, pending or published as the moderation setting says.
+    """Store a reader's comment, pending or published as the moderation setting and the spam
+    tools say (``core.spam.screen``); a rejected or spam one is answered as pending.
 
-    A retry (same Idempotency-Key, or the same text from the same client within the
-    duplicate window) answers with the comment first stored. A filled honeypot is
-    answered as if stored, with an id of the same form, and dropped. Raises
+    A new comment's answer carries its ``edit_token``, shown this once. A retry (same
+    Idempotency-Key, or the same text from the same client within the duplicate window)
+    answers with the comment first stored, and no edit token. A filled honeypot is
+    answered as if stored, with an id and a token of the same form, and dropped. Raises
     RateLimited, ThreadLimitReached or InvalidParent.
-
-    A new comment's answer carries its edit token, handed out this once: a retry answers
-    without one (its holder has it already), so a replayed request never yields a token.
     """
     policy = core.policy
-    status = policy.new_comment_status
     edit_token = secrets.token_urlsafe(24)
     if draft.honeypot:
         metrics.COMMENTS.labels("dropped").inc()
         return Submission(
-            id=comment_id(thread_id, new_comment_key()), status=status, created=False, edit_token=edit_token
+            id=comment_id(thread_id, new_comment_key()),
+            status=policy.new_comment_status,
+            created=False,
+            edit_token=edit_token,
         )
     secret = core.secret_key
     ip = ip_digest(secret, client.ip)
     idempotency_key = (idempotency_key or "")[:IDEMPOTENCY_KEY_MAX]
+    author_email = email_digest(secret, draft.email) if draft.email else None
+    user_agent = client.user_agent[:USER_AGENT_MAX]
+    verdict = screen(
+        core,
+        Draft(draft.author, draft.body, draft.website, draft.email, author_email, ip, user_agent, draft.page_url),
+        client,
+    )
     comment = NewComment(
         author=draft.author,
         body=draft.body,
@@ -93,16 +102,17 @@ def submit_comment(
         parent_id=draft.parent_id,
         voter=voter_digest(secret, thread_id, draft.voter) if draft.voter else None,
         ip_digest=ip,
-        user_agent=client.user_agent[:USER_AGENT_MAX],
+        user_agent=user_agent,
         text_digest=text_digest(secret, draft.body),
-        email_digest=email_digest(secret, draft.email) if draft.email else None,
+        email_digest=author_email,
         idempotency_digest=idempotency_digest(secret, ip, idempotency_key) if idempotency_key else None,
         links=count_links(draft.body),
         edit_digest=edit_digest(secret, edit_token),
+        held_reason=verdict.held_reason,
     )
     try:
         submission = core.store.comments.submit(
-            thread_id, comment, status=status, now=core.now(), limits=policy.comment_limits
+            thread_id, comment, status=verdict.status, now=core.now(), limits=policy.comment_limits
         )
     except YaynayError as refusal:
         count_refusal(metrics.COMMENTS, refusal)
@@ -112,6 +122,9 @@ def submit_comment(
         core.store.comments.remember_page(thread_id, draft.page_url)
     if submission.created:
         events.comment_submitted(core, _event_data(thread_id, submission, draft, comment))
+    if submission.status not in ("pending", "approved"):
+        # Never tell a spammer: a rejected or spam comment is answered as held.
+        submission = replace(submission, status="pending")
     return replace(submission, edit_token=edit_token) if submission.created else submission
 
 

@@ -33,6 +33,16 @@ class Notifying:
 
 
 @dataclass(frozen=True)
+class ContentCheck:
+    """Where and how to ask an Akismet-compatible service about a comment."""
+
+    key: str
+    endpoint: str
+    blog: str
+    timeout: float
+
+
+@dataclass(frozen=True)
 class Policy:
     """Every limit, window and ceiling the use cases apply, parsed from the settings once."""
 
@@ -52,6 +62,10 @@ class Policy:
     # Seconds after posting during which a reader may edit their own comment.
     edit_window: int = 900
     notifying: Notifying = Notifying()
+    # Approved comments in a row that make an email trusted (0: off).
+    trusted_after_approved: int = 0
+    # The Akismet-compatible content check: key ("" turns it off), endpoint, blog, timeout.
+    content_check: ContentCheck | None = None
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Policy:
@@ -81,4 +95,13 @@ class Policy:
                 smtp_from=settings["SMTP_FROM"],
                 public_url=str(settings["PUBLIC_URL"]).rstrip("/"),
             ),
+            trusted_after_approved=settings["TRUSTED_AFTER_APPROVED"],
+            content_check=ContentCheck(
+                settings["AKISMET_KEY"],
+                settings["AKISMET_ENDPOINT"].rstrip("/"),
+                settings["AKISMET_BLOG"],
+                settings["AKISMET_TIMEOUT"],
+            )
+            if settings["AKISMET_KEY"]
+            else None,
         )

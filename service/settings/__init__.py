@@ -345,7 +345,26 @@ SETTINGS: tuple[Setting, ...] = (
         "PENDING_SURGE_PER_HOUR",
         INTEGER,
         100,
-        "Comments submitted site-wide in an hour above which moderators see a surge flag.",
+        "Comments submitted site-wide in an hour above which new comments are held for a moderator,"
+        " even with MODERATION off, until the next hour.",
+    ),
+    Setting(
+        "TRUSTED_AFTER_APPROVED",
+        INTEGER,
+        0,
+        "Approved comments in a row after which an email's comments are published without waiting"
+        " (0: off); a rejection starts the count again.",
+    ),
+    Setting("AKISMET_KEY", STRING, "", "Akismet (or compatible) API key; empty: no content check.", secret=True),
+    Setting(
+        "AKISMET_ENDPOINT", STRING, "https://rest.akismet.com", "Base URL of the Akismet-compatible content check."
+    ),
+    Setting("AKISMET_BLOG", STRING, "", "The site URL sent to the content check as ``blog``."),
+    Setting(
+        "AKISMET_TIMEOUT",
+        NUMBER,
+        2.0,
+        "Seconds to wait for the content check; past it the comment is held with the reason.",
     ),
     Setting("MAX_THREADS", INTEGER, 100000, "Most comment threads."),
     Setting(

@@ -111,6 +111,7 @@
     if (s.same_text_before > 0) badges.push("same text ×" + s.same_text_before);
     if (s.recent_from_ip > 1) badges.push(s.recent_from_ip + " from this IP this hour"); // the count includes this one
     if (s.surge) badges.push("surge");
+    if (s.held_reason) badges.push("held: " + s.held_reason); // the spam tool that held or rejected it
     if (!badges.length) return [];
     const list = el("ul", "signals", null, {"aria-label": "Signals"});
     badges.forEach((text) => list.append(el("li", "badge", text)));

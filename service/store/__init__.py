@@ -14,6 +14,7 @@ from service.store.keys import Keys
 from service.store.moderation import ModerationStore
 from service.store.polls import PollStore
 from service.store.scripts import Scripts
+from service.store.spam import SpamStore
 from service.store.tokens import TokenStore
 from service.store.webhooks import WebhookStore
 
@@ -34,6 +35,7 @@ class Store:
         self.archive = ArchiveStore(redis, self.keys, self.scripts, self.comments)
         self.webhooks = WebhookStore(redis, self.keys)
         self.jobs = Jobs(redis)
+        self.spam = SpamStore(redis, self.keys)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Store:

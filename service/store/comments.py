@@ -68,6 +68,7 @@ class Comment:
     email_digest: str = ""
     edited_at: float | None = None
     edit_digest: str = ""
+    held_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ class NewComment:
     links: int
     # Keyed hash of the edit token handed to the reader; "" when none was handed out.
     edit_digest: str = ""
+    # Why the spam tools held or rejected it ('' when they did not).
+    held_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -173,7 +176,7 @@ class CommentStore:
     def submit(
         self, thread_id: str, comment: NewComment, *, status: str, now: float, limits: CommentLimits
     ) -> Submission:
-        """Store a reader's comment with ``status`` (pending or approved), unless it repeats one.
+        """Store a reader's comment with ``status`` (pending, approved, rejected or spam), unless it repeats one.
 
         A repeat (same Idempotency-Key, or the same text from the same client within the
         duplicate window) answers with the stored comment, creates nothing and uses none of
@@ -308,6 +311,8 @@ class CommentStore:
             "links": comment.links,
             "edit_digest": comment.edit_digest,
         }
+        if comment.held_reason:
+            fields["held_reason"] = comment.held_reason
         return [item for pair in fields.items() for item in pair]
 
     @translate_errors
@@ -686,4 +691,5 @@ def _comment(thread_id: str, key: str, row: dict[bytes, bytes]) -> Comment:
         email_digest=field_text("email_digest") or "",
         edited_at=float(value["edited_at"]) if value.get("edited_at") else None,
         edit_digest=field_text("edit_digest") or "",
+        held_reason=field_text("held_reason") or "",
     )

@@ -18,6 +18,7 @@ from service.store.cache import ReadCache
 from service.store.connection import translate_errors
 from service.store.keys import VOTER_BUCKETS, Keys
 from service.store.scripts import Scripts
+from service.store.spam import INTEGRITY_TTL, TOP_IPS_KEPT
 
 CHOICES = ("yay", "nay")
 DAY = 86400
@@ -216,6 +217,8 @@ class PollStore:
             bucket_key,
             self.keys.vote_rate(poll_id, ip, window_start),
             self.keys.new_voters(poll_id, ip, day),
+            self.keys.vote_integrity(poll_id, int(now // 3600)),
+            self.keys.vote_ips(poll_id, int(now // 3600)),
         ]
         args: list[Any] = [
             field,
@@ -230,6 +233,10 @@ class PollStore:
             self.keys.change_channel(),
             poll_id,
             NEW_VOTER_COUNTER_TTL,
+            ip,
+            int(now // 60),
+            INTEGRITY_TTL,
+            TOP_IPS_KEPT,
         ]
         reply = self.scripts.cast_vote(keys=keys, args=args)
         if reply[0] == b"not_found" and auto_create_up_to:

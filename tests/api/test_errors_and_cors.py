@@ -123,7 +123,7 @@ def test_the_openapi_document_covers_every_endpoint(client, app):
     for rule in app.url_map.iter_rules():
         if not (rule.rule.startswith("/api/") or rule.rule in ("/healthz", "/readyz")):
             continue  # HTML pages and static files are not part of the API
-        path = re.sub(r"<[a-z_]+:", "{", rule.rule).replace(">", "}")  # every converter
+        path = re.sub(r"<\w+:(\w+)>", r"{\1}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             served.add((path, method))
     assert served <= documented, served - documented

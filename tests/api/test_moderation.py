@@ -37,7 +37,13 @@ def test_the_queue_shows_moderators_everything_they_need(client, admin, clock):
     assert entry["user_agent"] == "Mozilla/5.0 (test)"
     assert entry["ip_hash"] and "203.0.113.7" not in entry["ip_hash"]
     assert entry["submitted_at"].startswith("2026-11-26T00:00:10")
-    assert entry["signals"] == {"links": 2, "same_text_before": 0, "recent_from_ip": 1, "surge": False}
+    assert entry["signals"] == {
+        "links": 2,
+        "same_text_before": 0,
+        "recent_from_ip": 1,
+        "surge": False,
+        "held_reason": None,
+    }
 
 
 def test_signals_count_the_same_text_and_the_same_ip(client, admin, clock):

@@ -42,3 +42,20 @@ def test_a_moderator_signs_in_and_approves_a_comment(live_server, new_page):
 
     published = new_page(f"{live_server}/embed/mini-backpacks")
     assert published.locator("ol.comments li .body").all_inner_texts() == ["Love them <b>so</b> much"]
+
+
+def test_the_queue_shows_why_a_spam_tool_held_a_comment(live_server, new_page):
+    request = urllib.request.Request(
+        f"{live_server}/api/v1/moderation/blocklist",
+        method="POST",
+        data=json.dumps({"kind": "word", "value": "cheap watches"}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+    urllib.request.urlopen(request, timeout=5).close()
+    held = submit(live_server, "Eve", "Cheap watches here")
+    page = new_page(f"{live_server}/moderate")
+    page.locator("#token").fill(ADMIN_TOKEN)
+    page.locator("#sign-in").click()
+    badges = page.locator(f'article[data-comment-id="{held}"] ul.signals li')
+    badges.first.wait_for()
+    assert "held: blocklist word: cheap watches" in badges.all_inner_texts()

@@ -10,6 +10,12 @@
 -- ARGV[9] 1 to create the poll when missing (already admitted by the registry)
 -- ARGV[10] the channel tally changes are published on   ARGV[11] the poll id
 -- ARGV[12] seconds a new-voter counter lives (its day, and slack for clocks)
+-- KEYS[5] the poll's vote-integrity hash of the hour   KEYS[6] its busiest-IP set of the hour
+-- ARGV[13] the client's IP digest   ARGV[14] the minute (epoch minutes)
+-- ARGV[15] seconds the integrity keys live   ARGV[16] busiest IPs kept when the set is cut
+--
+-- New votes, changes and new voters refused by the per-IP ceiling are counted in the
+-- integrity keys here, so the figures cost no round trip of their own.
 --
 -- A change bumps the poll's tally version and publishes "<poll id> <version> <yay> <nay>".
 --
@@ -18,6 +24,20 @@
 --      or {'rate_limited', retry_after} | {'too_many_voters', retry_after}
 local poll, bucket, rate_key, new_voters_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local field, choice, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+
+local function witness(counter)
+  local integrity, ips, ttl, kept = KEYS[5], KEYS[6], tonumber(ARGV[15]), tonumber(ARGV[16])
+  if counter ~= 'refused' then
+    redis.call('HINCRBY', integrity, 'm' .. ARGV[14], 1)
+  end
+  redis.call('HINCRBY', integrity, counter, 1)
+  redis.call('EXPIRE', integrity, ttl)
+  redis.call('ZINCRBY', ips, 1, ARGV[13])
+  if redis.call('ZCARD', ips) > 2 * kept then
+    redis.call('ZREMRANGEBYRANK', ips, 0, -(kept + 1))
+  end
+  redis.call('EXPIRE', ips, ttl)
+end
 
 if redis.call('EXISTS', poll) == 0 then
   if ARGV[9] ~= '1' then
@@ -48,15 +68,18 @@ end
 if previous == 0 then
   local brought = tonumber(redis.call('GET', new_voters_key) or '0')
   if brought >= tonumber(ARGV[7]) then
+    witness('refused')
     return {'too_many_voters', tonumber(ARGV[8])}
   end
   if redis.call('INCR', new_voters_key) == 1 then
     redis.call('EXPIRE', new_voters_key, tonumber(ARGV[12]))
   end
+  witness('new')
 elseif settings[2] == '0' then
   return {'change_not_allowed', previous}
 else
   redis.call('HINCRBY', poll, names[previous], -1)
+  witness('changes')
 end
 
 redis.call('HSET', bucket, field, choice)

@@ -1,0 +1,212 @@
+"""Moderators' spam tools in Redis: blocklist rules, bans, trusted authors' counts, and the
+per-poll vote-integrity figures (written by ``cast_vote.lua``, read here).
+
+The blocklist and the bans are small, change rarely and are read on every comment post,
+so each process keeps them in memory with the version it loaded; a post asks Redis for
+the version (in the same round trip as the surge and trust counters) and reloads both
+lists only when a moderator changed one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from service.store.connection import translate_errors
+from service.store.keys import Keys
+
+RULE_KINDS = ("word", "domain", "email", "ip")
+RULE_ACTIONS = ("hold", "reject")
+# A trusted author's count of approvals in a row is forgotten after a year without comments.
+TRUST_TTL = 365 * 86400
+# Vote-integrity keys live a day past their hour: "recent" figures, bounded memory.
+INTEGRITY_TTL = 25 * 3600
+# The busiest-IP set of an hour is cut back to its top TOP_IPS_KEPT when it grows past twice that:
+# 120 members stay under zset-max-listpack-entries (128 by default), so the set stays compact.
+TOP_IPS_KEPT = 60
+
+
+def new_id() -> str:
+    """A short random id for a rule or a ban."""
+    return os.urandom(6).hex()
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One blocklist entry: ``value`` is lower case; for ``email`` it is the address's keyed digest."""
+
+    id: str
+    kind: str
+    value: str
+    action: str
+    created_at: float
+    created_by: str = ""
+
+
+@dataclass(frozen=True)
+class Ban:
+    """A ban of an IP digest and/or an email digest until ``until`` (epoch seconds)."""
+
+    id: str
+    comment_id: str
+    ip_digest: str | None
+    email_digest: str | None
+    until: float
+    created_at: float
+    created_by: str = ""
+
+
+@dataclass(frozen=True)
+class SpamState:
+    """What a comment post needs to know, read in one round trip."""
+
+    rules: tuple[Rule, ...]
+    bans: tuple[Ban, ...]
+    submitted_this_hour: int
+    approved_in_a_row: int
+
+
+@dataclass(frozen=True)
+class Integrity:
+    """A poll's vote-integrity figures over the hours asked for."""
+
+    votes_by_minute: dict[int, int]
+    new_voters: int
+    refused_new_voters: int
+    changes: int
+    busiest_ips: list[tuple[str, int]] = field(default_factory=list)
+
+
+class SpamStore:
+    """Blocklist rules, bans, trust counts and vote-integrity figures."""
+
+    def __init__(self, redis: Any, keys: Keys):
+        self.redis = redis
+        self.keys = keys
+        self._loaded_version: bytes | None = None
+        self._rules: tuple[Rule, ...] = ()
+        self._bans: tuple[Ban, ...] = ()
+
+    # -- the hot path -------------------------------------------------------------------
+
+    @translate_errors
+    def state(self, *, hour: int, email_digest: str | None) -> SpamState:
+        """The rules and bans (reloaded only when their version moved), the site-wide
+        submissions of ``hour`` and the author's approvals in a row, in one round trip."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(self.keys.spam_version())
+            pipe.get(self.keys.surge(hour))
+            if email_digest:
+                pipe.get(self.keys.trust(email_digest))
+            version, this_hour, *trust = pipe.execute()
+        if version != self._loaded_version:
+            self._reload(version)
+        return SpamState(self._rules, self._bans, int(this_hour or 0), int((trust or [0])[0] or 0))
+
+    def _reload(self, version: bytes | None) -> None:
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.keys.blocklist())
+            pipe.hgetall(self.keys.bans())
+            rules, bans = pipe.execute()
+        self._rules = tuple(sorted((Rule(**json.loads(v)) for v in rules.values()), key=lambda r: r.created_at))
+        self._bans = tuple(sorted((Ban(**json.loads(v)) for v in bans.values()), key=lambda b: b.created_at))
+        self._loaded_version = version
+
+    # -- blocklist and bans -------------------------------------------------------------
+
+    def _put(self, hash_key: str, item_id: str, item: Rule | Ban) -> None:
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(hash_key, item_id, json.dumps(item.__dict__))
+            pipe.incr(self.keys.spam_version())
+            pipe.execute()
+
+    def _remove(self, hash_key: str, item_id: str) -> bool:
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(hash_key, item_id)
+            pipe.incr(self.keys.spam_version())
+            removed, _ = pipe.execute()
+        return bool(removed)
+
+    @translate_errors
+    def add_rule(self, rule: Rule) -> None:
+        """Store a blocklist rule; every process sees it at its next post."""
+        self._put(self.keys.blocklist(), rule.id, rule)
+
+    @translate_errors
+    def rules(self) -> list[Rule]:
+        """Every blocklist rule, oldest first."""
+        rows = self.redis.hgetall(self.keys.blocklist())
+        return sorted((Rule(**json.loads(v)) for v in rows.values()), key=lambda r: r.created_at)
+
+    @translate_errors
+    def remove_rule(self, rule_id: str) -> bool:
+        """Delete a rule; False when there was none with that id."""
+        return self._remove(self.keys.blocklist(), rule_id)
+
+    @translate_errors
+    def add_ban(self, ban: Ban) -> None:
+        """Store a ban; every process sees it at its next post."""
+        self._put(self.keys.bans(), ban.id, ban)
+
+    @translate_errors
+    def bans(self, now: float) -> list[Ban]:
+        """Bans still in force, oldest first; ended ones are dropped on the way."""
+        rows = self.redis.hgetall(self.keys.bans())
+        every = [Ban(**json.loads(v)) for v in rows.values()]
+        ended = [ban.id for ban in every if ban.until <= now]
+        if ended:
+            self.redis.hdel(self.keys.bans(), *ended)
+        return sorted((ban for ban in every if ban.until > now), key=lambda b: b.created_at)
+
+    @translate_errors
+    def remove_ban(self, ban_id: str) -> bool:
+        """Lift a ban; False when there was none with that id."""
+        return self._remove(self.keys.bans(), ban_id)
+
+    # -- trusted authors ----------------------------------------------------------------
+
+    @translate_errors
+    def record_decisions(self, outcomes: list[tuple[str, bool]]) -> None:
+        """Count each (email digest, approved) decision: an approval adds one to the author's
+        approvals in a row, anything else sets it back to zero."""
+        if not outcomes:
+            return
+        with self.redis.pipeline(transaction=False) as pipe:
+            for digest, approved in outcomes:
+                key = self.keys.trust(digest)
+                if approved:
+                    pipe.incr(key)
+                    pipe.expire(key, TRUST_TTL)
+                else:
+                    pipe.delete(key)
+            pipe.execute()
+
+    # -- vote integrity -----------------------------------------------------------------
+
+    @translate_errors
+    def integrity(self, poll_id: str, hours: list[int], top: int) -> Integrity | None:
+        """The poll's figures summed over ``hours`` (None when the poll does not exist)."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.exists(self.keys.poll(poll_id))
+            for hour in hours:
+                pipe.hgetall(self.keys.vote_integrity(poll_id, hour))
+                pipe.zrange(self.keys.vote_ips(poll_id, hour), 0, -1, withscores=True)
+            exists, *replies = pipe.execute()
+        if not exists:
+            return None
+        by_minute: dict[int, int] = {}
+        totals = {"new": 0, "refused": 0, "changes": 0}
+        ips: dict[str, int] = {}
+        for counters, ranked in zip(replies[::2], replies[1::2], strict=True):
+            for name, count in counters.items():
+                label = name.decode()
+                if label.startswith("m"):
+                    by_minute[int(label[1:])] = by_minute.get(int(label[1:]), 0) + int(count)
+                elif label in totals:
+                    totals[label] += int(count)
+            for member, score in ranked:
+                ips[member.decode()] = ips.get(member.decode(), 0) + int(score)
+        busiest = sorted(ips.items(), key=lambda item: (-item[1], item[0]))[:top]
+        return Integrity(by_minute, totals["new"], totals["refused"], totals["changes"], busiest)
