@@ -1,12 +1,19 @@
 """The console's spam and notification tools in a real browser: webhooks (secret shown once),
 the blocklist, bans made from a queue item, a poll's vote integrity and the moderators' mail."""
 
+import http.server
+import os
 import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_console import api, sign_in, submit
+from tests.conftest import LIVE_SECRET
 
 
 @pytest.fixture
@@ -65,6 +72,70 @@ def test_an_admin_adds_a_webhook_sees_its_secret_once_edits_disables_and_deletes
     row.locator('[data-confirm="yes"]').click()
     expect(row).to_have_count(0)
     assert api(live_server, "GET", "/webhooks")[1]["webhooks"] == []
+
+
+@pytest.fixture
+def failing_receiver():
+    """A webhook receiver that answers every POST with 500; yields its URL and the ids it got."""
+    received = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            self.rfile.read(int(self.headers["content-length"]))
+            received.append(self.headers["webhook-id"])
+            self.send_response(500)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    server.shutdown()
+    server.server_close()
+
+
+def run_worker(redis_url, tmp_path):
+    """``yaynay worker --burst`` on the live server's Redis: the jobs waiting now, then exit."""
+    env = dict(
+        os.environ,
+        YAYNAY_REDIS_URL=redis_url,
+        YAYNAY_SECRET_KEY=LIVE_SECRET,
+        YAYNAY_VAR_DIR=str(tmp_path / "worker"),
+        YAYNAY_WEBHOOK_ALLOW_PRIVATE="true",
+    )
+    executable = Path(sys.executable).parent / "yaynay"
+    done = subprocess.run([str(executable), "worker", "--burst"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_an_admin_sees_a_failing_webhooks_attempts_and_redelivers_one(
+    live_server, console, failing_receiver, redis_url, tmp_path
+):
+    url, received = failing_receiver
+    _, hook = api(live_server, "POST", "/webhooks", {"url": url, "events": ["poll.created"]})
+    api(live_server, "PUT", "/polls/crocs", {"question": "Crocs: YAY or NAY?"})
+    run_worker(redis_url, tmp_path)
+    assert len(received) == 1
+
+    page = console
+    page.locator('button[data-view="webhooks"]').click()
+    row = page.locator(f'tr[data-webhook-id="{hook["id"]}"]')
+    expect(row).to_contain_text("Failing since")
+    row.locator('[data-hook-action="deliveries"]').click()
+    expect(page.locator("#deliveries-heading")).to_have_text(f"Deliveries to {url}")
+    attempt = page.locator(f'#deliveries tr[data-delivery-id="{received[0]}"]')
+    expect(attempt.locator("td").nth(1)).to_have_text("poll.created")
+    expect(attempt.locator("td").nth(3)).to_have_text("500")
+    expect(attempt.locator("td").nth(4)).to_have_text(re.compile(r"^\d+ ms$"))
+    attempt.locator("button[data-redeliver]").click()
+    expect(page.locator("#status")).to_have_text(f"Queued {received[0]} again.")
+    run_worker(redis_url, tmp_path)
+    # The redelivery is a first try again (attempt 0); a due retry of the first (attempt 1) may run too.
+    attempts = api(live_server, "GET", f"/webhooks/{hook['id']}/deliveries")[1]["deliveries"]
+    assert [entry["attempt"] for entry in attempts if entry["delivery_id"] == received[0]].count(0) == 2
+    assert set(received) == {received[0]}
 
 
 def test_a_moderator_adds_and_deletes_a_blocklist_rule(live_server, console):
@@ -172,3 +243,14 @@ def test_a_moderator_subscribes_and_unsubscribes_an_address_but_sees_no_webhooks
     row.locator("button[data-unsubscribe]").click()
     expect(row).to_have_count(0)
     assert api(live_server, "GET", "/moderation/mail")[1]["subscribers"] == []
+
+
+def test_a_rule_that_looks_like_markup_is_shown_as_text(live_server, console):
+    hostile = "<img src=x onerror=\"document.title='owned'\"> cheap"
+    assert api(live_server, "POST", "/moderation/blocklist", {"kind": "word", "value": hostile})[0] == 201
+    page = console
+    page.locator('button[data-view="blocklist"]').click()
+    value = page.locator("#rules tr td").nth(1)
+    expect(value).to_have_text(hostile)
+    expect(page.locator("#rules img")).to_have_count(0)
+    assert page.title() != "owned"
