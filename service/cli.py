@@ -616,7 +616,8 @@ def notify() -> None:
 
 
 def _address(_ctx: Any, _param: Any, value: str) -> str:
-    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value.strip()):
+    # The console's pattern too, so whatever the CLI subscribes the console can unsubscribe.
+    if len(value.strip()) > 254 or re.match(EMAIL_PATTERN, value.strip()) is None:
         raise click.BadParameter(f"{value!r} is not a mail address")
     return value.strip()
 

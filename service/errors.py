@@ -60,6 +60,14 @@ class SpamToolNotFound(NotFound):
         self.item_id = item_id
 
 
+class SubscriberNotFound(NotFound):
+    """The address is not subscribed to the moderators' mail."""
+
+    def __init__(self, address: str):
+        super().__init__(f"{address!r} is not subscribed to the moderators' mail.")
+        self.address = address
+
+
 class Conflict(YaynayError):
     """The request is well formed, but the state of what it names refuses it."""
 

@@ -963,6 +963,18 @@ class IntegritySchema(Schema):
     busiest_ips = fields.List(fields.Nested(IpCountSchema), metadata={"description": "Top 10, counts only."})
 
 
+class MailSubscriberSchema(StrictSchema):
+    email = fields.String(
+        required=True,
+        validate=[validate.Length(max=254), Pattern(EMAIL_PATTERN, error="Not a valid email address.")],
+        metadata={"description": "Where the digest of pending comments and the surge alerts go."},
+    )
+
+
+class MailSubscriberListSchema(Schema):
+    subscribers = fields.List(fields.Nested(MailSubscriberSchema))
+
+
 def present_rule(rule: Rule) -> dict[str, Any]:
     """A blocklist rule as RuleSchema dumps it."""
     return {**rule.__dict__, "created_at": utc(rule.created_at)}
