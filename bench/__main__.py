@@ -219,7 +219,8 @@ class Bench:
                 cpu = costs.CpuMeter(self.redis, [yaynay.process.pid, floors.process.pid])
                 self.measure([*scenarios.floor_scenarios(floors.url), *loads], counter, cpu)
             if self.selected("fanout"):
-                self.attempt("fanout", "live fan-out", lambda: self.fan_out(api, yaynay.url))
+                cpu = costs.CpuMeter(self.redis, [yaynay.process.pid])
+                self.attempt("fanout", "live fan-out", lambda: self.fan_out(api, yaynay.url, cpu))
 
     def isso_scenarios(self, stack: contextlib.ExitStack) -> list[scenarios.Scenario]:
         if not self.selected("isso"):
@@ -286,13 +287,26 @@ class Bench:
                 ),
             ]
 
-    def fan_out(self, api: Api, base_url: str) -> None:
+    def fan_out(self, api: Api, base_url: str, cpu: costs.CpuMeter) -> None:
         api.create_poll("fan-out")
         scenarios.progress(f"fan-out: {self.options.fanout_streams:,} streams, {self.options.fanout_votes} votes")
+        before = cpu.read()
         result = measure_fan_out(
             base_url, api, "fan-out", streams=self.options.fanout_streams, votes=self.options.fanout_votes
         )
+        spent = cpu.read() - before
         self.rows["fanout"] = [report.fan_out_row(result)]
+        # Opening the streams is in it too: each opening is a tally read and a delivery.
+        deliveries = sum(result.delivered) + result.opened
+        self.costs.append(
+            costs.CostRow(
+                "live fan-out: a stream opened or an event delivered",
+                deliveries,
+                spent.app / max(deliveries, 1) * 1e6,
+                spent.redis / max(deliveries, 1) * 1e6,
+                None,
+            )
+        )
 
     def idle_streams(self) -> None:
         """One worker (YAYNAY_WORKERS=1) holding idle streams; its RSS at each count."""
