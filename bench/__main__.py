@@ -27,7 +27,7 @@ from pathlib import Path
 
 import redis
 
-from bench import report, scenarios
+from bench import costs, report, scenarios
 from bench.api import Api
 from bench.redis_stats import RoundTripCounter, measure_voter_memory
 from bench.servers import (
@@ -118,12 +118,18 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="yaynay-bench-") as workdir:
         redis_server = start_redis(Path(workdir) / "redis")
         try:
-            machine, rows, failures = Bench(options, Path(workdir), redis_server.url).run()
+            machine, rows, cost_rows, failures = Bench(options, Path(workdir), redis_server.url).run()
         finally:
             redis_server.stop()
     print(report.render_text(machine, rows))
+    if cost_rows:
+        print("\nCPU time a request (docs/scaling.md sizes deployments from these):\n")
+        print(costs.render_text(cost_rows))
     if options.markdown:
-        options.markdown.write_text(report.render_markdown(machine, rows))
+        text = report.render_markdown(machine, rows)
+        if cost_rows:
+            text += "\nCPU time a request:\n\n" + costs.render_markdown(cost_rows)
+        options.markdown.write_text(text)
     scenarios.progress(f"done in {time.monotonic() - started:.0f} s")
     for failure in failures:
         print(f"bench: FAILED: {failure}", file=sys.stderr)
@@ -143,12 +149,13 @@ class Bench:
         # Isso's peer starts its gunicorn with this process's environment.
         os.environ.update(self.workers.env())
         self.rows: dict[str, list[report.Row]] = {}
+        self.costs: list[costs.CostRow] = []
         self.failures: list[str] = []
 
     def selected(self, section: str) -> bool:
         return section in self.options.only
 
-    def run(self) -> tuple[str, list[report.Row], list[str]]:
+    def run(self) -> tuple[str, list[report.Row], list[costs.CostRow], list[str]]:
         counter = RoundTripCounter(self.redis)
         round_trips_checked = counter.check()
         if self.selected("memory") or self.selected("flat"):
@@ -174,7 +181,7 @@ class Bench:
             round_trips_checked=round_trips_checked,
         )
         rows = [row for section in ("floors", *SECTIONS) for row in self.rows.get(section, [])]
-        return machine, rows, self.failures
+        return machine, rows, self.costs, self.failures
 
     def attempt(self, section: str, name: str, step) -> None:
         """Run a step; a failure becomes a "not measured" row (and a non-zero exit), not the end of the run."""
@@ -209,9 +216,11 @@ class Bench:
             )
             loads += self.isso_scenarios(stack)
             if loads:
-                self.measure([*scenarios.floor_scenarios(floors.url), *loads], counter)
+                cpu = costs.CpuMeter(self.redis, [yaynay.process.pid, floors.process.pid])
+                self.measure([*scenarios.floor_scenarios(floors.url), *loads], counter, cpu)
             if self.selected("fanout"):
-                self.attempt("fanout", "live fan-out", lambda: self.fan_out(api, yaynay.url))
+                cpu = costs.CpuMeter(self.redis, [yaynay.process.pid])
+                self.attempt("fanout", "live fan-out", lambda: self.fan_out(api, yaynay.url, cpu))
 
     def isso_scenarios(self, stack: contextlib.ExitStack) -> list[scenarios.Scenario]:
         if not self.selected("isso"):
@@ -232,7 +241,7 @@ class Bench:
             return []
         return scenarios.isso_scenarios(peer)
 
-    def measure(self, loads: list[scenarios.Scenario], counter: RoundTripCounter) -> None:
+    def measure(self, loads: list[scenarios.Scenario], counter: RoundTripCounter, cpu: costs.CpuMeter) -> None:
         usable = []
         for scenario in loads:
             try:
@@ -248,7 +257,9 @@ class Bench:
             runs=self.options.runs,
             warm_up=self.options.warm_up,
             counter=counter,
+            cpu=cpu,
         )
+        self.costs = [measurement.cost_row() for measurement in measured.values()]
         hello, incr = measured.get("hello"), measured.get("incr")
         for measurement in measured.values():
             if measurement.scenario.section != "flat":
@@ -276,13 +287,26 @@ class Bench:
                 ),
             ]
 
-    def fan_out(self, api: Api, base_url: str) -> None:
+    def fan_out(self, api: Api, base_url: str, cpu: costs.CpuMeter) -> None:
         api.create_poll("fan-out")
         scenarios.progress(f"fan-out: {self.options.fanout_streams:,} streams, {self.options.fanout_votes} votes")
+        before = cpu.read()
         result = measure_fan_out(
             base_url, api, "fan-out", streams=self.options.fanout_streams, votes=self.options.fanout_votes
         )
+        spent = cpu.read() - before
         self.rows["fanout"] = [report.fan_out_row(result)]
+        # Opening the streams is in it too: each opening is a tally read and a delivery.
+        deliveries = sum(result.delivered) + result.opened
+        self.costs.append(
+            costs.CostRow(
+                "live fan-out: a stream opened or an event delivered",
+                deliveries,
+                spent.app / max(deliveries, 1) * 1e6,
+                spent.redis / max(deliveries, 1) * 1e6,
+                None,
+            )
+        )
 
     def idle_streams(self) -> None:
         """One worker (YAYNAY_WORKERS=1) holding idle streams; its RSS at each count."""

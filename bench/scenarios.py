@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from bench import fixtures
 from bench.api import Api
+from bench.costs import CostRow, CpuMeter, CpuReading
 from bench.redis_stats import RoundTripCounter, load_voters
 from bench.servers import ADMIN_TOKEN, SECRET_KEY
 from bench.wrk import WrkRun, run_wrk
@@ -76,6 +77,7 @@ class Measurement:
     scenario: Scenario
     runs: list[WrkRun] = field(default_factory=list)
     round_trips: int = 0
+    cpu: CpuReading = CpuReading(0.0, 0.0)  # CPU seconds the app and Redis spent in the counted runs
 
     @property
     def median(self) -> WrkRun:
@@ -94,9 +96,24 @@ class Measurement:
         return sum(run.socket_errors for run in self.runs)
 
     @property
+    def requests(self) -> int:
+        return sum(run.requests for run in self.runs)
+
+    @property
     def round_trips_per_request(self) -> float | None:
-        requests = sum(run.requests for run in self.runs)
+        requests = self.requests
         return self.round_trips / requests if self.scenario.uses_redis and requests else None
+
+    def cost_row(self) -> CostRow:
+        """CPU microseconds a request in the app and in Redis, over the counted runs."""
+        requests = max(self.requests, 1)
+        return CostRow(
+            self.scenario.name,
+            self.requests,
+            self.cpu.app / requests * 1e6,
+            self.cpu.redis / requests * 1e6,
+            self.round_trips_per_request,
+        )
 
 
 def floor_scenarios(floors_url: str) -> list[Scenario]:
@@ -272,9 +289,17 @@ def check_answer(scenario: Scenario) -> None:
 
 
 def measure(
-    scenarios: list[Scenario], *, seconds: int, connections: int, runs: int, warm_up: bool, counter: RoundTripCounter
+    scenarios: list[Scenario],
+    *,
+    seconds: int,
+    connections: int,
+    runs: int,
+    warm_up: bool,
+    counter: RoundTripCounter,
+    cpu: CpuMeter | None = None,
 ) -> dict[str, Measurement]:
-    """A warm-up run of each scenario (not counted), then ``runs`` rounds of one run of each."""
+    """A warm-up run of each scenario (not counted), then ``runs`` rounds of one run of each,
+    with the round trips and (given a ``cpu`` meter) the CPU time each round spent."""
     for scenario in scenarios:
         check_answer(scenario)
 
@@ -298,10 +323,13 @@ def measure(
     measurements = {scenario.key: Measurement(scenario) for scenario in scenarios}
     for round_number in range(1, runs + 1):
         for scenario in scenarios:
+            cpu_before = cpu.read() if cpu else None
             before = counter.read()
             result = run(scenario)
             measurement = measurements[scenario.key]
             measurement.round_trips += counter.since(before)
+            if cpu and cpu_before:
+                measurement.cpu = measurement.cpu + (cpu.read() - cpu_before)
             measurement.runs.append(result)
             progress(f"round {round_number}/{runs}: {scenario.name}: {result.rate:,.0f} req/s")
     return measurements
