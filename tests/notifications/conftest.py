@@ -26,6 +26,8 @@ class Receiver:
     secret: str | None = None
     received: list[dict] = field(default_factory=list)
     bad_signatures: int = 0
+    # Where a 3xx answer points (its Location header).
+    location: str = ""
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list[dict]:
         deadline = time.monotonic() + timeout
@@ -53,6 +55,8 @@ def receiver() -> Iterator[Receiver]:
             status = state.statuses.pop(0) if len(state.statuses) > 1 else state.statuses[0]
             state.received.append({"headers": headers, "json": json.loads(body), "answered": status})
             self.send_response(status)
+            if state.location:
+                self.send_header("Location", state.location)
             self.end_headers()
 
         def log_message(self, *args):
