@@ -129,7 +129,10 @@ def send_surge_mail(surge: dict[str, Any]) -> None:
 def run_worker(core: Core, *, burst: bool = False, name: str | None = None) -> bool:
     """Run background jobs with ``core`` until stopped (``burst``: until none is left)."""
     from service.core.events import set_worker_core
+    from service.core.polls import schedule_closing_sweep
 
     set_worker_core(core)
     schedule_digest(core)
+    # At once: closings that fell due while no worker ran are announced without waiting.
+    schedule_closing_sweep(core, delay=0)
     return core.store.jobs.work(burst=burst, name=name)

@@ -13,6 +13,7 @@ in KEYS touches a single slot.
 | ``P:poll:{id}:integrity:<hour>`` | hash | 25 h | vote integrity: ``m<minute>`` -> votes cast or changed that minute, ``new``, ``refused`` (new voters over the per-IP ceiling), ``changes`` |
 | ``P:poll:{id}:ips:<hour>`` | sorted set | 25 h | vote integrity: IP digest -> votes and refusals that hour, cut to the top 60 past 120 |
 | ``P:polls`` | sorted set | permanent | every poll id, scored by creation time: the ceiling on auto-created polls |
+| ``P:polls:{closing}`` | sorted set | until announced | poll id -> its future closes_at: the worker's sweep takes the due ones and emits ``poll.closed`` |
 | ``P:thread:{id}:comment:<key>`` | hash | permanent | one comment: text, email, hashed IP, status, signals; id is ``<thread>.<key>`` |
 | ``P:thread:{id}:seq`` | string | permanent | comment counter of the thread: the order of its comments |
 | ``P:thread:{id}:status:<status>`` | sorted set | permanent | comment keys by status (pending, approved, rejected, spam), scored by seq |
@@ -41,7 +42,7 @@ in KEYS touches a single slot.
 | ``P:webhooks:{webhooks}:message:<msg id>`` | string | 3 days | one emitted event (JSON), for its retries and redelivery |
 | ``P:notify:{notify}:subscribers`` | set | permanent | moderators' mail addresses |
 | ``P:notify:{notify}:digest:sent`` | string | permanent | when the last digest of pending comments went out |
-| ``P:notify:{notify}:guard:<what>`` | string | its interval | "a digest is scheduled" / "this hour's surge was announced": one holder each |
+| ``P:notify:{notify}:guard:<what>`` | string | its interval | "a digest is scheduled" / "a closing sweep is scheduled" / "this hour's surge was announced": one holder each |
 | ``yaynay:{jobs}:*`` | (RQ's own) | RQ's | background jobs: RQ names its keys under ``RQ_KEY_PREFIX``, which ``store/jobs.py`` sets to this |
 
 Voters are bucketed so each bucket stays a small listpack-encoded hash (Redis keeps a
@@ -159,6 +160,10 @@ class Keys:
         """Sorted set of every poll id, scored by creation time."""
         return f"{self.prefix}:polls"
 
+    def closing_schedule(self) -> str:
+        """Sorted set of polls with a closing time still to come, scored by it (its own slot)."""
+        return f"{self.prefix}:polls:{{closing}}"
+
     def change_channel(self) -> str:
         """Pub/sub channel (not a key) of every change a public read may show: a new tally as
         "<poll id> <version> <yay> <nay>", anything else about a poll or thread as its bare id."""
@@ -275,5 +280,6 @@ class Keys:
         return f"{self.prefix}:notify:{{notify}}:digest:sent"
 
     def mail_guard(self, what: str) -> str:
-        """One holder at a time: ``digest`` (a digest is scheduled), ``surge:<hour>`` (announced)."""
+        """One holder at a time: ``digest`` (a digest is scheduled), ``closing-sweep`` (likewise),
+        ``surge:<hour>`` (announced)."""
         return f"{self.prefix}:notify:{{notify}}:guard:{what}"

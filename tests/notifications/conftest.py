@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,7 +17,44 @@ import pytest
 from aiosmtpd.controller import Controller
 from standardwebhooks import Webhook
 
+from service.core import events
 from service.store.embedded import free_port
+
+
+@pytest.fixture
+def core(app):
+    """The app's core, also the one jobs run with (``run_jobs`` runs them in this process)."""
+    core = app.extensions["yaynay"]
+    events.set_worker_core(core)
+    yield core
+    events.set_worker_core(None)
+
+
+@dataclass
+class WorkerRun:
+    process: subprocess.Popen
+    errors: str = ""  # what it wrote to stderr, once stopped
+
+
+@contextlib.contextmanager
+def worker_process(settings, var_dir) -> Iterator[WorkerRun]:
+    """``yaynay worker`` on the test's Redis, stopped (and waited for) on the way out."""
+    env = dict(
+        os.environ,
+        YAYNAY_REDIS_URL=settings["REDIS_URL"],
+        YAYNAY_SECRET_KEY=settings["SECRET_KEY"],
+        YAYNAY_VAR_DIR=str(var_dir),
+        YAYNAY_WEBHOOK_ALLOW_PRIVATE="true",
+    )
+    worker = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), "yaynay"), "worker"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    run = WorkerRun(worker)
+    try:
+        yield run
+    finally:
+        worker.terminate()
+        _, run.errors = worker.communicate(timeout=15)
 
 
 @dataclass

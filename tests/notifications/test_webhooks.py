@@ -4,18 +4,15 @@ every signature with the standardwebhooks library."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from service import create_app
 from service.core import events, mail
 from service.store.webhooks import Attempt
+from tests.notifications.conftest import worker_process
 
 HOOKS = "/api/v1/webhooks"
 
@@ -24,14 +21,6 @@ HOOKS = "/api/v1/webhooks"
 def settings(settings):
     # Signatures carry the real time: the receiver's library refuses one five minutes off.
     return {**settings, "CLOCK": time.time, "WEBHOOK_ALLOW_PRIVATE": True}
-
-
-@pytest.fixture
-def core(app):
-    core = app.extensions["yaynay"]
-    events.set_worker_core(core)
-    yield core
-    events.set_worker_core(None)
 
 
 def run_jobs(core) -> None:
@@ -131,7 +120,7 @@ def test_an_endpoint_failing_for_a_day_is_disabled(client, admin, core, receiver
     listed = client.get(f"{HOOKS}/{hook['id']}", headers=admin).json
     assert listed["disabled"] is True
     assert "disabled" in caplog.text
-    assert core.store.jobs.counts() == {"queued": 0, "scheduled": 1}  # the next digest, no retry
+    assert core.store.jobs.counts() == {"queued": 0, "scheduled": 2}  # the next digest and sweep, no retry
     submit(client, body="Another one, NAY.")
     assert core.store.jobs.counts()["queued"] == 0  # a disabled endpoint is not sent to
     enabled = client.patch(f"{HOOKS}/{hook['id']}", json={"disabled": False}, headers=admin).json
@@ -190,30 +179,17 @@ def test_the_worker_process_retries_after_a_500_and_the_receiver_verifies_it(
 ):
     receiver.statuses = [500, 200]
     hook = add_hook(client, admin, receiver)
-    env = dict(
-        os.environ,
-        YAYNAY_REDIS_URL=settings["REDIS_URL"],
-        YAYNAY_SECRET_KEY=settings["SECRET_KEY"],
-        YAYNAY_VAR_DIR=str(tmp_path / "var"),
-        YAYNAY_WEBHOOK_ALLOW_PRIVATE="true",
-    )
-    worker = subprocess.Popen(
-        [str(Path(sys.executable).parent / "yaynay"), "worker"], env=env, stderr=subprocess.PIPE, text=True
-    )
-    try:
+    with worker_process(settings, tmp_path / "var") as worker:
         started = time.monotonic()
         submit(client)
         received = receiver.wait_for(2, timeout=25)
         took = time.monotonic() - started
-    finally:
-        worker.terminate()
-        _, errors = worker.communicate(timeout=15)
-    assert [delivery["answered"] for delivery in received] == [500, 200], errors
+    assert [delivery["answered"] for delivery in received] == [500, 200], worker.errors
     assert receiver.bad_signatures == 0
     assert took < 15
     attempts = client.get(f"{HOOKS}/{hook['id']}/deliveries", headers=admin).json["deliveries"]
     assert [(a["attempt"], a["status_code"]) for a in attempts] == [(1, 200), (0, 500)]
-    assert worker.returncode == 0, errors
+    assert worker.process.returncode == 0, worker.errors
 
 
 @pytest.fixture
