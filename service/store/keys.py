@@ -33,7 +33,9 @@ in KEYS touches a single slot.
 | ``P:email:{<digest>}`` | set | permanent | comment ids submitted with one email address, for privacy export and delete |
 | ``P:index:{repair}:threads`` | sorted set | until repaired | Redis Cluster only: threads that may hold "to index" marks, scored by the last marking write |
 | ``P:index:{repair}:lock`` | string | INDEX_REPAIR_INTERVAL | held by the worker that runs the index repair in this interval |
-| ``P:spam:{tools}:blocklist`` / ``:bans`` | hash | permanent (a ban ends at its time) | blocklist rules and bans, id -> JSON |
+| ``P:spam:{tools}:blocklist`` | hash | permanent | blocklist rules, id -> JSON |
+| ``P:spam:{tools}:ban:<id>`` | string | until the ban ends | one ban (JSON): Redis frees it when it ends |
+| ``P:spam:{tools}:ban-ends`` | sorted set | permanent, pruned | ban id -> its end time: the list of bans; ended ones are cut at every ban added, listed or reloaded |
 | ``P:spam:{tools}:version`` | string | permanent | bumped by every blocklist or ban change; each process reloads both when it moves |
 | ``P:trust:{<email digest>}`` | string | 1 year | an author's approved comments in a row (TRUSTED_AFTER_APPROVED) |
 | ``P:tokens:{auth}:by-hash`` / ``:by-name`` | hash | permanent | moderator tokens: SHA-256 of the token -> name, name -> role and metadata |
@@ -238,9 +240,13 @@ class Keys:
         """Hash of the blocklist rules: id -> JSON."""
         return f"{self.prefix}:spam:{{tools}}:blocklist"
 
-    def bans(self) -> str:
-        """Hash of the bans: id -> JSON with the end time."""
-        return f"{self.prefix}:spam:{{tools}}:bans"
+    def ban(self, ban_id: str) -> str:
+        """One ban (JSON), expiring when the ban ends."""
+        return f"{self.prefix}:spam:{{tools}}:ban:{ban_id}"
+
+    def ban_ends(self) -> str:
+        """Sorted set of ban ids scored by their end time: the index of the bans."""
+        return f"{self.prefix}:spam:{{tools}}:ban-ends"
 
     def spam_version(self) -> str:
         """Counter bumped by every blocklist or ban change: processes reload when it moves."""
