@@ -279,3 +279,20 @@ def test_a_name_that_resolves_to_a_local_address_at_delivery_is_not_sent_to(
     assert receiver.received == []
     (attempt,) = client.get(f"{HOOKS}/{hook['id']}/deliveries", headers=admin).json["deliveries"]
     assert attempt["status_code"] is None and "local address" in attempt["error"]
+
+
+def test_https_is_verified_against_the_urls_host_while_connecting_to_the_checked_address(
+    client, admin, core, tls_receiver, resolver
+):
+    answers, _ = resolver
+    answers["hooks.example.com"] = "127.0.0.1"
+    hook = add_hook(client, admin, tls_receiver, url=tls_receiver.url.replace("127.0.0.1", "hooks.example.com"))
+    submit(client)
+    run_jobs(core)
+    assert len(tls_receiver.received) == 1 and tls_receiver.bad_signatures == 0
+    client.patch(f"{HOOKS}/{hook['id']}", json={"url": tls_receiver.url}, headers=admin)  # the certificate names no IP
+    submit(client, body="Another one, NAY.")
+    run_jobs(core)
+    assert len(tls_receiver.received) == 1
+    latest = client.get(f"{HOOKS}/{hook['id']}/deliveries", headers=admin).json["deliveries"][0]
+    assert latest["status_code"] is None and "CERTIFICATE_VERIFY_FAILED" in latest["error"]
