@@ -18,7 +18,7 @@ import secrets
 import socket
 import ssl
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -86,6 +86,22 @@ def comment_submitted(core: Core, comment: Mapping[str, Any]) -> None:
             from service.core import mail
 
             core.store.jobs.enqueue(mail.send_surge_mail, surge)
+
+
+def schedule_once(core: Core, what: str, job: Callable[[], None], delay: float) -> bool:
+    """Run ``job`` in a worker ``delay`` seconds from now unless a job of that name (``what``)
+    is scheduled already: a guard key, so however many workers start, one is pending.
+    True when scheduled; the job releases the guard (``release_schedule``) when it runs."""
+    # The guard outlives the job's due time a little, so a lost job is replaced at the next start.
+    if not core.store.webhooks.claim(core.store.keys.mail_guard(what), int(delay) + 300):
+        return False
+    core.store.jobs.enqueue(job, delay=delay)
+    return True
+
+
+def release_schedule(core: Core, what: str) -> None:
+    """Let ``schedule_once`` schedule the job named ``what`` again."""
+    core.store.webhooks.release(core.store.keys.mail_guard(what))
 
 
 # -- managing endpoints --------------------------------------------------------------------

@@ -190,21 +190,19 @@ def announce_due_closings(core: Core) -> int:
 
 
 def schedule_closing_sweep(core: Core, *, delay: float = CLOSING_SWEEP_SECONDS) -> bool:
-    """Schedule the next sweep unless one is scheduled (a guard key: however many workers
-    start, one sweep is pending); True when scheduled."""
-    # The guard outlives the job's due time a little, so a lost job is replaced at the next start.
-    if not core.store.webhooks.claim(core.store.keys.mail_guard("closing-sweep"), int(delay) + 300):
-        return False
-    core.store.jobs.enqueue(sweep_closings, delay=delay)
-    return True
+    """Schedule the next sweep unless one is scheduled; True when scheduled."""
+    return events.schedule_once(core, "closing-sweep", sweep_closings, delay)
 
 
 def sweep_closings() -> None:
-    """RQ job: announce the due closings, then schedule the next sweep."""
+    """RQ job: announce the due closings, then schedule the next sweep (even after a failure,
+    so that one Redis outage does not end the sweeps)."""
     core = events.worker_core()
-    announce_due_closings(core)
-    core.store.webhooks.release(core.store.keys.mail_guard("closing-sweep"))
-    schedule_closing_sweep(core)
+    try:
+        announce_due_closings(core)
+    finally:
+        events.release_schedule(core, "closing-sweep")
+        schedule_closing_sweep(core)
 
 
 def close_poll(core: Core, poll_id: str) -> Poll:

@@ -251,8 +251,8 @@ def render_embed(
     delete on the reader's own) and the reader's own pending ones, and a comment form
     (``values`` and ``errors``: what the reader typed, and what was wrong with it)."""
     app_core = core()
-    own, unpublished = _own_comments(poll_id, edit_tokens())
     poll = polls.get_poll(app_core, poll_id)
+    own, unpublished = _own_comments(poll_id, edit_tokens())
     token = request.cookies.get(VOTER_COOKIE)
     choice = polls.vote_of(app_core, poll_id, token) if token else None
     sort = request.args.get("sort") if request.args.get("sort") in ("oldest", "newest") else "oldest"
