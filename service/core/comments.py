@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from service import metrics
@@ -28,6 +28,7 @@ __all__ = [
     "count_links",
     "delete_own_comment",
     "edit_own_comment",
+    "own_comments",
     "read_thread",
     "submit_comment",
 ]
@@ -178,6 +179,19 @@ def delete_own_comment(core: Core, the_id: str, edit_token: str | None) -> None:
     if not edit_token or not expected or not hmac.compare_digest(expected, edit_digest(core.secret_key, edit_token)):
         raise EditRefused()
     decide(core, DecisionRequest(the_id, "delete", reason=DELETED_BY_AUTHOR, seen="*"), moderator=AUTHOR)
+
+
+def own_comments(core: Core, thread_id: str, edit_tokens: Mapping[str, str]) -> list[Comment]:
+    """The thread's comments among ``edit_tokens`` (comment id -> edit token) whose token is
+    theirs, in that order, in one round trip: what a reader sees of their own comments."""
+    ids = [the_id for the_id in edit_tokens if split_comment_id(the_id)[0] == thread_id]
+    secret = core.secret_key
+    return [
+        comment
+        for comment in core.store.comments.load(ids)
+        if comment.edit_digest
+        and hmac.compare_digest(comment.edit_digest, edit_digest(secret, edit_tokens[comment.id]))
+    ]
 
 
 def read_thread(

@@ -19,6 +19,7 @@ __all__ = [
     "PollPage",
     "cast_vote",
     "check_tally",
+    "announce_due_closings",
     "close_poll",
     "delete_poll",
     "find_poll",
@@ -104,6 +105,8 @@ def cast_vote(core: Core, poll_id: str, choice: str, voter_token: str, client: C
         count_refusal(metrics.VOTES_REFUSED, refusal)
         raise
     (metrics.VOTE_CHANGED if result.changed else metrics.VOTE_REPEATED if result.repeated else metrics.VOTE_CAST).inc()
+    if result.created:
+        events.emit(core, "poll.created", _poll_event(result.poll))
     return result
 
 
@@ -157,6 +160,49 @@ def list_polls(core: Core, *, limit: int, cursor: str | None = None) -> PollPage
     found, total = core.store.polls.page(offset=offset, limit=limit)
     following = offset + limit
     return PollPage(found, str(following) if following < total else None, total)
+
+
+# How often the worker looks for polls whose closing time has passed: ``poll.closed`` is
+# emitted at most this many seconds late. A sweep is one script call on a small sorted set.
+CLOSING_SWEEP_SECONDS = 30
+# Polls announced by one script call; a sweep repeats until fewer are due.
+CLOSINGS_TAKEN = 100
+
+
+def announce_due_closings(core: Core) -> int:
+    """Emit ``poll.closed`` for each poll whose scheduled ``closes_at`` has passed; how many.
+
+    The schedule (``Keys.closing_schedule``) is in Redis, so closings that fell due while
+    no worker ran are announced by the next sweep; each is taken out of it by the one
+    sweep that announces it, so none is announced twice. A poll whose closing time was
+    moved or cleared since is skipped (a later closing time was scheduled again).
+    """
+    announced = 0
+    while True:
+        now = core.now()
+        due = core.store.polls.take_due_closings(now, CLOSINGS_TAKEN)
+        for poll in find_polls(core, due):
+            if poll.state(now) == "closed":
+                events.emit(core, "poll.closed", _poll_event(poll))
+                announced += 1
+        if len(due) < CLOSINGS_TAKEN:
+            return announced
+
+
+def schedule_closing_sweep(core: Core, *, delay: float = CLOSING_SWEEP_SECONDS) -> bool:
+    """Schedule the next sweep unless one is scheduled; True when scheduled."""
+    return events.schedule_once(core, "closing-sweep", sweep_closings, delay)
+
+
+def sweep_closings() -> None:
+    """RQ job: announce the due closings, then schedule the next sweep (even after a failure,
+    so that one Redis outage does not end the sweeps)."""
+    core = events.worker_core()
+    try:
+        announce_due_closings(core)
+    finally:
+        events.release_schedule(core, "closing-sweep")
+        schedule_closing_sweep(core)
 
 
 def close_poll(core: Core, poll_id: str) -> Poll:

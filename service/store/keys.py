@@ -13,6 +13,7 @@ in KEYS touches a single slot.
 | ``P:poll:{id}:integrity:<hour>`` | hash | 25 h | vote integrity: ``m<minute>`` -> votes cast or changed that minute, ``new``, ``refused`` (new voters over the per-IP ceiling), ``changes`` |
 | ``P:poll:{id}:ips:<hour>`` | sorted set | 25 h | vote integrity: IP digest -> votes and refusals that hour, cut to the top 60 past 120 |
 | ``P:polls`` | sorted set | permanent | every poll id, scored by creation time: the ceiling on auto-created polls |
+| ``P:polls:{closing}`` | sorted set | until announced | poll id -> its future closes_at: the worker's sweep takes the due ones and emits ``poll.closed`` |
 | ``P:thread:{id}:comment:<key>`` | hash | permanent | one comment: text, email, hashed IP, status, signals; id is ``<thread>.<key>`` |
 | ``P:thread:{id}:seq`` | string | permanent | comment counter of the thread: the order of its comments |
 | ``P:thread:{id}:status:<status>`` | sorted set | permanent | comment keys by status (pending, approved, rejected, spam), scored by seq |
@@ -32,7 +33,9 @@ in KEYS touches a single slot.
 | ``P:email:{<digest>}`` | set | permanent | comment ids submitted with one email address, for privacy export and delete |
 | ``P:index:{repair}:threads`` | sorted set | until repaired | Redis Cluster only: threads that may hold "to index" marks, scored by the last marking write |
 | ``P:index:{repair}:lock`` | string | INDEX_REPAIR_INTERVAL | held by the worker that runs the index repair in this interval |
-| ``P:spam:{tools}:blocklist`` / ``:bans`` | hash | permanent (a ban ends at its time) | blocklist rules and bans, id -> JSON |
+| ``P:spam:{tools}:blocklist`` | hash | permanent | blocklist rules, id -> JSON |
+| ``P:spam:{tools}:ban:<id>`` | string | until the ban ends | one ban (JSON): Redis frees it when it ends |
+| ``P:spam:{tools}:ban-ends`` | sorted set | permanent, pruned | ban id -> its end time: the list of bans; ended ones are cut at every ban added, listed or reloaded |
 | ``P:spam:{tools}:version`` | string | permanent | bumped by every blocklist or ban change; each process reloads both when it moves |
 | ``P:trust:{<email digest>}`` | string | 1 year | an author's approved comments in a row (TRUSTED_AFTER_APPROVED) |
 | ``P:tokens:{auth}:by-hash`` / ``:by-name`` | hash | permanent | moderator tokens: SHA-256 of the token -> name, name -> role and metadata |
@@ -41,7 +44,7 @@ in KEYS touches a single slot.
 | ``P:webhooks:{webhooks}:message:<msg id>`` | string | 3 days | one emitted event (JSON), for its retries and redelivery |
 | ``P:notify:{notify}:subscribers`` | set | permanent | moderators' mail addresses |
 | ``P:notify:{notify}:digest:sent`` | string | permanent | when the last digest of pending comments went out |
-| ``P:notify:{notify}:guard:<what>`` | string | its interval | "a digest is scheduled" / "this hour's surge was announced": one holder each |
+| ``P:notify:{notify}:guard:<what>`` | string | its interval | "a digest is scheduled" / "a closing sweep is scheduled" / "this hour's surge was announced": one holder each |
 | ``yaynay:{jobs}:*`` | (RQ's own) | RQ's | background jobs: RQ names its keys under ``RQ_KEY_PREFIX``, which ``store/jobs.py`` sets to this |
 
 Voters are bucketed so each bucket stays a small listpack-encoded hash (Redis keeps a
@@ -159,6 +162,10 @@ class Keys:
         """Sorted set of every poll id, scored by creation time."""
         return f"{self.prefix}:polls"
 
+    def closing_schedule(self) -> str:
+        """Sorted set of polls with a closing time still to come, scored by it (its own slot)."""
+        return f"{self.prefix}:polls:{{closing}}"
+
     def change_channel(self) -> str:
         """Pub/sub channel (not a key) of every change a public read may show: a new tally as
         "<poll id> <version> <yay> <nay>", anything else about a poll or thread as its bare id."""
@@ -233,9 +240,13 @@ class Keys:
         """Hash of the blocklist rules: id -> JSON."""
         return f"{self.prefix}:spam:{{tools}}:blocklist"
 
-    def bans(self) -> str:
-        """Hash of the bans: id -> JSON with the end time."""
-        return f"{self.prefix}:spam:{{tools}}:bans"
+    def ban(self, ban_id: str) -> str:
+        """One ban (JSON), expiring when the ban ends."""
+        return f"{self.prefix}:spam:{{tools}}:ban:{ban_id}"
+
+    def ban_ends(self) -> str:
+        """Sorted set of ban ids scored by their end time: the index of the bans."""
+        return f"{self.prefix}:spam:{{tools}}:ban-ends"
 
     def spam_version(self) -> str:
         """Counter bumped by every blocklist or ban change: processes reload when it moves."""
@@ -275,5 +286,6 @@ class Keys:
         return f"{self.prefix}:notify:{{notify}}:digest:sent"
 
     def mail_guard(self, what: str) -> str:
-        """One holder at a time: ``digest`` (a digest is scheduled), ``surge:<hour>`` (announced)."""
+        """One holder at a time: ``digest`` (a digest is scheduled), ``closing-sweep`` (likewise),
+        ``surge:<hour>`` (announced)."""
         return f"{self.prefix}:notify:{{notify}}:guard:{what}"

@@ -75,6 +75,7 @@ class VoteResult:
     changed: bool
     rate: RateState | None = field(default=None)
     repeated: bool = False  # the voter's live vote was this choice already
+    created: bool = False  # this vote created the poll (AUTO_CREATE_POLLS)
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ class PollStore:
             pipe.hsetnx(key, "nay", 0)
             pipe.hmget(key, _POLL_FIELDS)
             created, *_, values = pipe.execute()
+        self._schedule_closing(poll_id, closes_at, now)
         self._announce(poll_id)
         poll = _poll_from_fields(poll_id, values)
         assert poll is not None  # created_at was just set
@@ -159,8 +161,24 @@ class PollStore:
         )
         if not changed:
             return None
+        # Closed now (announced by the caller) or reopened with no closing time: nothing to sweep.
+        self.redis.zrem(self.keys.closing_schedule(), poll_id)
         self._announce(poll_id)
         return self.get(poll_id)
+
+    def _schedule_closing(self, poll_id: str, closes_at: float | None, now: float) -> None:
+        """Keep a closing time still to come in the schedule; a past or no closing time leaves it."""
+        if closes_at is not None and closes_at > now:
+            self.redis.zadd(self.keys.closing_schedule(), {poll_id: closes_at})
+        else:
+            self.redis.zrem(self.keys.closing_schedule(), poll_id)
+
+    @translate_errors
+    def take_due_closings(self, now: float, limit: int) -> list[str]:
+        """Ids of polls whose scheduled closing time has come, at most ``limit``, each taken
+        out of the schedule so that no other sweep takes it again."""
+        taken = self.scripts.take_due(keys=[self.keys.closing_schedule()], args=[repr(now), limit])
+        return [poll_id.decode() for poll_id in taken]
 
     @translate_errors
     def delete(self, poll_id: str) -> bool:
@@ -179,6 +197,7 @@ class PollStore:
                 *(self.keys.voter_bucket(poll_id, bucket) for bucket in range(start, start + DELETE_BATCH))
             )
         existed = bool(self.redis.zrem(self.keys.poll_registry(), poll_id)) or existed
+        self.redis.zrem(self.keys.closing_schedule(), poll_id)
         self._announce(poll_id)
         return existed
 
@@ -297,12 +316,17 @@ def choice_of(code: bytes | None) -> str | None:
 def _vote_result(poll_id: str, choice: str, reply: list, limits: VoteLimits) -> VoteResult:
     status = reply[0].decode()
     if status == "ok":
-        _, yay, nay, previous, remaining, reset, version = reply
+        _, yay, nay, previous, remaining, reset, version, created = reply
         poll = Poll(id=poll_id, question="", yay=yay, nay=nay, version=version)
         rate = RateState("votes", limits.rate.count, limits.rate.window, remaining, reset)
         code = _CHOICE_CODES[choice]
         return VoteResult(
-            poll=poll, vote=choice, changed=previous not in (0, code), rate=rate, repeated=previous == code
+            poll=poll,
+            vote=choice,
+            changed=previous not in (0, code),
+            rate=rate,
+            repeated=previous == code,
+            created=created == 1,
         )
     if status == "not_found":
         raise PollNotFound(poll_id)

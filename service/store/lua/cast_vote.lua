@@ -19,7 +19,7 @@
 --
 -- A change bumps the poll's tally version and publishes "<poll id> <version> <yay> <nay>".
 --
--- Returns {'ok', yay, nay, previous choice or 0, remaining, reset, version}
+-- Returns {'ok', yay, nay, previous choice or 0, remaining, reset, version, 1 if this call created the poll else 0}
 --      or {'not_found'} | {'closed'} | {'change_not_allowed', current choice}
 --      or {'rate_limited', retry_after} | {'too_many_voters', retry_after}
 local poll, bucket, rate_key, new_voters_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -39,7 +39,9 @@ local function witness(counter)
   redis.call('EXPIRE', ips, ttl)
 end
 
+local created = 0
 if redis.call('EXISTS', poll) == 0 then
+  created = 1
   if ARGV[9] ~= '1' then
     return {'not_found'}
   end
@@ -62,7 +64,7 @@ local names = {'yay', 'nay'}
 local previous = tonumber(redis.call('HGET', bucket, field) or '0')
 if previous == choice then
   local tally = redis.call('HMGET', poll, 'yay', 'nay', 'version')
-  return {'ok', tonumber(tally[1]), tonumber(tally[2]), previous, remaining, reset, tonumber(tally[3] or '0')}
+  return {'ok', tonumber(tally[1]), tonumber(tally[2]), previous, remaining, reset, tonumber(tally[3] or '0'), created}
 end
 
 if previous == 0 then
@@ -87,4 +89,4 @@ redis.call('HINCRBY', poll, names[choice], 1)
 local version = redis.call('HINCRBY', poll, 'version', 1)
 local tally = redis.call('HMGET', poll, 'yay', 'nay')
 redis.call('PUBLISH', ARGV[10], table.concat({ARGV[11], version, tally[1], tally[2]}, ' '))
-return {'ok', tonumber(tally[1]), tonumber(tally[2]), previous, remaining, reset, version}
+return {'ok', tonumber(tally[1]), tonumber(tally[2]), previous, remaining, reset, version, created}
