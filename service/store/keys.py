@@ -109,8 +109,6 @@ import base64
 import os
 from dataclasses import dataclass
 
-VOTER_BUCKETS = 16384
-
 
 def new_comment_key() -> str:
     """A fresh comment key: 8 characters of a-z and 2-7 (40 random bits, base32)."""
@@ -139,13 +137,12 @@ class Keys:
         return f"{self.prefix}:poll:{{{poll_id}}}"
 
     def voter_bucket(self, poll_id: str, bucket: int) -> str:
-        """One bucket of the poll's voter records."""
-        return f"{self.poll(poll_id)}:voters:{bucket:04x}"
+        """One bucket of the poll's voter records (store/voters.py says which)."""
+        return f"{self.poll(poll_id)}:v:{bucket:x}"
 
-    def voter_record(self, poll_id: str, voter: bytes) -> tuple[str, bytes]:
-        """The bucket key and field holding one voter's record, from the voter's 8-byte digest."""
-        bucket = int.from_bytes(voter[:2], "big") % VOTER_BUCKETS
-        return self.voter_bucket(poll_id, bucket), voter[2:]
+    def legacy_voter_bucket(self, poll_id: str, bucket: int) -> str:
+        """One of the 16,384 fixed buckets of a poll stored before buckets split."""
+        return f"{self.poll(poll_id)}:voters:{bucket:04x}"
 
     def vote_rate(self, poll_id: str, ip_digest: str, window_start: int) -> str:
         """Counter of one client IP's votes on the poll in one rate-limit window."""

@@ -1,4 +1,5 @@
 --!include ratelimit
+--!include voters
 -- Cast, repeat or change one voter's vote, with its rate limits, in one step.
 --
 -- KEYS[1] poll hash (settings and tally)      KEYS[2] the voter's bucket
@@ -13,13 +14,22 @@
 -- KEYS[5] the poll's vote-integrity hash of the hour   KEYS[6] its busiest-IP set of the hour
 -- ARGV[13] the client's IP digest   ARGV[14] the minute (epoch minutes)
 -- ARGV[15] seconds the integrity keys live   ARGV[16] busiest IPs kept when the set is cut
+-- KEYS[7], KEYS[8] the bucket to split next and its new buddy, in the layout the caller assumed
+-- ARGV[17] the layout the caller assumed: the poll's bucket count, or 0 for the legacy layout
+-- ARGV[18] the bucket number of KEYS[2]   ARGV[19] voters a bucket holds on average before a split
 --
 -- New votes, changes and new voters refused by the per-IP ceiling are counted in the
 -- integrity keys here, so the figures cost no round trip of their own.
 --
 -- A change bumps the poll's tally version and publishes "<poll id> <version> <yay> <nay>".
 --
--- Returns {'ok', yay, nay, previous choice or 0, remaining, reset, version}
+-- Voter records follow lib/voters.lua. The caller names the voter's bucket from the layout
+-- it last saw; when the poll has split since and the voter's bucket is another, nothing is
+-- done and the answer is {'moved', layout}. A new voter that takes the poll past
+-- ARGV[19] voters a bucket splits one bucket, when the caller's layout was current.
+--
+-- Returns {'ok', yay, nay, previous choice or 0, remaining, reset, version, layout}
+--      or {'moved', layout}
 --      or {'not_found'} | {'closed'} | {'change_not_allowed', current choice}
 --      or {'rate_limited', retry_after} | {'too_many_voters', retry_after}
 local poll, bucket, rate_key, new_voters_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -44,12 +54,18 @@ if redis.call('EXISTS', poll) == 0 then
     return {'not_found'}
   end
   redis.call('HSET', poll, 'question', '', 'closes_at', '', 'allow_change', '1',
-             'created_at', ARGV[3], 'yay', 0, 'nay', 0)
+             'created_at', ARGV[3], 'yay', 0, 'nay', 0, 'voter_buckets', 1)
 end
 
-local settings = redis.call('HMGET', poll, 'closes_at', 'allow_change')
+local settings = redis.call('HMGET', poll, 'closes_at', 'allow_change', 'voter_buckets')
 if settings[1] and settings[1] ~= '' and now >= tonumber(settings[1]) then
   return {'closed'}
+end
+
+local layout, assumed = tonumber(settings[3] or '0'), tonumber(ARGV[17])
+if layout ~= assumed and (layout == 0 or assumed == 0
+                          or voter_bucket_of(voter_hash(field), layout) ~= tonumber(ARGV[18])) then
+  return {'moved', layout}
 end
 
 local allowed, remaining, reset = rate_limit_hit(
@@ -62,7 +78,7 @@ local names = {'yay', 'nay'}
 local previous = tonumber(redis.call('HGET', bucket, field) or '0')
 if previous == choice then
   local tally = redis.call('HMGET', poll, 'yay', 'nay', 'version')
-  return {'ok', tonumber(tally[1]), tonumber(tally[2]), previous, remaining, reset, tonumber(tally[3] or '0')}
+  return {'ok', tonumber(tally[1]), tonumber(tally[2]), previous, remaining, reset, tonumber(tally[3] or '0'), layout}
 end
 
 if previous == 0 then
@@ -86,5 +102,11 @@ redis.call('HSET', bucket, field, choice)
 redis.call('HINCRBY', poll, names[choice], 1)
 local version = redis.call('HINCRBY', poll, 'version', 1)
 local tally = redis.call('HMGET', poll, 'yay', 'nay')
+if previous == 0 and layout > 0 and layout == assumed
+   and tonumber(tally[1]) + tonumber(tally[2]) > tonumber(ARGV[19]) * layout then
+  voter_split(KEYS[7], KEYS[8], layout)
+  layout = layout + 1
+  redis.call('HSET', poll, 'voter_buckets', layout)
+end
 redis.call('PUBLISH', ARGV[10], table.concat({ARGV[11], version, tally[1], tally[2]}, ' '))
-return {'ok', tonumber(tally[1]), tonumber(tally[2]), previous, remaining, reset, version}
+return {'ok', tonumber(tally[1]), tonumber(tally[2]), previous, remaining, reset, version, layout}
