@@ -336,7 +336,7 @@ class PollStore:
     def compact_voters(self, poll_id: str) -> tuple[int, int] | None:
         """Rewrite a legacy poll's voters into buckets that split (store/voters.py), in one
         script; its voters and its new bucket count, or None when the poll is not legacy.
-        Redis runs nothing else meanwhile: about a second a million voters (README)."""
+        Redis runs nothing else meanwhile: 1.45 s for 500,000 voters (README)."""
         poll = self.get(poll_id)
         if poll is None:
             raise PollNotFound(poll_id)
