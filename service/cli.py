@@ -369,7 +369,8 @@ def poll_compact(poll_ids: tuple[str, ...], max_voters: int) -> None:
             if done.skipped:
                 click.echo(f"{done.poll_id}: left as it is ({done.skipped})")
             else:
-                click.echo(f"{done.poll_id}: {done.voters} voters in {done.buckets} buckets")
+                plural = "s" if done.buckets != 1 else ""
+                click.echo(f"{done.poll_id}: {done.voters} voters in {done.buckets} bucket{plural}")
 
 
 @poll.command("delete")

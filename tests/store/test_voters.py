@@ -161,3 +161,21 @@ def test_a_record_field_keeps_the_digest_byte_a_legacy_bucket_number_holds():
     assert bucket == 0x03A1 and bytes([bucket % 256]) + field == record_field(voter)
     assert [bucket_of(record_field(voter), buckets) for buckets in (1, 2, 3, 4, 5)] == [0, 0, 0, 0, 4]
     assert LEGACY_BUCKETS == 16_384
+
+
+def test_an_export_restores_both_layouts_and_every_voter_is_found(store, redis_client):
+    store.polls.save("grown", question="Q?", closes_at=None, allow_change=True, now=NOW)
+    grown = voters_of("grown", 2 * VOTERS_PER_BUCKET + 3)
+    vote_all(store, "grown", grown)
+    old = voters_of("old", 20)
+    write_legacy_poll(redis_client, store, "old", old)
+
+    restored = Store(redis_client, prefix="yaynay-restored")
+    restored.archive.restore_records(store.archive.export_records(personal_data=True))
+
+    assert restored.polls.layout("grown") == 3 and restored.polls.layout("old") == LEGACY
+    assert [restored.polls.vote_of("grown", voter) for voter in grown[:6]] == ["nay", "yay", "yay"] * 2
+    assert [restored.polls.vote_of("old", voter) for voter in old[:2]] == ["yay", "nay"]
+    for poll_id in ("grown", "old"):
+        poll = restored.polls.get(poll_id)
+        assert restored.polls.count_voter_records(poll_id) == {"yay": poll.yay, "nay": poll.nay}
