@@ -138,3 +138,18 @@ def test_votes_still_count_once_buckets_outgrow_listpack_encoding(store, redis_c
     assert store.polls.count_voter_records("huge") == {"yay": poll.yay, "nay": poll.nay}
     assert poll.total == 5_000
     assert store.polls.vote_of("huge", voters[1]) == "nay" and store.polls.vote_of("huge", voters[1000]) == "yay"
+
+
+def test_the_integrity_keys_live_their_day_and_the_ip_set_is_cut_to_its_busiest(store, redis_client):
+    from service.store.spam import INTEGRITY_TTL, TOP_IPS_KEPT
+
+    store.polls.save("watched", question="Q?", closes_at=None, allow_change=True, now=NOW)
+    for n in range(2 * TOP_IPS_KEPT + 5):
+        voter = voter_digest("secret", "watched", f"voter-{n}")
+        store.polls.cast_vote("watched", voter=voter, choice="yay", ip=f"ip{n}", now=NOW + n, limits=GENEROUS)
+    hour = int(NOW // 3600)
+    integrity, ips = store.keys.vote_integrity("watched", hour), store.keys.vote_ips("watched", hour)
+    assert INTEGRITY_TTL - 5 <= redis_client.ttl(integrity) <= INTEGRITY_TTL
+    assert INTEGRITY_TTL - 5 <= redis_client.ttl(ips) <= INTEGRITY_TTL
+    assert redis_client.zcard(ips) <= 2 * TOP_IPS_KEPT
+    assert int(redis_client.hget(integrity, "new")) == 2 * TOP_IPS_KEPT + 5
