@@ -7,7 +7,7 @@ once); measures Redis memory per voter, flat cost, live fan-out and the memory o
 streams; optionally runs Isso (bench/isso_peer.py) beside it; and prints one table.
 Everything it starts is stopped at the end, on Ctrl-C and on errors too.
 
-    .venv/bin/python -m bench                      # everything: about 12 minutes on 2 cores
+    .venv/bin/python -m bench                      # everything: about 15 minutes on 2 cores
     .venv/bin/python -m bench --quick              # every row, small and short: a smoke test
     .venv/bin/python -m bench --only vote,tally --seconds 5 --runs 5
     .venv/bin/python -m bench --worker-class gthread --threads 100 --only vote,tally
