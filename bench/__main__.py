@@ -7,7 +7,7 @@ once); measures Redis memory per voter, flat cost, live fan-out and the memory o
 streams; optionally runs Isso (bench/isso_peer.py) beside it; and prints one table.
 Everything it starts is stopped at the end, on Ctrl-C and on errors too.
 
-    .venv/bin/python -m bench                      # everything: about 12 minutes on 2 cores
+    .venv/bin/python -m bench                      # everything: about 15 minutes on 2 cores
     .venv/bin/python -m bench --quick              # every row, small and short: a smoke test
     .venv/bin/python -m bench --only vote,tally --seconds 5 --runs 5
     .venv/bin/python -m bench --worker-class gthread --threads 100 --only vote,tally
@@ -43,6 +43,7 @@ from bench.servers import (
 )
 from bench.streams import measure_fan_out, measure_idle_streams
 from bench.wrk import ensure_wrk, wrk_version
+from service.store import Store
 from service.store.keys import Keys
 
 # What --only selects, in the table's order (the floors come first, whenever a wrk scenario runs).
@@ -51,7 +52,7 @@ QUICK = dict(
     seconds=1,
     runs=1,
     warm_up=False,
-    voters=10_000,
+    voters="1000,10000",
     streams="100",
     fanout_streams=100,
     fanout_votes=3,
@@ -77,9 +78,9 @@ def parse_options(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--voters",
-        type=int,
-        default=1_000_000,
-        help="voters loaded into one poll for memory and flat cost (default 1,000,000)",
+        default="1000,10000,100000,1000000,10000000",
+        metavar="N[,N]",
+        help="poll sizes, one poll each, for memory per voter and the vote at each size (default 1,000 to 10,000,000)",
     )
     parser.add_argument(
         "--flat-polls", type=int, default=100_000, help="polls the flat-cost votes spread over (default 100,000)"
@@ -97,7 +98,8 @@ def parse_options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smoke run: 1 s runs, 1 run, no warm-up, 10,000 voters, 1,000 flat polls, 100 streams, no Isso",
+        help="smoke run: 1 s runs, 1 run, no warm-up, polls of 1,000 and 10,000 voters, 1,000 flat polls, "
+        "100 streams, no Isso",
     )
     if "--quick" in (sys.argv[1:] if argv is None else argv):
         parser.set_defaults(**QUICK)  # options given explicitly still win
@@ -106,6 +108,7 @@ def parse_options(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         parser.error(f"--only: unknown {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
     options.streams = sorted(int(count) for count in options.streams.split(","))
+    options.voters = sorted(int(count) for count in options.voters.split(","))
     return options
 
 
@@ -159,11 +162,12 @@ class Bench:
         counter = RoundTripCounter(self.redis)
         round_trips_checked = counter.check()
         if self.selected("memory") or self.selected("flat"):
-            # Before any server connects, so that used_memory grows by the voters alone.
-            scenarios.progress(f"loading {self.options.voters:,} voters into one poll")
-            memory = measure_voter_memory(self.redis, self.keys, SECRET_KEY, scenarios.LARGE_POLL, self.options.voters)
-            if self.selected("memory"):
-                self.rows["memory"] = [report.memory_row(memory)]
+            store = Store(self.redis, self.keys.prefix)
+            for voters in self.options.voters:
+                scenarios.progress(f"loading {voters:,} voters into one poll")
+                memory = measure_voter_memory(store, SECRET_KEY, scenarios.sized_poll(voters), voters)
+                if self.selected("memory"):
+                    self.rows.setdefault("memory", []).append(report.memory_row(memory))
         if set(self.options.only) - {"memory", "rss"}:
             self.serve_and_load(counter)
         if self.selected("rss"):
@@ -211,7 +215,7 @@ class Bench:
                 self.keys,
                 yaynay.url,
                 only=self.selected,
-                large_voters=self.options.voters,
+                sizes=self.options.voters,
                 flat_polls=self.options.flat_polls,
             )
             loads += self.isso_scenarios(stack)
@@ -262,30 +266,33 @@ class Bench:
         self.costs = [measurement.cost_row() for measurement in measured.values()]
         hello, incr = measured.get("hello"), measured.get("incr")
         for measurement in measured.values():
-            if measurement.scenario.section != "flat":
+            if measurement.scenario.key not in ("flat-few", "flat-many"):
                 self.rows.setdefault(measurement.scenario.section, []).append(
                     report.throughput_row(measurement, hello, incr)
                 )
-        if "flat-large" in measured:
+        if "flat-many" in measured:
             options = self.options
-            self.rows["flat"] = [
-                report.flat_row(
-                    "flat cost: voters on one poll",
-                    measured["flat-large"],
-                    measured["flat-small"],
-                    f"{options.voters:,} vs {scenarios.FLAT_FEW_VOTERS:,} voters",
-                    options.voters,
-                    report.TARGET_VOTERS,
-                ),
-                report.flat_row(
-                    "flat cost: polls voted on",
-                    measured["flat-many"],
-                    measured["flat-few"],
-                    f"{options.flat_polls:,} vs {scenarios.FLAT_FEW_POLLS} polls",
-                    options.flat_polls,
-                    report.TARGET_POLLS,
-                ),
-            ]
+            smallest, largest = options.voters[0], options.voters[-1]
+            self.rows.setdefault("flat", []).extend(
+                [
+                    report.flat_row(
+                        "flat cost: voters on one poll",
+                        measured[f"size-{largest}"],
+                        measured[f"size-{smallest}"],
+                        f"{largest:,} vs {smallest:,} voters",
+                        largest,
+                        report.TARGET_VOTERS,
+                    ),
+                    report.flat_row(
+                        "flat cost: polls voted on",
+                        measured["flat-many"],
+                        measured["flat-few"],
+                        f"{options.flat_polls:,} vs {scenarios.FLAT_FEW_POLLS} polls",
+                        options.flat_polls,
+                        report.TARGET_POLLS,
+                    ),
+                ]
+            )
 
     def fan_out(self, api: Api, base_url: str, cpu: costs.CpuMeter) -> None:
         api.create_poll("fan-out")

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from bench import fixtures
 from bench.api import Api
 from bench.costs import CostRow, CpuMeter, CpuReading
-from bench.redis_stats import RoundTripCounter, load_voters
-from bench.servers import ADMIN_TOKEN, SECRET_KEY
+from bench.redis_stats import RoundTripCounter
+from bench.servers import ADMIN_TOKEN
 from bench.wrk import WrkRun, run_wrk
 from service.store.keys import Keys
 
@@ -30,8 +30,11 @@ THREAD_COMMENTS = 20
 POST_THREADS = 5
 PENDING_COMMENTS = 60
 FLAT_FEW_POLLS = 10
-FLAT_FEW_VOTERS = 1000
-LARGE_POLL = "flat-large-0"  # the poll the million voters are loaded into
+
+
+def sized_poll(voters: int) -> str:
+    """The poll loaded with ``voters`` voters before the servers start."""
+    return f"size-{voters}-0"
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ def floor_scenarios(floors_url: str) -> list[Scenario]:
 
 
 def prepare_yaynay(
-    api: Api, redis, keys: Keys, base: str, *, only: Callable[[str], bool], large_voters: int, flat_polls: int
+    api: Api, redis, keys: Keys, base: str, *, only: Callable[[str], bool], sizes: list[int], flat_polls: int
 ) -> list[Scenario]:
     """Make each selected scenario's data through ``api`` (and ``redis`` for bulk) and return them."""
     scenarios = []
@@ -203,30 +206,22 @@ def prepare_yaynay(
             )
         )
     if only("flat"):
-        fixtures.create_polls(api, redis, keys, ["flat-small-0"])
-        load_voters(redis, keys, SECRET_KEY, "flat-small-0", FLAT_FEW_VOTERS)
-        api.create_poll(LARGE_POLL)  # its voters were loaded before the servers started
+        # The sized polls were loaded before the servers started; each run adds its votes.
         fixtures.create_polls(api, redis, keys, [f"flat-few-{n}" for n in range(FLAT_FEW_POLLS)])
         fixtures.create_polls(api, redis, keys, [f"flat-many-{n}" for n in range(flat_polls)])
         scenarios += [
             Scenario(
-                "flat-small",
-                f"vote, one poll of {FLAT_FEW_VOTERS:,} voters",
+                f"size-{voters}",
+                f"vote, one poll of {voters:,} voters",
                 base,
                 "flat",
                 "vote.lua",
-                ("flat-small-", "1"),
+                (sized_poll(voters)[:-1], "1"),
                 expect=None,
-            ),
-            Scenario(
-                "flat-large",
-                f"vote, one poll of {large_voters:,} voters",
-                base,
-                "flat",
-                "vote.lua",
-                ("flat-large-", "1"),
-                expect=None,
-            ),
+            )
+            for voters in sizes
+        ]
+        scenarios += [
             Scenario(
                 "flat-few",
                 f"vote over {FLAT_FEW_POLLS} polls",

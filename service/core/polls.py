@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from service import metrics
@@ -11,6 +11,7 @@ from service.core import Client, Core, events
 from service.errors import PollNotFound, RateLimited, YaynayError
 from service.identity import ip_digest, voter_digest
 from service.store.polls import Poll, VoteResult
+from service.store.voters import LEGACY
 
 __all__ = [
     "Poll",
@@ -21,6 +22,7 @@ __all__ = [
     "check_tally",
     "announce_due_closings",
     "close_poll",
+    "compact_voters",
     "delete_poll",
     "find_poll",
     "find_polls",
@@ -228,3 +230,40 @@ def delete_poll(core: Core, poll_id: str) -> None:
     """Delete the poll, its tally and every voter record (its comments stay); raises PollNotFound."""
     if not core.store.polls.delete(poll_id):
         raise PollNotFound(poll_id)
+
+
+# Legacy polls larger than this are left alone by default: their 16,384 buckets are full
+# enough to cost about 16 bytes a voter (13.6 B at 500,000 voters, 29 B at 100,000), and
+# compacting one holds Redis for the script's run (1.45 s for 500,000 voters, 0.03 s for
+# 1,000, on the shared 2-core machine).
+COMPACT_MAX_VOTERS = 300_000
+
+
+@dataclass(frozen=True)
+class Compaction:
+    """What ``compact_voters`` did to one poll: ``buckets`` it now has, or why it was skipped."""
+
+    poll_id: str
+    voters: int
+    buckets: int = 0
+    skipped: str = ""
+
+
+def compact_voters(
+    core: Core, poll_ids: list[str] | None = None, *, max_voters: int = COMPACT_MAX_VOTERS
+) -> Iterator[Compaction]:
+    """Rewrite polls stored in the legacy fixed voter buckets into buckets that split, one
+    poll at a time: ``poll_ids``, or every poll; polls of more than ``max_voters`` voters
+    and polls already compact are skipped. Raises PollNotFound for a named poll missing."""
+    for poll_id in core.store.polls.ids() if poll_ids is None else poll_ids:
+        poll = get_poll(core, poll_id)
+        if core.store.polls.layout(poll_id) != LEGACY:
+            yield Compaction(poll_id, poll.total, skipped="already compact")
+        elif poll.total > max_voters:
+            yield Compaction(poll_id, poll.total, skipped=f"more than {max_voters:,} voters")
+        else:
+            done = core.store.polls.compact_voters(poll_id)
+            if done is None:
+                yield Compaction(poll_id, poll.total, skipped="already compact")
+            else:
+                yield Compaction(poll_id, *done)

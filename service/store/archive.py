@@ -25,8 +25,9 @@ from redis.exceptions import ResponseError
 
 from service.store.comments import STATUSES, CommentStore, queue_score
 from service.store.connection import translate_errors
-from service.store.keys import VOTER_BUCKETS, Keys, comment_id, new_comment_key
+from service.store.keys import Keys, comment_id, new_comment_key
 from service.store.scripts import Scripts
+from service.store.voters import LEGACY_BUCKETS
 
 # Records written per pipeline: large enough that a round trip is not the cost, small
 # enough that a restore's memory stays flat.
@@ -153,18 +154,20 @@ class ArchiveStore:
         for poll_id, score in self.redis.zrange(self.keys.poll_registry(), 0, -1, withscores=True):
             fields = self.redis.hgetall(self.keys.poll(poll_id.decode()))
             yield {"type": "poll", "id": poll_id.decode(), "registered_at": score, "fields": _text_fields(fields)}
-        # One pass over the keyspace for every poll's voters: walking 16,384 buckets a poll
-        # would cost far more than the few keys most polls have.
-        for bucket_key in self.redis.scan_iter(match=f"{self.keys.prefix}:poll:*:voters:*", count=1000):
-            name = bucket_key.decode()
-            poll_id = name[name.index(":poll:{") + 7 : name.rindex("}:voters:")]
-            records = self.redis.hgetall(bucket_key)
-            yield {
-                "type": "voters",
-                "poll": poll_id,
-                "bucket": name.rpartition(":")[2],
-                "records": [[_b64(field), value.decode()] for field, value in sorted(records.items())],
-            }
+        # One pass over the keyspace for every poll's voters (the legacy buckets, then those
+        # that split): walking 16,384 buckets a legacy poll would cost more than its few keys.
+        for family, layout in (("voters", {}), ("v", {"layout": "split"})):
+            for bucket_key in self.redis.scan_iter(match=f"{self.keys.prefix}:poll:*:{family}:*", count=1000):
+                name = bucket_key.decode()
+                poll_id = name[name.index(":poll:{") + 7 : name.rindex(f"}}:{family}:")]
+                records = self.redis.hgetall(bucket_key)
+                yield {
+                    "type": "voters",
+                    "poll": poll_id,
+                    "bucket": name.rpartition(":")[2],
+                    **layout,
+                    "records": [[_b64(field), value.decode()] for field, value in sorted(records.items())],
+                }
 
     def _export_threads(self, personal_data: bool) -> Iterator[dict[str, Any]]:
         for raw_id, score in self.redis.zrange(self.keys.thread_registry(), 0, -1, withscores=True):
@@ -256,12 +259,16 @@ class ArchiveStore:
             pipe.hset(self.keys.poll(record["id"]), mapping=record["fields"])
 
     def _restore_voters(self, pipe: Any, record: dict[str, Any]) -> None:
+        """A bucket goes back under its own name: the poll record brought its layout
+        (``voter_buckets``, absent for a legacy poll) with it."""
         bucket = int(record["bucket"], 16)
-        if not 0 <= bucket < VOTER_BUCKETS:
+        split = record.get("layout") == "split"
+        if not 0 <= bucket < (1 << 32 if split else LEGACY_BUCKETS):
             raise ValueError(f"voter bucket {record['bucket']!r} is out of range")
+        name = self.keys.voter_bucket if split else self.keys.legacy_voter_bucket
         if record["records"]:
             pipe.hset(
-                self.keys.voter_bucket(record["poll"], bucket),
+                name(record["poll"], bucket),
                 mapping={base64.b64decode(field): value for field, value in record["records"]},
             )
 

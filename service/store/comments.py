@@ -26,6 +26,7 @@ from service.store.connection import translate_errors
 from service.store.keys import Keys, comment_id, new_comment_key, split_comment_id
 from service.store.polls import choice_of
 from service.store.scripts import Scripts
+from service.store.voters import VoterAddress, VoterReads
 
 STATUSES = ("pending", "approved", "rejected", "spam")
 # How long a comment body counts toward the "same text seen before" signal.
@@ -157,11 +158,12 @@ def text(value: bytes | None) -> str | None:
 class CommentStore:
     """Writes new comments and reads threads; every method takes the current time as ``now``."""
 
-    def __init__(self, redis: Any, keys: Keys, scripts: Scripts, read_cache: ReadCache):
+    def __init__(self, redis: Any, keys: Keys, scripts: Scripts, read_cache: ReadCache, voter_reads: VoterReads):
         self.redis = redis
         self.keys = keys
         self.scripts = scripts
         self.read_cache = read_cache
+        self.voter_reads = voter_reads
         self._registered_threads: set[str] = set()
 
     def published_changed(self, thread_ids: Iterable[str]) -> None:
@@ -643,18 +645,23 @@ class CommentStore:
         """Add each author's live vote on the thread's poll and the same-text count."""
         if not comments or not (with_votes or with_signals):
             return comments
+        guesses: list[VoterAddress] = []
         with self.redis.pipeline(transaction=False) as pipe:
             for comment in comments:
                 if with_votes and comment.voter:
-                    pipe.hget(*self.keys.voter_record(comment.thread_id, comment.voter))
+                    guesses.append(self.voter_reads.queue(pipe, comment.thread_id, comment.voter))
                 if with_signals:
                     pipe.get(self.keys.text_seen(comment.text_digest))
             answers = iter(pipe.execute())
+        guessed = iter(guesses)
         decorated = []
         for comment in comments:
             vote = same_text = None
             if with_votes and comment.voter:
-                vote = choice_of(next(answers))
+                layout, code = next(answers), next(answers)
+                vote = choice_of(
+                    self.voter_reads.resolve(comment.thread_id, comment.voter, next(guessed), layout, code)
+                )
             if with_signals:
                 same_text = int(next(answers) or 0)
             decorated.append(replace(comment, vote=vote, same_text_count=max(0, (same_text or 1) - 1)))

@@ -6,8 +6,9 @@ in KEYS touches a single slot.
 
 | key | type | lifetime | holds |
 | --- | --- | --- | --- |
-| ``P:poll:{id}`` | hash | permanent | question, closes_at, allow_change, created_at, and the tally: yay, nay, version |
-| ``P:poll:{id}:voters:<bucket>`` | hash | permanent | voter digest (6 bytes) -> 1 (yay) or 2 (nay); one of VOTER_BUCKETS buckets |
+| ``P:poll:{id}`` | hash | permanent | question, closes_at, allow_change, created_at, the tally (yay, nay, version) and voter_buckets (absent: legacy layout) |
+| ``P:poll:{id}:v:<bucket>`` | hash | permanent | voter digest (7 bytes) -> 1 (yay) or 2 (nay); buckets 0 .. voter_buckets - 1 (hex), see store/voters.py |
+| ``P:poll:{id}:voters:<bucket>`` | hash | permanent | legacy layout (a poll without voter_buckets): voter digest (6 bytes) -> 1 or 2, in 16,384 fixed buckets (04x) |
 | ``P:poll:{id}:rl:vote:<ip>:<window>`` | string | window + 1 s | votes from one client IP in one rate-limit window |
 | ``P:poll:{id}:newvoters:<ip>:<day>`` | string | 1 day + 1 h | new voters brought by one client IP in one UTC day |
 | ``P:poll:{id}:integrity:<hour>`` | hash | 25 h | vote integrity: ``m<minute>`` -> votes cast or changed that minute, ``new``, ``refused`` (new voters over the per-IP ceiling), ``changes`` |
@@ -49,12 +50,15 @@ in KEYS touches a single slot.
 
 Voters are bucketed so each bucket stays a small listpack-encoded hash (Redis keeps a
 hash compact up to ``hash-max-listpack-entries``; config/redis.conf and the embedded
-Redis set 512): with 16,384 buckets a million voters on one poll average 61 a bucket,
-about 13 bytes each, and a poll stays compact up to about 8 million voters. Past that,
-or on a Redis left at the default of 128 (2 million), full buckets become plain hash
-tables one at a time: the layout and every script work the same, at about four times
-the memory for those buckets. Buckets and fields are slices of one keyed digest, so
-neither reveals the token.
+Redis set 512). The buckets split one at a time as the poll grows (linear hashing,
+store/voters.py): a poll has one bucket per 200 voters, so a voter costs about 13 bytes
+(MEMORY USAGE of the poll's keys, ``./dev bench``: 12.9 B at 1,000 voters, 12.3 at
+10,000, 12.9 at 100,000, 12.6 at 1,000,000, 12.3 at 10,000,000) and the vote touches one
+bucket, plus two when it splits one, whatever the size. On a Redis left at the default of 128 entries the buckets are
+plain hash tables: the layout and every script work the same, at about four times the
+memory. Buckets and fields are slices of one keyed digest, so neither reveals the token.
+A poll stored before buckets split keeps the legacy layout (16,384 fixed buckets, 109 B
+a voter at 1,000 voters) until ``yaynay poll compact`` rewrites it.
 
 ``P:polls`` lives in its own slot. Creating a poll writes it and the poll hash in two
 steps, registry first; both steps are idempotent, so a failure between them is repaired
@@ -112,8 +116,6 @@ import base64
 import os
 from dataclasses import dataclass
 
-VOTER_BUCKETS = 16384
-
 
 def new_comment_key() -> str:
     """A fresh comment key: 8 characters of a-z and 2-7 (40 random bits, base32)."""
@@ -142,13 +144,12 @@ class Keys:
         return f"{self.prefix}:poll:{{{poll_id}}}"
 
     def voter_bucket(self, poll_id: str, bucket: int) -> str:
-        """One bucket of the poll's voter records."""
-        return f"{self.poll(poll_id)}:voters:{bucket:04x}"
+        """One bucket of the poll's voter records (store/voters.py says which)."""
+        return f"{self.poll(poll_id)}:v:{bucket:x}"
 
-    def voter_record(self, poll_id: str, voter: bytes) -> tuple[str, bytes]:
-        """The bucket key and field holding one voter's record, from the voter's 8-byte digest."""
-        bucket = int.from_bytes(voter[:2], "big") % VOTER_BUCKETS
-        return self.voter_bucket(poll_id, bucket), voter[2:]
+    def legacy_voter_bucket(self, poll_id: str, bucket: int) -> str:
+        """One of the 16,384 fixed buckets of a poll stored before buckets split."""
+        return f"{self.poll(poll_id)}:voters:{bucket:04x}"
 
     def vote_rate(self, poll_id: str, ip_digest: str, window_start: int) -> str:
         """Counter of one client IP's votes on the poll in one rate-limit window."""

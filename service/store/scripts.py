@@ -54,6 +54,8 @@ class Scripts:
         self.forget_indexed_thread: Script = self._register("forget_indexed_thread")
         self.set_poll_closing: Script = self._register("set_poll_closing")
         self.take_due: Script = self._register("take_due")
+        self.save_poll: Script = self._register("save_poll")
+        self.compact_voters: Script = self._register("compact_voters")
         self.import_comment: Script = self._register("import_comment")
         self.edit_comment: Script = self._register("edit_comment")
 

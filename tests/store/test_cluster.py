@@ -296,3 +296,26 @@ def test_a_reader_edits_and_deletes_their_own_comment_on_redis_cluster(cluster_u
     assert [(c["id"], c["body"]) for c in queue] == [(posted["id"], "Second words.")]
     assert client.delete(f"{url}/{posted['id']}", headers=headers).status_code == 204
     assert client.get("/api/v1/moderation/queue", headers=admin).json["comments"] == []
+
+
+def test_voter_buckets_split_and_are_read_on_redis_cluster(cluster_url):
+    from service.identity import voter_digest
+    from service.ratelimit import RateLimit
+    from service.store import Store
+    from service.store.connection import connect
+    from service.store.polls import VoteLimits
+    from service.store.voters import VOTERS_PER_BUCKET
+
+    limits = VoteLimits(RateLimit(count=1_000_000, window=60), new_voters_per_day=1_000_000)
+    store = Store(connect(cluster_url, cluster=True), prefix="cluster-voters")
+    store.polls.save("split", question="Q?", closes_at=None, allow_change=True, now=1_790_000_000.0)
+    voters = [voter_digest("k", "split", f"reader-{n}") for n in range(2 * VOTERS_PER_BUCKET + 1)]
+    for voter in voters:
+        store.polls.cast_vote("split", voter=voter, choice="nay", ip="ip", now=1_790_000_000.0, limits=limits)
+
+    assert store.polls.layout("split") == 3
+    fresh = Store(connect(cluster_url, cluster=True), prefix="cluster-voters")
+    assert {fresh.polls.vote_of("split", voter) for voter in voters[::50]} == {"nay"}
+    assert fresh.polls.count_voter_records("split") == {"yay": 0, "nay": len(voters)}
+    assert fresh.polls.delete("split")
+    assert fresh.polls.count_voter_records("split") == {"yay": 0, "nay": 0}
