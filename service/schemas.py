@@ -596,7 +596,7 @@ class LogEntrySchema(Schema):
 
 
 class LogQuerySchema(PageQuerySchema):
-    cursor = cursor_field(r"^\d{1,18}-\d{1,18}$", "1795696216473-0")
+    cursor = cursor_field(r"^\d{1,18}-\d{1,18}(\.\d{1,3})?$", "1795696216473-0.7")
 
 
 class LogPageSchema(Schema):

@@ -2,6 +2,7 @@
 the site-wide queue and email index, as a cron job would run them."""
 
 from service.identity import email_digest
+from service.store.keys import Keys
 
 ANN = "ann@example.com"
 
@@ -38,7 +39,7 @@ def test_check_reports_each_problem_and_repairs_indexes_only_when_asked(
     ).json["id"]
     email_index = f"yaynay:email:{{{email_digest(settings['SECRET_KEY'], ANN)}}}"
     redis_client.hincrby("yaynay:poll:{mini-backpacks}", "yay", 1)
-    redis_client.zrem("yaynay:moderation:{queue}:pending", comment_id)
+    redis_client.zrem(Keys("yaynay").queue_of("mini-backpacks", "pending"), comment_id)
     redis_client.srem(email_index, comment_id)
 
     checked = yaynay("check")
@@ -49,12 +50,14 @@ def test_check_reports_each_problem_and_repairs_indexes_only_when_asked(
         f"comment {comment_id}: not in its email index",
         "checked 1 poll and 1 thread: 3 problems",
     ]
-    assert redis_client.zscore("yaynay:moderation:{queue}:pending", comment_id) is None  # nothing repaired
+    assert (
+        redis_client.zscore(Keys("yaynay").queue_of("mini-backpacks", "pending"), comment_id) is None
+    )  # nothing repaired
 
     repaired = yaynay("check", "--repair")
     assert repaired.returncode == 1
     assert f"comment {comment_id}: not in the pending queue (repaired)" in repaired.stdout
-    assert redis_client.zscore("yaynay:moderation:{queue}:pending", comment_id) is not None
+    assert redis_client.zscore(Keys("yaynay").queue_of("mini-backpacks", "pending"), comment_id) is not None
     assert redis_client.sismember(email_index, comment_id)
 
     again = yaynay("check")

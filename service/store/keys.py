@@ -107,9 +107,20 @@ from __future__ import annotations
 
 import base64
 import os
+import zlib
 from dataclasses import dataclass
 
 VOTER_BUCKETS = 16384
+# Site-wide indexes (the poll and thread registries, the moderation queue, its log and the
+# surge counter) are split into this many shards, each its own hash tag, so on Redis
+# Cluster their writes spread over up to this many slots. Fixed: changing it would move
+# entries between shards. A read merges every shard in one pipeline.
+SHARDS = 16
+
+
+def shard_of(item_id: str) -> int:
+    """The shard of a site-wide index that holds a poll or a thread: a CRC-32 of its id."""
+    return zlib.crc32(item_id.encode()) % SHARDS
 
 
 def new_comment_key() -> str:
@@ -155,8 +166,19 @@ class Keys:
         """Counter of new voters one client IP brought to the poll on one UTC day."""
         return f"{self.poll(poll_id)}:newvoters:{ip_digest}:{day}"
 
-    def poll_registry(self) -> str:
-        """Sorted set of every poll id, scored by creation time."""
+    def _registry(self, kind: str, shard: int) -> str:
+        return f"{self.prefix}:{kind}:{{reg:{shard}}}"
+
+    def poll_registry(self, poll_id: str) -> str:
+        """The registry shard holding the poll: poll ids scored by creation time."""
+        return self._registry("polls", shard_of(poll_id))
+
+    def poll_registries(self) -> list[str]:
+        """Every shard of the poll registry."""
+        return [self._registry("polls", shard) for shard in range(SHARDS)]
+
+    def legacy_poll_registry(self) -> str:
+        """The one poll registry of earlier versions: read only to migrate it."""
         return f"{self.prefix}:polls"
 
     def change_channel(self) -> str:
@@ -193,7 +215,16 @@ class Keys:
     def duplicate(self, thread_id: str, digest: str) -> str:
         return f"{self.thread(thread_id)}:same:{digest}"
 
-    def thread_registry(self) -> str:
+    def thread_registry(self, thread_id: str) -> str:
+        """The registry shard holding the thread: thread ids scored by first comment."""
+        return self._registry("threads", shard_of(thread_id))
+
+    def thread_registries(self) -> list[str]:
+        """Every shard of the thread registry."""
+        return [self._registry("threads", shard) for shard in range(SHARDS)]
+
+    def legacy_thread_registry(self) -> str:
+        """The one thread registry of earlier versions: read only to migrate it."""
         return f"{self.prefix}:threads"
 
     def index_marker(self, thread_id: str) -> str:
@@ -214,14 +245,47 @@ class Keys:
     def auto_created_polls(self, ip_digest: str, day_start: int) -> str:
         return f"{self.prefix}:ip:{{{ip_digest}}}:rl:autopoll:{day_start}"
 
-    def queue(self, status: str) -> str:
+    def new_threads(self, ip_digest: str, day_start: int) -> str:
+        """Threads one client IP started (first comments on new articles) in one UTC day."""
+        return f"{self.prefix}:ip:{{{ip_digest}}}:rl:newthreads:{day_start}"
+
+    def queue(self, status: str, shard: int) -> str:
+        """One shard of the site-wide queue of a status."""
+        return f"{self.prefix}:moderation:{{queue:{shard}}}:{status}"
+
+    def queue_of(self, thread_id: str, status: str) -> str:
+        """The queue shard of a status that holds the thread's comments."""
+        return self.queue(status, shard_of(thread_id))
+
+    def queues(self, status: str) -> list[str]:
+        """Every shard of the site-wide queue of a status."""
+        return [self.queue(status, shard) for shard in range(SHARDS)]
+
+    def legacy_queue(self, status: str) -> str:
+        """The one queue of a status of earlier versions: read only to migrate it."""
         return f"{self.prefix}:moderation:{{queue}}:{status}"
 
-    def moderation_log(self) -> str:
+    def moderation_log(self, shard: int) -> str:
+        """One shard of the site-wide moderation log."""
+        return f"{self.prefix}:moderation:{{queue:{shard}}}:log"
+
+    def moderation_log_of(self, thread_id: str) -> str:
+        return self.moderation_log(shard_of(thread_id))
+
+    def moderation_logs(self) -> list[str]:
+        """Every shard of the site-wide log, then the one log of earlier versions (read only)."""
+        return [*(self.moderation_log(shard) for shard in range(SHARDS)), self.legacy_moderation_log()]
+
+    def legacy_moderation_log(self) -> str:
         return f"{self.prefix}:moderation:{{queue}}:log"
 
-    def surge(self, hour: int) -> str:
-        return f"{self.prefix}:moderation:{{queue}}:surge:{hour}"
+    def surge(self, hour: int, shard: int) -> str:
+        """One shard of the count of comments submitted site-wide in an hour."""
+        return f"{self.prefix}:moderation:{{queue:{shard}}}:surge:{hour}"
+
+    def surges(self, hour: int) -> list[str]:
+        """Every shard of an hour's surge counter: their sum is the site-wide count."""
+        return [self.surge(hour, shard) for shard in range(SHARDS)]
 
     def text_seen(self, digest: str) -> str:
         return f"{self.prefix}:text:{{{digest}}}"

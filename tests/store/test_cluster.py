@@ -235,7 +235,7 @@ def test_every_worker_repairs_lost_index_writes_in_the_background(cluster_url, s
     lost = post_dying(monkeypatch, client, "background-a", {"author": "Ann", "body": "Lost"})
     clock.advance(moderation_store.REPAIR_AGE + 1)
     deadline = time.monotonic() + 10
-    while core.store.redis.zscore(core.store.keys.queue("pending"), lost) is None:
+    while core.store.redis.zscore(core.store.keys.queue_of("background-a", "pending"), lost) is None:
         assert time.monotonic() < deadline, "the background repair never ran"
         time.sleep(0.2)
 

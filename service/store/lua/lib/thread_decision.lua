@@ -4,11 +4,32 @@
 
 local OUTCOME = {approve = 'approved', reject = 'rejected', spam = 'spam', delete = 'deleted'}
 
+-- Append a decision to a log stream, dropping entries older than `min_id` ('0': keep all;
+-- '~' lets Redis trim whole nodes only, so a trim costs next to nothing).
+local function log_decision(log, min_id, ...)
+  if min_id == '0' then
+    return redis.call('XADD', log, '*', ...)
+  end
+  return redis.call('XADD', log, 'MINID', '~', min_id, '*', ...)
+end
+
+-- Count a decision toward its author's trust (approvals in a row): an approval adds one
+-- (the count lives `ttl` seconds from then), anything else starts again from zero.
+local function count_trust(trust, new_status, ttl)
+  if new_status == 'approved' then
+    redis.call('INCR', trust)
+    redis.call('EXPIRE', trust, ttl)
+  else
+    redis.call('DEL', trust)
+  end
+end
+
 -- Decide one comment: its status, its place in the thread's status sets (`sets` by
 -- status) and the thread's log line change together. `seen` '' means pending, '*' any.
+-- Log entries older than `log_min_id` are dropped as it is written ('0' keeps all).
 -- Returns {'decided', new status, old status, created_at, email digest, log entry id}
 --      or {'not_found'} | {'conflict', status, decided_by, decided_at, reason}
-local function decide_in_thread(comment, sets, log, key, action, seen, moderator, reason, now)
+local function decide_in_thread(comment, sets, log, key, action, seen, moderator, reason, now, log_min_id)
   local current = redis.call('HMGET', comment, 'status', 'decided_by', 'decided_at', 'reason',
                              'seq', 'created_at', 'email_digest')
   local status = current[1]
@@ -33,7 +54,7 @@ local function decide_in_thread(comment, sets, log, key, action, seen, moderator
                'reason', reason)
     redis.call('ZADD', sets[new_status], current[5], key)
   end
-  local entry = redis.call('XADD', log, '*', 'comment', key, 'action', action, 'from', status,
-                           'moderator', moderator, 'reason', reason, 'at', now)
+  local entry = log_decision(log, log_min_id, 'comment', key, 'action', action, 'from', status,
+                             'moderator', moderator, 'reason', reason, 'at', now)
   return {'decided', new_status, status, current[6], current[7] or '', entry}
 end
