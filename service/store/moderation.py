@@ -59,9 +59,14 @@ class Retention:
         """The queue score below which decided comments leave their queue (0: none leave)."""
         return queue_score(now - self.decided_days * DAY) if self.decided_days else 0
 
-    def log_min_id(self, now: float) -> str:
-        """The stream entry id below which log entries are dropped ('0': none are)."""
-        return f"{int((now - self.log_days * DAY) * 1000)}-0" if self.log_days else "0"
+    def log_ms(self) -> int:
+        """How long log entries are kept, in milliseconds (0: forever)."""
+        return self.log_days * DAY * 1000
+
+    def log_min_id(self, now: float) -> str | None:
+        """Redis Cluster, where the site-wide log is written apart from its script: the entry id
+        below which log entries are dropped (None: none are), by the caller's clock."""
+        return f"{int(now * 1000) - self.log_ms()}-0" if self.log_days else None
 
 
 @dataclass(frozen=True)
@@ -324,7 +329,7 @@ class ModerationStore:
                     "1" if rules.counts_trust else "",
                     TRUST_TTL,
                     rules.retention.queue_cutoff(now),
-                    rules.retention.log_min_id(now),
+                    rules.retention.log_ms(),
                 ],
             )
             outcome = _outcome(request, moderator, now, reply)
@@ -356,7 +361,7 @@ class ModerationStore:
             # One script call each: scripts in a cluster pipeline are not reliably loaded.
             reply = self.scripts.decide_comment(
                 keys=[*self._thread_keys(thread_id, key), self.keys.index_marker(thread_id)],
-                args=[*self._decision_args(request, key, moderator, now), rules.retention.log_min_id(now)],
+                args=[*self._decision_args(request, key, moderator, now), rules.retention.log_ms()],
             )
             outcome = _outcome(request, moderator, now, reply)
             if isinstance(outcome, _Applied):
@@ -412,8 +417,8 @@ class ModerationStore:
                         "reason": done.reason,
                         "at": repr(decision.at),
                     },
-                    minid=None if min_id == "0" else min_id,
-                    approximate=True,
+                    minid=min_id,
+                    approximate=False,
                 )
             pipe.execute()
 

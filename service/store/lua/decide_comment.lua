@@ -10,7 +10,7 @@
 -- ARGV[1] comment key   ARGV[2] action: approve, reject, spam or delete
 -- ARGV[3] the status the moderator saw ('' means pending, '*' any: privacy erasure)
 -- ARGV[4] moderator name   ARGV[5] reason   ARGV[6] now (epoch seconds)
--- ARGV[7] log entry id below which the thread's log drops entries ('0': none)
+-- ARGV[7] how long the thread's log keeps entries, in ms ('0': forever)
 --
 -- Returns {'decided', new status, old status, created_at, email digest, log entry id}
 --      or {'not_found'} | {'conflict', status, decided_by, decided_at, reason}

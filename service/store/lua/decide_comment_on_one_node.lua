@@ -17,7 +17,7 @@
 -- ARGV[7] the comment's id (thread.key)   ARGV[8] the email digest KEYS[12] belongs to, or ''
 -- ARGV[9] '1' when decisions count toward trusted authors   ARGV[10] the trust count's TTL
 -- ARGV[11] queue score below which decided comments leave the queues ('0': none leave)
--- ARGV[12] log entry id below which log entries are dropped ('0': none are)
+-- ARGV[12] how long log entries are kept, in ms ('0': forever)
 --
 -- Returns what decide_in_thread returns; when the comment's email digest is not ARGV[8]
 -- (the caller read it too early), the caller updates the email index and trust itself.

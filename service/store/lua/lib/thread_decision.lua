@@ -4,13 +4,17 @@
 
 local OUTCOME = {approve = 'approved', reject = 'rejected', spam = 'spam', delete = 'deleted'}
 
--- Append a decision to a log stream, dropping entries older than `min_id` ('0': keep all;
--- '~' lets Redis trim whole nodes only, so a trim costs next to nothing).
-local function log_decision(log, min_id, ...)
-  if min_id == '0' then
+-- Append a decision to a log stream, dropping entries older than `retention_ms` by the
+-- server's clock, which stamps the entry ids ('0': keep all). Exact trimming: each entry
+-- is dropped once, so it costs about one entry's removal a decision in the steady state.
+local function log_decision(log, retention_ms, ...)
+  if retention_ms == '0' then
     return redis.call('XADD', log, '*', ...)
   end
-  return redis.call('XADD', log, 'MINID', '~', min_id, '*', ...)
+  local clock = redis.call('TIME')
+  local min_id = string.format('%.0f-0', tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+                                             - tonumber(retention_ms))
+  return redis.call('XADD', log, 'MINID', min_id, '*', ...)
 end
 
 -- Count a decision toward its author's trust (approvals in a row): an approval adds one
@@ -26,10 +30,10 @@ end
 
 -- Decide one comment: its status, its place in the thread's status sets (`sets` by
 -- status) and the thread's log line change together. `seen` '' means pending, '*' any.
--- Log entries older than `log_min_id` are dropped as it is written ('0' keeps all).
+-- Log entries older than `log_retention_ms` are dropped as it is written ('0' keeps all).
 -- Returns {'decided', new status, old status, created_at, email digest, log entry id}
 --      or {'not_found'} | {'conflict', status, decided_by, decided_at, reason}
-local function decide_in_thread(comment, sets, log, key, action, seen, moderator, reason, now, log_min_id)
+local function decide_in_thread(comment, sets, log, key, action, seen, moderator, reason, now, log_retention_ms)
   local current = redis.call('HMGET', comment, 'status', 'decided_by', 'decided_at', 'reason',
                              'seq', 'created_at', 'email_digest')
   local status = current[1]
@@ -54,7 +58,7 @@ local function decide_in_thread(comment, sets, log, key, action, seen, moderator
                'reason', reason)
     redis.call('ZADD', sets[new_status], current[5], key)
   end
-  local entry = log_decision(log, log_min_id, 'comment', key, 'action', action, 'from', status,
+  local entry = log_decision(log, log_retention_ms, 'comment', key, 'action', action, 'from', status,
                              'moderator', moderator, 'reason', reason, 'at', now)
   return {'decided', new_status, status, current[6], current[7] or '', entry}
 end
