@@ -110,6 +110,7 @@ def submit_comment(
         idempotency_digest=idempotency_digest(secret, ip, idempotency_key) if idempotency_key else None,
         links=count_links(draft.body),
         edit_digest=edit_digest(secret, edit_token),
+        page_url=draft.page_url,
     )
     try:
         submission = _screen_and_store(core, thread_id, comment, screened, client)
@@ -118,8 +119,6 @@ def submit_comment(
         raise
     count_screening(core, submission)
     metrics.COMMENTS.labels(submission.status if submission.created else "repeated").inc()
-    if submission.created and draft.page_url:
-        core.store.comments.remember_page(thread_id, draft.page_url)
     if submission.created:
         events.comment_submitted(
             core,

@@ -101,6 +101,8 @@ class NewComment:
     links: int
     # Keyed hash of the edit token handed to the reader; "" when none was handed out.
     edit_digest: str = ""
+    # The article it was written on: recorded as the thread's page_url unless one is.
+    page_url: str | None = None
 
 
 class SpamListsMoved(Exception):
@@ -255,6 +257,7 @@ class CommentStore:
                 self.keys.spam_version(),
                 self.keys.trust(comment.email_digest or "-"),
                 self.keys.webhook_endpoints(),
+                self.keys.thread_meta(thread_id),
                 *surges,
                 *counters,
             ],
@@ -277,6 +280,7 @@ class CommentStore:
                 "1" if screening.settle else "",
                 screening.trusted_after if comment.email_digest else 0,
                 screening.held_reason,
+                comment.page_url or "",
                 len(surges),
                 len(counters),
                 *limit_args,
@@ -331,6 +335,7 @@ class CommentStore:
             keys=[
                 *self._thread_keys(thread_id, key, screening.status, comment),
                 self.keys.index_marker(thread_id),
+                self.keys.thread_meta(thread_id),
             ],
             args=[
                 key,
@@ -340,6 +345,7 @@ class CommentStore:
                 self._idempotency_ttl(comment, limits),
                 limits.duplicate_window,
                 comment.email_digest or "",
+                comment.page_url or "",
                 *fields,
             ],
         )
@@ -415,11 +421,6 @@ class CommentStore:
             "edit_digest": comment.edit_digest,
         }
         return [item for pair in fields.items() for item in pair]
-
-    @translate_errors
-    def remember_page(self, thread_id: str, page_url: str) -> None:
-        """Record the thread's article URL unless one is recorded: the first comment names it."""
-        self.redis.hsetnx(self.keys.thread_meta(thread_id), "page_url", page_url)
 
     @translate_errors
     def page_urls(self, thread_ids: Sequence[str]) -> dict[str, str | None]:

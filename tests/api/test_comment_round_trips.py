@@ -7,13 +7,18 @@ from tests.api.test_spam_tools import block, post_comment, queued
 from tests.store.test_comments import round_trips_of
 
 
-def test_a_comment_post_through_the_api_is_one_round_trip(settings, monkeypatch):
+def test_a_comment_post_through_the_api_is_one_round_trip(settings, admin, monkeypatch):
     app = create_app(settings)
     client = app.test_client()
     assert post_comment(client, ip="198.51.100.1", body="Warms the scripts").status_code == 202
 
-    sent = round_trips_of(monkeypatch, lambda: post_comment(client, ip="198.51.100.2", email="ann@example.com"))
-    assert sent == [b"evalsha"]
+    page = "https://blog.example/2026/mini-backpacks"
+    sent = round_trips_of(
+        monkeypatch, lambda: post_comment(client, ip="198.51.100.2", email="ann@example.com", page_url=page)
+    )
+    assert sent == [b"evalsha"]  # as the widget posts: with the article's URL, recorded in the same script
+    threads = client.get("/api/v1/moderation/threads", headers=admin).json["threads"]
+    assert [thread["page_url"] for thread in threads] == [page]
     app.extensions["yaynay"].close()
 
 

@@ -19,8 +19,9 @@
 -- KEYS[15] the thread's registry shard    KEYS[16] the client's new-threads counter of the day
 -- KEYS[17] the blocklist and bans version KEYS[18] the author's trust count (approvals in a row)
 -- KEYS[19] the webhook endpoints (hash; only counted, so the caller reads them only when any exist)
--- KEYS[20 ... 19 + s] the hour's surge counter shards, the thread's own first
--- KEYS[20 + s ...] the client's rate-limit counters, one a limit (the last counts the hour)
+-- KEYS[20] the thread's meta hash (its article's page_url, set by its first comment naming one)
+-- KEYS[21 ... 20 + s] the hour's surge counter shards, the thread's own first
+-- KEYS[21 + s ...] the client's rate-limit counters, one a limit (the last counts the hour)
 -- ARGV[1] the new comment's key           ARGV[2] the status screening gave it
 -- ARGV[3] now (epoch seconds)             ARGV[4] parent comment key, or ''
 -- ARGV[5] idempotency TTL (s), 0 when the client sent no Idempotency-Key
@@ -33,9 +34,10 @@
 -- ARGV[17] the blocklist and bans version screened with ('' when none was ever set, '*': any)
 -- ARGV[18] '1' when the surge hold and trust settle the status ('' when a spam tool decided)
 -- ARGV[19] approvals in a row that publish an author's comments (0: off)
--- ARGV[20] the tools' held reason, or ''   ARGV[21] how many surge shards, s
--- ARGV[22] how many limits, n; then for each limit: count, window (s), window start
--- ARGV[23 + 3n ...] the comment's fields, as name, value pairs
+-- ARGV[20] the tools' held reason, or ''   ARGV[21] the article's URL, or ''
+-- ARGV[22] how many surge shards, s
+-- ARGV[23] how many limits, n; then for each limit: count, window (s), window start
+-- ARGV[24 + 3n ...] the comment's fields, as name, value pairs
 --
 -- Returns {'created', key, remaining, reset, status, held reason, comments this hour
 --      site-wide, webhook endpoints} (remaining and reset of the limit closest to refusing), or {'existing', key of the comment this repeats},
@@ -49,8 +51,8 @@ local queues = {pending = KEYS[9], approved = KEYS[10], rejected = KEYS[11], spa
 local text_seen, email_index, registry, new_threads = KEYS[13], KEYS[14], KEYS[15], KEYS[16]
 local key, status, now, parent = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local idem_ttl, duplicate_ttl = tonumber(ARGV[5]), tonumber(ARGV[6])
-local surge_shards, limit_count = tonumber(ARGV[21]), tonumber(ARGV[22])
-local limits = rate_limits_from(20 + surge_shards, limit_count, 23)
+local surge_shards, limit_count = tonumber(ARGV[22]), tonumber(ARGV[23])
+local limits = rate_limits_from(21 + surge_shards, limit_count, 24)
 
 if ARGV[17] ~= '*' and (redis.call('GET', KEYS[17]) or '') ~= ARGV[17] then
   return {'stale'}
@@ -73,7 +75,7 @@ if new_thread and thread_limit[2] > 0 and rate_limit_full(new_threads, thread_li
 end
 
 local surge = 1
-for i = 20, 19 + surge_shards do
+for i = 21, 20 + surge_shards do
   surge = surge + tonumber(redis.call('GET', KEYS[i]) or '0')
 end
 local trusted_after = tonumber(ARGV[19])
@@ -89,7 +91,7 @@ if new_thread then
   end
 end
 local remaining, reset, hour_hits = rate_limits_hit(limits, tonumber(now))
-local fields = argv_from(23 + 3 * limit_count)
+local fields = argv_from(24 + 3 * limit_count)
 fields[#fields + 1] = 'recent_from_ip'
 fields[#fields + 1] = hour_hits
 if held_reason ~= '' then
@@ -103,8 +105,11 @@ end
 store_comment(comment, seq_key, sets[status], idem, duplicate, key, status, now, idem_ttl, duplicate_ttl, fields)
 
 redis.call('ZADD', queues[status], ARGV[8], ARGV[7])
-redis.call('INCR', KEYS[20])
-redis.call('EXPIRE', KEYS[20], ARGV[9])
+redis.call('INCR', KEYS[21])
+redis.call('EXPIRE', KEYS[21], ARGV[9])
+if ARGV[21] ~= '' then
+  redis.call('HSETNX', KEYS[20], 'page_url', ARGV[21])
+end
 redis.call('INCR', text_seen)
 redis.call('EXPIRE', text_seen, ARGV[10])
 if ARGV[11] == '1' then
