@@ -134,3 +134,14 @@ def test_registries_list_newest_first_across_shards_with_their_total(redis_clien
     page, total = store.comments.thread_page(offset=5, limit=10)
     assert total == 30
     assert [summary.id for summary in page] == list(reversed(threads))[5:15]
+
+
+def test_the_queue_pages_when_one_shard_holds_it_all(redis_client):
+    store = Store(redis_client, prefix="yaynay-test")
+    posted = [
+        store.comments.submit("one-article", new_comment(n), status="pending", now=NOW + n, limits=LIMITS).id
+        for n in range(45)
+    ]
+    first = store.moderation.queue("pending", thread_id=None, limit=40, cursor=None)
+    rest = store.moderation.queue("pending", thread_id=None, limit=40, cursor=first.next_cursor)
+    assert [c.id for c in first.items + rest.items] == posted and rest.next_cursor is None
