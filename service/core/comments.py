@@ -78,7 +78,7 @@ def submit_comment(
 
     On a single Redis node this is one round trip: the store's script checks that the
     blocklist and bans screened with are current (else they are reloaded and the comment
-    screened again, once) and settles the surge hold and trust as it writes.
+    screened again) and settles the surge hold and trust as it writes.
     """
     policy = core.policy
     edit_token = secrets.token_urlsafe(24)
@@ -137,21 +137,17 @@ def _screen_and_store(core: Core, thread_id: str, comment: NewComment, draft: Dr
     moved meanwhile, reload them and go again (a last try stores without the check, so a
     moderator editing the lists nonstop cannot stall posts)."""
     lists = core.store.spam.lists()
-    for _ in range(LISTS_RELOADS):
+    for attempt in range(LISTS_RELOADS + 1):
+        screening = screen(core, draft, client, lists)
+        if attempt == LISTS_RELOADS:
+            screening = replace(screening, lists_version=None)
         try:
             return core.store.comments.submit(
-                thread_id,
-                comment,
-                status=screen(core, draft, client, lists),
-                now=core.now(),
-                limits=core.policy.comment_limits,
+                thread_id, comment, status=screening, now=core.now(), limits=core.policy.comment_limits
             )
         except SpamListsMoved:
             lists = core.store.spam.reload()
-    screening = replace(screen(core, draft, client, lists), lists_version=None)
-    return core.store.comments.submit(
-        thread_id, comment, status=screening, now=core.now(), limits=core.policy.comment_limits
-    )
+    raise AssertionError("the last attempt does not check the lists")
 
 
 def _event_data(thread_id: str, submission: Submission, draft: CommentDraft, comment: NewComment) -> dict[str, object]:
