@@ -358,3 +358,25 @@ def test_a_surge_holds_comments_on_redis_cluster(cluster_url, settings, admin):
         assert statuses == ["approved", "approved", "pending"]
         (held,) = queued(client, admin).values()
         assert held["signals"]["held_reason"] == "surge"
+
+
+def test_an_earlier_versions_single_queue_moves_into_its_shards_on_redis_cluster(cluster_url, settings, admin):
+    app, client, core = cluster_app(cluster_url, settings, "legacy")
+    keys, redis = core.store.keys, core.store.redis
+    posted = [
+        client.post(
+            f"/api/v1/threads/legacy-{n}/comments",
+            json={"author": "Ann", "body": f"Old {n}"},
+            environ_base={"REMOTE_ADDR": f"198.51.100.{n}"},
+        ).json["id"]
+        for n in range(6)
+    ]
+    for n, comment_id in enumerate(posted):  # as an earlier version left them: one key
+        thread = f"legacy-{n}"
+        score = redis.zscore(keys.queue_of(thread, "pending"), comment_id)
+        redis.zrem(keys.queue_of(thread, "pending"), comment_id)
+        redis.zadd(keys.legacy_queue("pending"), {comment_id: score})
+
+    assert queued_ids(client, admin) == sorted(posted)
+    assert not redis.exists(keys.legacy_queue("pending"))
+    app.extensions["yaynay"].close()
