@@ -202,7 +202,9 @@ class ModerationStore:
         across the shards. Each round reads a few entries of every shard that may still hold
         one of the page (one pipeline), more the next round: with comments spread over the
         shards one round reads about 2 * limit entries, not SHARDS * limit; with all of them
-        in one shard, two rounds."""
+        in one shard, two rounds. The same rounds inside one script on a single node cost
+        Redis 98-200 µs a page (measured: commandstats, 300 pages of 50) against 20-45 µs
+        for the pipelines, so the merging stays in the worker, which scales out."""
         after: tuple[int, str] | None = None
         if cursor:
             score, _, after_id = cursor.partition(":")
