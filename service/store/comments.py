@@ -27,7 +27,7 @@ from service.store.connection import translate_errors
 from service.store.keys import SHARDS, Keys, comment_id, new_comment_key, shard_of, split_comment_id
 from service.store.polls import DAY, choice_of
 from service.store.scripts import Scripts
-from service.store.shards import newest_first
+from service.store.shards import registry_page
 
 STATUSES = ("pending", "approved", "rejected", "spam")
 # How long a comment body counts toward the "same text seen before" signal.
@@ -431,10 +431,12 @@ class CommentStore:
             return {thread_id: text(url) for thread_id, url in zip(thread_ids, pipe.execute(), strict=True)}
 
     @translate_errors
-    def thread_page(self, *, offset: int, limit: int) -> tuple[list[ThreadSummary], int]:
-        """Threads newest first, ``limit`` of them from ``offset`` in the registry, each with its
-        comments counted by status and its article URL; and how many threads there are."""
-        threads, total = newest_first(self.redis, self.keys.thread_registries(), offset=offset, limit=limit)
+    def thread_page(self, *, cursor: str | None, limit: int) -> tuple[list[ThreadSummary], str | None, int]:
+        """Threads newest first, ``limit`` of them past ``cursor``, each with its comments
+        counted by status and its article URL; the next page's cursor; and how many threads
+        there are."""
+        rows, next_cursor, total = registry_page(self.redis, self.keys.thread_registries(), cursor=cursor, limit=limit)
+        threads = [(thread_id, score) for score, thread_id in rows]
         with self.redis.pipeline(transaction=False) as pipe:
             for thread_id, _ in threads:
                 for status in STATUSES:
@@ -450,7 +452,7 @@ class CommentStore:
                     thread_id, float(score), dict(zip(STATUSES, map(int, counts), strict=True)), text(page_url)
                 )
             )
-        return summaries, int(total)
+        return summaries, next_cursor, total
 
     def _register_thread(self, thread_id: str, comment: NewComment, now: float, limits: CommentLimits) -> None:
         """Redis Cluster: register a new thread in its shard, counted against the threads the

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -25,11 +25,9 @@ from service.store.comments import STATUSES, Comment, CommentStore, Page, queue_
 from service.store.connection import translate_errors
 from service.store.keys import Keys, comment_id, shard_of, split_comment_id
 from service.store.scripts import Scripts
-from service.store.shards import every_member, move_into_shards
+from service.store.shards import every_member, merged_page, move_into_shards
 from service.store.spam import TRUST_TTL
 
-# Queue entries a page reads first from each shard (twice as many each further round).
-_FIRST_SHARD_BATCH = 8
 ACTIONS = {"approve": "approved", "reject": "rejected", "spam": "spam", "delete": "deleted"}
 # The status a moderator names to re-decide whatever status a comment has by then (privacy erasure).
 ANY_STATUS = "*"
@@ -130,28 +128,6 @@ class LogEntry:
     at: float
 
 
-@dataclass
-class _ShardRead:
-    """How far a page of the queue has read one shard, and what it picked there."""
-
-    read: int = 0
-    exhausted: bool = False
-    last: tuple[int, str] | None = None
-    picked: list[tuple[int, str]] = field(default_factory=list)
-
-    def take(self, rows: list[tuple[int, str]], batch: int, after: tuple[int, str] | None) -> None:
-        """Keep the rows past the cursor ``after``; a short read means the shard has no more."""
-        self.read += len(rows)
-        self.exhausted = len(rows) < batch
-        if rows:
-            self.last = rows[-1]
-        self.picked += [row for row in rows if after is None or row > after]
-
-    def may_hold_before(self, bound: tuple[int, str] | None) -> bool:
-        """Whether entries not yet read could come before ``bound`` (None: the page is not full)."""
-        return not self.exhausted and (bound is None or self.last is None or self.last < bound)
-
-
 @dataclass(frozen=True)
 class _Applied:
     """A decision the thread's script applied, with what its site-wide indexes need."""
@@ -199,33 +175,13 @@ class ModerationStore:
 
     def _page_queue(self, status: str, limit: int, cursor: str | None) -> tuple[list[str], str | None]:
         """Queue ids after ``cursor`` ("<score>:<id>"), ties on the score broken by id, merged
-        across the shards. Each round reads a few entries of every shard that may still hold
-        one of the page (one pipeline), more the next round: with comments spread over the
-        shards one round reads about 2 * limit entries, not SHARDS * limit; with all of them
-        in one shard, two rounds. The same rounds inside one script on a single node cost
-        Redis 98-200 µs a page (measured: commandstats, 300 pages of 50) against 20-45 µs
-        for the pipelines, so the merging stays in the worker, which scales out."""
-        after: tuple[int, str] | None = None
+        across the shards (``shards.merged_page``)."""
+        after = None
         if cursor:
             score, _, after_id = cursor.partition(":")
-            after = (int(score), after_id)
-        low = after[0] if after is not None else "-inf"
-        shards = {key: _ShardRead() for key in self.keys.queues(status)}
-        batch = max(_FIRST_SHARD_BATCH, 2 * (limit + 1) // len(shards))
-        reading = list(shards)
-        while reading:
-            with self.redis.pipeline(transaction=False) as pipe:
-                for key in reading:
-                    pipe.zrange(key, low, "+inf", byscore=True, offset=shards[key].read, num=batch, withscores=True)
-                replies = pipe.execute()
-            for key, rows in zip(reading, replies, strict=True):
-                shards[key].take([(int(score), member.decode()) for member, score in rows], batch, after)
-            picked = sorted(entry for shard in shards.values() for entry in shard.picked)
-            bound = picked[limit] if len(picked) > limit else None
-            reading = [key for key, shard in shards.items() if shard.may_hold_before(bound)]
-            # A page not yet full may have to come from one shard: read it all at once.
-            batch = batch * 2 if bound is not None else max(batch * 2, limit + 1)
-        next_cursor = f"{picked[limit - 1][0]}:{picked[limit - 1][1]}" if len(picked) > limit else None
+            after = (float(score), after_id)
+        picked = merged_page(self.redis, self.keys.queues(status), after=after, limit=limit)
+        next_cursor = f"{int(picked[limit - 1][0])}:{picked[limit - 1][1]}" if len(picked) > limit else None
         return [member for _, member in picked[:limit]], next_cursor
 
     def _repair_queue_entry(self, listed_id: str, listed_as: str, comment: Comment | None) -> None:

@@ -18,7 +18,7 @@ from service.store.cache import ReadCache
 from service.store.connection import translate_errors
 from service.store.keys import VOTER_BUCKETS, Keys
 from service.store.scripts import Scripts
-from service.store.shards import every_member, newest_first
+from service.store.shards import every_member, registry_page
 from service.store.spam import INTEGRITY_TTL, TOP_IPS_KEPT
 
 CHOICES = ("yay", "nay")
@@ -144,11 +144,11 @@ class PollStore:
         return [poll for poll in polls if poll is not None]
 
     @translate_errors
-    def page(self, *, offset: int, limit: int) -> tuple[list[Poll], int]:
-        """Polls newest first, ``limit`` of them from ``offset`` in the registry, and how many
-        the registry holds. A registry entry without a poll (see ``keys.py``) is skipped."""
-        rows, total = newest_first(self.redis, self.keys.poll_registries(), offset=offset, limit=limit)
-        return self.get_many([poll_id for poll_id, _ in rows]), total
+    def page(self, *, cursor: str | None, limit: int) -> tuple[list[Poll], str | None, int]:
+        """Polls newest first, ``limit`` of them past ``cursor``, the next page's cursor, and
+        how many the registry holds. A registry entry without a poll (see ``keys.py``) is skipped."""
+        rows, next_cursor, total = registry_page(self.redis, self.keys.poll_registries(), cursor=cursor, limit=limit)
+        return self.get_many([poll_id for _, poll_id in rows]), next_cursor, total
 
     @translate_errors
     def set_closing(self, poll_id: str, closes_at: float | None) -> Poll | None:

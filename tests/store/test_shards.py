@@ -128,12 +128,18 @@ def test_the_single_keys_of_earlier_versions_move_into_their_shards_on_the_first
 def test_registries_list_newest_first_across_shards_with_their_total(redis_client):
     store = Store(redis_client, prefix="yaynay-test")
     threads = [f"listed-{n}" for n in range(30)]
+    started = {thread_id: NOW + n // 4 + 0.1 for n, thread_id in enumerate(threads)}  # four at a time
     for n, thread_id in enumerate(threads):
-        store.comments.submit(thread_id, new_comment(n), status="pending", now=NOW + n, limits=LIMITS)
+        store.comments.submit(thread_id, new_comment(n), status="pending", now=started[thread_id], limits=LIMITS)
     assert len({shard_of(thread_id) for thread_id in threads}) > 5
-    page, total = store.comments.thread_page(offset=5, limit=10)
-    assert total == 30
-    assert [summary.id for summary in page] == list(reversed(threads))[5:15]
+    seen, cursor = [], None
+    while True:
+        page, cursor, total = store.comments.thread_page(cursor=cursor, limit=7)
+        assert total == 30
+        seen += [summary.id for summary in page]
+        if cursor is None:
+            break
+    assert seen == sorted(threads, key=lambda thread_id: (started[thread_id], thread_id), reverse=True)
 
 
 def test_the_queue_pages_when_one_shard_holds_it_all(redis_client):
