@@ -96,10 +96,6 @@ class TokenNameTaken(Conflict):
         super().__init__(f"a token named {name!r} exists; revoke it first", fields={"name": ["In use."]})
 
 
-class ThreadLimitReached(Conflict):
-    """The site holds as many comment threads as it allows."""
-
-
 class PollLimitReached(Conflict):
     """A vote would create a poll, but the site holds as many polls as votes may create (MAX_POLLS)."""
 

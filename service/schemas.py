@@ -596,7 +596,7 @@ class LogEntrySchema(Schema):
 
 
 class LogQuerySchema(PageQuerySchema):
-    cursor = cursor_field(r"^\d{1,18}-\d{1,18}$", "1795696216473-0")
+    cursor = cursor_field(r"^\d{1,18}-\d{1,18}(\.\d{1,3})?$", "1795696216473-0.7")
 
 
 class LogPageSchema(Schema):
@@ -609,7 +609,7 @@ class LogPageSchema(Schema):
 
 class AdminPageQuerySchema(StrictSchema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
-    cursor = cursor_field(r"^\d{1,9}$", "50")
+    cursor = cursor_field(r"^\d{1,17}(\.\d{1,17})?(e[+-]?\d{1,3})?:[a-z0-9-]{1,64}$", "1795696216.46141:mini-backpacks")
 
 
 class AdminPollSchema(PollSchema):

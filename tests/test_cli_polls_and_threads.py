@@ -86,7 +86,7 @@ def test_compacting_rewrites_polls_of_the_old_voter_layout_and_leaves_the_rest(e
         store.keys.poll("old"),
         mapping={"question": "Old?", "closes_at": "", "allow_change": "1", "created_at": 1, "yay": 30, "nay": 0},
     )
-    redis_client.zadd(store.keys.poll_registry(), {"old": 1})
+    redis_client.zadd(store.keys.poll_registry("old"), {"old": 1})
     for n in range(30):
         bucket, field = legacy_address(voter_digest("k", "old", f"reader-{n}"))
         redis_client.hset(store.keys.legacy_voter_bucket("old", bucket), field, 1)

@@ -68,12 +68,19 @@ def emit(
     return message_id
 
 
-def comment_submitted(core: Core, comment: Mapping[str, Any]) -> None:
+def comment_submitted(
+    core: Core, comment: Mapping[str, Any], *, submitted: int | None = None, endpoint_count: int | None = None
+) -> None:
     """A new comment was stored: ``comment.submitted``, and ``comment.surge`` (with a mail
-    to moderators) for the comment that takes the hour's count past the surge level."""
+    to moderators) for the comment that takes the hour's count past the surge level.
+    ``submitted`` (the hour's count) and ``endpoint_count``: when the write told them."""
     now = core.now()
-    # One round trip when nothing subscribes and no surge: the endpoints and the hour's count.
-    endpoints, submitted = core.store.webhooks.endpoints_and_hour_count(now)
+    if submitted is not None and endpoint_count == 0:
+        # The write told both: nothing to read when nothing subscribes (no round trip).
+        endpoints: list[Endpoint] = []
+    else:
+        # One round trip when nothing subscribes and no surge: the endpoints and the hour's count.
+        endpoints, submitted = core.store.webhooks.endpoints_and_hour_count(now)
     emit(core, "comment.submitted", comment, known=endpoints)
     if comment["status"] != "pending":
         return

@@ -155,13 +155,11 @@ class PollPage:
 def list_polls(core: Core, *, limit: int, cursor: str | None = None) -> PollPage:
     """Polls newest first with their tallies; ``cursor`` is the previous page's ``next_cursor``.
 
-    The cursor is a position in the registry: a poll created or deleted between two pages
-    shifts the next page by one, which an admin's list can bear.
+    The cursor is the last poll's place in the registry, so a page costs the same at any
+    depth and a poll created or deleted between two pages shifts nothing.
     """
-    offset = int(cursor or 0)
-    found, total = core.store.polls.page(offset=offset, limit=limit)
-    following = offset + limit
-    return PollPage(found, str(following) if following < total else None, total)
+    found, next_cursor, total = core.store.polls.page(cursor=cursor, limit=limit)
+    return PollPage(found, next_cursor, total)
 
 
 # How often the worker looks for polls whose closing time has passed: ``poll.closed`` is

@@ -18,6 +18,7 @@ from service.store.cache import ReadCache
 from service.store.connection import translate_errors
 from service.store.keys import Keys
 from service.store.scripts import Scripts
+from service.store.shards import every_member, registry_page
 from service.store.spam import INTEGRITY_TTL, TOP_IPS_KEPT
 from service.store.voters import (
     LAYOUT_FIELD,
@@ -36,6 +37,8 @@ CHOICES = ("yay", "nay")
 DAY = 86400
 # A new-voter counter lives through its UTC day, plus an hour for clocks that disagree.
 NEW_VOTER_COUNTER_TTL = DAY + 3600
+# The auto-creation ceiling that counts nothing: MAX_POLLS = 0, polls bounded per client a day only.
+NO_POLL_CEILING = 2**62
 _CHOICE_CODES = {"yay": 1, "nay": 2}
 log = logging.getLogger(__name__)
 # Voter buckets one UNLINK (or one pipeline of HVALS) names: 16 round trips for 16,384.
@@ -118,14 +121,14 @@ class PollStore:
     @translate_errors
     def ids(self) -> list[str]:
         """Every registered poll id, oldest first."""
-        return [member.decode() for member in self.redis.zrange(self.keys.poll_registry(), 0, -1)]
+        return [poll_id for poll_id, _ in every_member(self.redis, self.keys.poll_registries())]
 
     @translate_errors
     def save(
         self, poll_id: str, *, question: str, closes_at: float | None, allow_change: bool, now: float
     ) -> tuple[Poll, bool]:
         """Create or update a poll's settings, keeping its tally; return it and whether it is new."""
-        self.redis.zadd(self.keys.poll_registry(), {poll_id: now}, nx=True)
+        self.redis.zadd(self.keys.poll_registry(poll_id), {poll_id: now}, nx=True)
         created, *values = self.scripts.save_poll(
             keys=[self.keys.poll(poll_id)],
             args=[question, "" if closes_at is None else repr(closes_at), "1" if allow_change else "0", repr(now)],
@@ -152,15 +155,11 @@ class PollStore:
         return [poll for poll in polls if poll is not None]
 
     @translate_errors
-    def page(self, *, offset: int, limit: int) -> tuple[list[Poll], int]:
-        """Polls newest first, ``limit`` of them from ``offset`` in the registry, and how many
-        the registry holds. A registry entry without a poll (see ``keys.py``) is skipped."""
-        registry = self.keys.poll_registry()
-        with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zrevrange(registry, offset, offset + limit - 1)
-            pipe.zcard(registry)
-            ids, total = pipe.execute()
-        return self.get_many([poll_id.decode() for poll_id in ids]), int(total)
+    def page(self, *, cursor: str | None, limit: int) -> tuple[list[Poll], str | None, int]:
+        """Polls newest first, ``limit`` of them past ``cursor``, the next page's cursor, and
+        how many the registry holds. A registry entry without a poll (see ``keys.py``) is skipped."""
+        rows, next_cursor, total = registry_page(self.redis, self.keys.poll_registries(), cursor=cursor, limit=limit)
+        return self.get_many([poll_id for _, poll_id in rows]), next_cursor, total
 
     @translate_errors
     def set_closing(self, poll_id: str, closes_at: float | None) -> Poll | None:
@@ -209,7 +208,7 @@ class PollStore:
             # pipelined, as redis-py refuses a multi-key UNLINK in a Redis Cluster pipeline.
             self.redis.unlink(*buckets[start : start + BUCKET_BATCH])
         self.layouts.forget(poll_id)
-        existed = bool(self.redis.zrem(self.keys.poll_registry(), poll_id)) or existed
+        existed = bool(self.redis.zrem(self.keys.poll_registry(poll_id), poll_id)) or existed
         self.redis.zrem(self.keys.closing_schedule(), poll_id)
         self._announce(poll_id)
         return existed
@@ -323,13 +322,28 @@ class PollStore:
                 f"Your network has created {budget.count} polls by voting today; this poll was not created.",
                 rate=state,
             )
-        admitted = self.scripts.admit_to_registry(keys=[self.keys.poll_registry()], args=[poll_id, repr(now), ceiling])
-        if not admitted:
+        if not self._admit(poll_id, now, ceiling):
             self.redis.decr(counter)
             log.warning("poll %s not created by a vote from client %s: MAX_POLLS (%d) reached", poll_id, ip, ceiling)
             raise PollLimitReached(
                 f"This site holds as many polls as votes may create ({ceiling}); {poll_id} was not created."
             )
+
+    def _admit(self, poll_id: str, now: float, ceiling: int) -> bool:
+        """Register the poll in its registry shard unless it is new and ``ceiling`` polls exist
+        (NO_POLL_CEILING: none is counted). The count sums every shard before the write, so
+        creations racing at the ceiling may pass it by as many as race."""
+        registry = self.keys.poll_registry(poll_id)
+        if ceiling < NO_POLL_CEILING:
+            with self.redis.pipeline(transaction=False) as pipe:
+                pipe.zscore(registry, poll_id)
+                for shard in self.keys.poll_registries():
+                    pipe.zcard(shard)
+                known, *counts = pipe.execute()
+            if known is None and sum(counts) >= ceiling:
+                return False
+        self.redis.zadd(registry, {poll_id: now}, nx=True)
+        return True
 
     @translate_errors
     def vote_of(self, poll_id: str, voter: bytes) -> str | None:

@@ -43,7 +43,6 @@ class Scripts:
     def __init__(self, redis: Any):
         self.redis = redis
         self.cast_vote: Script = self._register("cast_vote")
-        self.admit_to_registry: Script = self._register("admit_to_registry")
         self.count_rate_limits: Script = self._register("count_rate_limits")
         self.find_repeat: Script = self._register("find_repeat")
         self.submit_comment: Script = self._register("submit_comment")

@@ -6,9 +6,10 @@ set by end time that is cut back past ``now`` whenever a ban is added or listed 
 the bans Redis has expired whenever they are reloaded): an ended ban costs nothing.
 
 The blocklist and the bans are small, change rarely and are read on every comment post,
-so each process keeps them in memory with the version it loaded; a post asks Redis for
-the version (in the same round trip as the surge and trust counters) and reloads both
-lists only when a moderator changed one.
+so each process keeps them in memory with the version it loaded. A post screens with
+them and hands the version to the store, whose write checks it in the same step
+(``SpamListsMoved`` when a moderator changed a list: reload both, screen again). The
+trust counts are written with each decision, by ``ModerationStore``.
 """
 
 from __future__ import annotations
@@ -64,13 +65,12 @@ class Ban:
 
 
 @dataclass(frozen=True)
-class SpamState:
-    """What a comment post needs to know, read in one round trip."""
+class SpamLists:
+    """The blocklist and the bans as this process loaded them, and their version ('' none set)."""
 
     rules: tuple[Rule, ...]
     bans: tuple[Ban, ...]
-    submitted_this_hour: int
-    approved_in_a_row: int
+    version: str
 
 
 @dataclass(frozen=True)
@@ -90,34 +90,31 @@ class SpamStore:
     def __init__(self, redis: Any, keys: Keys):
         self.redis = redis
         self.keys = keys
-        self._loaded_version: bytes | None = None
-        self._rules: tuple[Rule, ...] = ()
-        self._bans: tuple[Ban, ...] = ()
+        self._loaded: SpamLists | None = None
 
     # -- the hot path -------------------------------------------------------------------
 
     @translate_errors
-    def state(self, *, hour: int, email_digest: str | None) -> SpamState:
-        """The rules and bans (reloaded only when their version moved), the site-wide
-        submissions of ``hour`` and the author's approvals in a row, in one round trip."""
-        with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(self.keys.spam_version())
-            pipe.get(self.keys.surge(hour))
-            if email_digest:
-                pipe.get(self.keys.trust(email_digest))
-            version, this_hour, *trust = pipe.execute()
-        if version != self._loaded_version:
-            self._reload(version)
-        return SpamState(self._rules, self._bans, int(this_hour or 0), int((trust or [0])[0] or 0))
+    def lists(self) -> SpamLists:
+        """The rules and bans this process holds (loaded from Redis the first time only)."""
+        if self._loaded is None:
+            return self.reload()
+        return self._loaded
 
-    def _reload(self, version: bytes | None) -> None:
-        with self.redis.pipeline(transaction=False) as pipe:
+    @translate_errors
+    def reload(self) -> SpamLists:
+        """Load the rules, the bans and their version again, in one round trip."""
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.get(self.keys.spam_version())
             pipe.hgetall(self.keys.blocklist())
             pipe.zrange(self.keys.ban_ends(), 0, -1)
-            rules, ban_ids = pipe.execute()
-        self._rules = tuple(sorted((Rule(**json.loads(v)) for v in rules.values()), key=lambda r: r.created_at))
-        self._bans = tuple(self._load_bans([ban_id.decode() for ban_id in ban_ids]))
-        self._loaded_version = version
+            version, rules, ban_ids = pipe.execute()
+        self._loaded = SpamLists(
+            tuple(sorted((Rule(**json.loads(v)) for v in rules.values()), key=lambda r: r.created_at)),
+            tuple(self._load_bans([ban_id.decode() for ban_id in ban_ids])),
+            (version or b"").decode(),
+        )
+        return self._loaded
 
     def _load_bans(self, ban_ids: list[str]) -> list[Ban]:
         """The bans with these ids that Redis still holds, oldest first; the index forgets the rest."""
@@ -184,24 +181,6 @@ class SpamStore:
             pipe.incr(self.keys.spam_version())
             listed, held, _ = pipe.execute()
         return bool(listed or held)
-
-    # -- trusted authors ----------------------------------------------------------------
-
-    @translate_errors
-    def record_decisions(self, outcomes: list[tuple[str, bool]]) -> None:
-        """Count each (email digest, approved) decision: an approval adds one to the author's
-        approvals in a row, anything else sets it back to zero."""
-        if not outcomes:
-            return
-        with self.redis.pipeline(transaction=False) as pipe:
-            for digest, approved in outcomes:
-                key = self.keys.trust(digest)
-                if approved:
-                    pipe.incr(key)
-                    pipe.expire(key, TRUST_TTL)
-                else:
-                    pipe.delete(key)
-            pipe.execute()
 
     # -- vote integrity -----------------------------------------------------------------
 

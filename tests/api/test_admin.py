@@ -77,8 +77,8 @@ def test_deleting_a_poll_removes_its_tally_voters_and_registry_entry(client, adm
     left = [key.decode() for key in redis_client.keys("*")]
     assert not [key for key in left if key.startswith(keys.poll("mini-backpacks") + ":v")]
     assert keys.poll("mini-backpacks") not in left
-    assert redis_client.zscore(keys.poll_registry(), "mini-backpacks") is None
-    assert redis_client.zscore(keys.poll_registry(), "other") is not None
+    assert redis_client.zscore(keys.poll_registry("mini-backpacks"), "mini-backpacks") is None
+    assert redis_client.zscore(keys.poll_registry("other"), "other") is not None
     assert redis_client.hlen(keys.voter_bucket("other", 0)) == 1
 
 

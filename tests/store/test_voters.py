@@ -100,7 +100,7 @@ def write_legacy_poll(redis_client, store: Store, poll_id: str, voters: list[byt
         store.keys.poll(poll_id),
         mapping={"question": "Old?", "closes_at": "", "allow_change": "1", "created_at": NOW, "yay": 0, "nay": 0},
     )
-    redis_client.zadd(store.keys.poll_registry(), {poll_id: NOW})
+    redis_client.zadd(store.keys.poll_registry(poll_id), {poll_id: NOW})
     for n, voter in enumerate(voters):
         bucket, field = legacy_address(voter)
         redis_client.hset(store.keys.legacy_voter_bucket(poll_id, bucket), field, 1 + n % 2)
