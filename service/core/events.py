@@ -118,8 +118,8 @@ def _refuse(field: str, message: str) -> InvalidInput:
 
 def check_url(core: Core, url: str) -> None:
     """Refuse a URL that is not http(s) with a host (InvalidInput), or whose host does not
-    resolve or resolves to a loopback, private or link-local address unless
-    WEBHOOK_ALLOW_PRIVATE (WebhookUrlRefused)."""
+    resolve or resolves to an address off the public internet (loopback, private, link-local,
+    carrier NAT...) unless WEBHOOK_ALLOW_PRIVATE (WebhookUrlRefused)."""
     if not core.policy.notifying.allow_private_webhooks:
         checked_address(core, url)
     elif not _is_web_url(url):
@@ -147,9 +147,31 @@ def checked_address(core: Core, url: str) -> str:
     if not core.policy.notifying.allow_private_webhooks:
         for address in addresses:
             ip = ipaddress.ip_address(address.split("%")[0])
-            if ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_unspecified or ip.is_multicast:
+            if not _is_public(ip):
                 raise WebhookUrlRefused(f"The host resolves to {ip}, a local address (see WEBHOOK_ALLOW_PRIVATE).")
     return addresses[0]
+
+
+# IPv6 prefixes whose last 32 bits are an IPv4 address a gateway may forward to: NAT64's
+# well-known prefix, and the deprecated IPv4-compatible addresses.
+_CARRYING_IPV4 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("::/96"))
+
+
+def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """True for a unicast address of the public internet (IANA's special-purpose registries say
+    so), and for IPv6 also the IPv4 address it carries (mapped, 6to4, Teredo, NAT64) is one.
+    ``is_private`` alone lets through 100.64.0.0/10 (carrier NAT, a cloud's metadata service
+    at 100.100.100.200), site-local fec0::/10 and IPv4 behind 64:ff9b:: or 2002::."""
+    if ip.is_multicast or not ip.is_global:
+        return False
+    if isinstance(ip, ipaddress.IPv4Address):
+        return True
+    if ip.is_site_local:  # deprecated, but Python 3.11 still calls fec0::/10 global
+        return False
+    carried = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
+    if any(ip in prefix for prefix in _CARRYING_IPV4):
+        carried.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return all(_is_public(address) for address in carried if address is not None)
 
 
 def _check_events(events: list[str]) -> tuple[str, ...]:

@@ -154,15 +154,20 @@ def test_endpoints_are_managed_by_admins_only_and_bad_urls_are_refused(client, a
     assert client.get(f"{HOOKS}/{hook['id']}", headers=admin).status_code == 404
 
 
+def add_hook_strictly(settings, admin, url):
+    """Add a webhook in an app that refuses local addresses (the default)."""
+    app = create_app({**settings, "WEBHOOK_ALLOW_PRIVATE": False})
+    try:
+        return app.test_client().post(HOOKS, json={"url": url, "events": ["poll.created"]}, headers=admin)
+    finally:
+        app.extensions["yaynay"].close()
+
+
 @pytest.mark.parametrize(
     "url", ["http://127.0.0.1:9/hook", "http://localhost/hook", "http://10.1.2.3/", "http://169.254.169.254/"]
 )
 def test_local_addresses_are_refused_unless_allowed(admin, settings, redis_client, url):
-    app = create_app({**settings, "WEBHOOK_ALLOW_PRIVATE": False})
-    try:
-        answer = app.test_client().post(HOOKS, json={"url": url, "events": ["poll.created"]}, headers=admin)
-    finally:
-        app.extensions["yaynay"].close()
+    answer = add_hook_strictly(settings, admin, url)
     assert answer.status_code == 409
     assert "local address" in str(answer.json["errors"]), answer.json
 
@@ -243,11 +248,42 @@ def resolver(monkeypatch):
     def resolve(host, port, *args, **kwargs):
         lookups.append(host)
         if host in answers:
+            if ":" in answers[host]:
+                return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (answers[host], port, 0, 0))]
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[host], port))]
         return real(host, port, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", resolve)
     return answers, lookups
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "100.100.100.200",  # shared address space (RFC 6598): a cloud's metadata service, carrier NAT
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
+        "::7f00:1",  # IPv4-compatible 127.0.0.1
+        "::ffff:a9fe:a9fe",  # IPv4-mapped 169.254.169.254
+        "fec0::1",  # site-local
+        "224.0.0.251",  # multicast
+    ],
+)
+def test_names_resolving_to_any_address_that_is_not_public_are_refused(
+    admin, settings, redis_client, resolver, address
+):
+    answers, _ = resolver
+    answers["hooks.example.com"] = address
+    answer = add_hook_strictly(settings, admin, "https://hooks.example.com/in")
+    assert answer.status_code == 409, answer.json
+    assert "local address" in str(answer.json["errors"]), answer.json
+
+
+def test_a_name_resolving_to_a_public_address_is_taken(admin, settings, redis_client, resolver):
+    answers, _ = resolver
+    answers["hooks.example.com"] = "2606:2800:21f:cb07:6820:80da:af6b:8b2c"
+    answer = add_hook_strictly(settings, admin, "https://hooks.example.com/in")
+    assert answer.status_code == 201, answer.json
 
 
 def test_a_delivery_connects_to_the_address_it_checked_and_names_the_host(client, admin, core, receiver, resolver):
