@@ -206,9 +206,13 @@ def sweep_closings() -> None:
 
 
 def close_poll(core: Core, poll_id: str) -> Poll:
-    """Stop the poll taking votes from now on (its tally stays); raises PollNotFound."""
-    poll = _set_closing(core, poll_id, core.now())
-    events.emit(core, "poll.closed", _poll_event(poll))
+    """Stop the poll taking votes from now on (its tally stays) and announce it; a poll closed
+    already is left as it was, and not announced again. Raises PollNotFound."""
+    poll, closed_now = core.store.polls.close(poll_id, core.now())
+    if poll is None:
+        raise PollNotFound(poll_id)
+    if closed_now:
+        events.emit(core, "poll.closed", _poll_event(poll))
     return poll
 
 

@@ -156,15 +156,26 @@ class PollStore:
     @translate_errors
     def set_closing(self, poll_id: str, closes_at: float | None) -> Poll | None:
         """Set (or with None clear) when the poll stops taking votes; None when there is no such poll."""
+        return self._set_closing(poll_id, closes_at, "")[0]
+
+    @translate_errors
+    def close(self, poll_id: str, now: float) -> tuple[Poll | None, bool]:
+        """Close the poll at ``now`` unless it is closed already (then it keeps its closing
+        time); the poll (None when there is none) and whether this call closed it."""
+        return self._set_closing(poll_id, now, repr(now))
+
+    def _set_closing(self, poll_id: str, closes_at: float | None, closing_now: str) -> tuple[Poll | None, bool]:
         changed = self.scripts.set_poll_closing(
-            keys=[self.keys.poll(poll_id)], args=["" if closes_at is None else repr(closes_at)]
+            keys=[self.keys.poll(poll_id)], args=["" if closes_at is None else repr(closes_at), closing_now]
         )
+        if changed == 2:
+            return self.get(poll_id), False
         if not changed:
-            return None
+            return None, False
         # Closed now (announced by the caller) or reopened with no closing time: nothing to sweep.
         self.redis.zrem(self.keys.closing_schedule(), poll_id)
         self._announce(poll_id)
-        return self.get(poll_id)
+        return self.get(poll_id), True
 
     def _schedule_closing(self, poll_id: str, closes_at: float | None, now: float) -> None:
         """Keep a closing time still to come in the schedule; a past or no closing time leaves it."""

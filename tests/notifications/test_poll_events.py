@@ -70,6 +70,21 @@ def test_a_moved_reopened_closed_or_deleted_closing_is_not_announced_at_the_old_
     assert kinds(receiver) == [("poll.closed", "closed")]  # the explicit close, once
 
 
+def test_closing_a_closed_poll_again_announces_nothing_and_keeps_its_closing_time(client, admin, core, receiver):
+    add_hook(client, admin, receiver, events=["poll.closed"])
+    client.put("/api/v1/polls/swept", json={"question": "?", "closes_at": closing_in(1)}, headers=admin)
+    client.put("/api/v1/polls/by-hand", json={"question": "?"}, headers=admin)
+    time.sleep(1.1)
+    assert polls.announce_due_closings(core) == 1
+    closed_at = client.get("/api/v1/polls/swept").json["closes_at"]
+    for poll_id in ("swept", "by-hand", "by-hand"):
+        answer = client.post(f"/api/v1/polls/{poll_id}/close", headers=admin)
+        assert answer.status_code == 200 and answer.json["state"] == "closed", answer.json
+    assert client.get("/api/v1/polls/swept").json["closes_at"] == closed_at
+    run_jobs(core)
+    assert sorted(kinds(receiver)) == [("poll.closed", "by-hand"), ("poll.closed", "swept")]
+
+
 def test_many_closings_due_at_once_are_all_announced(core):
     soon = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1)
     for number in range(polls.CLOSINGS_TAKEN + 5):
