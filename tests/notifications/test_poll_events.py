@@ -9,7 +9,7 @@ import time
 import pytest
 
 from service import create_app
-from service.core import polls
+from service.core import mail, polls
 from tests.notifications.conftest import worker_process
 from tests.notifications.test_webhooks import add_hook, run_jobs
 
@@ -83,6 +83,27 @@ def test_closing_a_closed_poll_again_announces_nothing_and_keeps_its_closing_tim
     assert client.get("/api/v1/polls/swept").json["closes_at"] == closed_at
     run_jobs(core)
     assert sorted(kinds(receiver)) == [("poll.closed", "by-hand"), ("poll.closed", "swept")]
+
+
+def test_a_sweep_that_could_not_schedule_the_next_is_scheduled_again_by_a_running_worker(
+    client, admin, core, receiver, redis_client
+):
+    """A sweep whose Redis went away mid-job cannot schedule the next one: once its guard
+    has run out, the running worker's next maintenance round (every 10 minutes) does."""
+    add_hook(client, admin, receiver, events=["poll.closed"])
+    run_jobs(core)  # the first sweep, which schedules the next
+    scheduled = core.store.jobs.queue.scheduled_job_registry
+    for job_id in scheduled.get_job_ids():
+        scheduled.remove(job_id, delete_job=True)
+    redis_client.delete(core.store.keys.mail_guard("closing-sweep"))
+    client.put("/api/v1/polls/after-outage", json={"question": "?", "closes_at": closing_in(1)}, headers=admin)
+    time.sleep(1.1)
+    rounds = []
+    worker = core.store.jobs.worker(every_maintenance=lambda: rounds.append(mail.schedule_periodic_jobs(core)))
+    worker.run_maintenance_tasks()
+    assert len(rounds) == 1
+    core.store.jobs.work(burst=True)
+    assert kinds(receiver) == [("poll.closed", "after-outage")]
 
 
 def test_many_closings_due_at_once_are_all_announced(core):
