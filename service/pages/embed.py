@@ -351,9 +351,10 @@ def _on_own_comment(poll_id: str, the_id: str, change: Callable[[str], BaseRespo
     or when the core refuses, the page saying why."""
     refusal = refuse_foreign_form_post()
     token = edit_tokens().get(the_id) if the_id.rpartition(".")[0] == poll_id else None
-    proof = request.form.get("proof", "")
+    # As bytes: compare_digest raises on a str with characters beyond ASCII.
+    proof = request.form.get("proof", "").encode()
     if refusal is None and (
-        token is None or not hmac.compare_digest(proof, form_proof(core().secret_key, the_id, token))
+        token is None or not hmac.compare_digest(proof, form_proof(core().secret_key, the_id, token).encode())
     ):
         refusal = "This comment can only be changed from the page it was posted from, in the same browser."
     if refusal or token is None:

@@ -124,6 +124,15 @@ def test_edit_and_delete_need_the_cookie_and_the_pages_proof(client, poll):
     )
 
 
+def test_a_proof_that_is_not_ours_is_refused_whatever_its_characters(client, poll):
+    comment(client)
+    form = own_form(page_of(client), only_id(client), "delete")
+    for proof in ("é" * 64, "\u0000", form["proof"] + "0"):
+        answer = client.post(form["action"], data={"proof": proof})
+        assert answer.status_code == 403, proof
+        assert "can only be changed from the page it was posted from" in answer.get_data(as_text=True)
+
+
 def test_the_cookie_keeps_only_the_newest_tokens(client, poll):
     for number in range(EDIT_TOKENS_KEPT + 3):
         assert comment(client, body=f"Comment number {number}", ip=f"203.0.113.{number}").status_code == 303
