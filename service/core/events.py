@@ -275,8 +275,10 @@ def body_for(endpoint: Endpoint, message: Mapping[str, Any], public_url: str = "
 
 
 def slack_text(event_type: str, data: Mapping[str, Any], public_url: str) -> str:
-    """One line a person reads in a chat channel."""
+    """One line a person reads in a chat channel; what readers wrote is escaped as Slack asks
+    (``&``, ``<``, ``>``), so a comment cannot mention ``<!channel>`` or disguise a link."""
     console = f"{public_url}/moderate"
+    data = {name: _slack_escaped(value) for name, value in data.items()}
     if event_type == "comment.submitted":
         excerpt = str(data.get("body", ""))[:200]
         where = f"{data.get('thread_id')} ({data.get('status')})"
@@ -289,6 +291,13 @@ def slack_text(event_type: str, data: Mapping[str, Any], public_url: str) -> str
     if event_type == "poll.created":
         return f"New poll {data.get('id')}: {data.get('question')}"
     return f"Poll {data.get('id')} closed: {data.get('tally')}"
+
+
+def _slack_escaped(value: Any) -> Any:
+    """A string with Slack's three control characters escaped; anything else as it is."""
+    if not isinstance(value, str):
+        return value
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def deliver(endpoint_id: str, message_id: str, attempt: int, first_at: float) -> None:

@@ -79,6 +79,23 @@ def test_a_private_endpoint_gets_the_email_and_a_slack_one_gets_text(client, adm
     assert hook["format"] == "slack"
 
 
+def test_a_readers_text_cannot_mention_a_slack_channel_or_disguise_a_link():
+    """Slack reads <!channel>, <@user> and <url|label> in a message's text; a reader's name
+    and comment reach the moderators' channel as what they typed."""
+    data = {
+        "author": "<!channel>",
+        "body": "Win <https://evil.example|https://blog.example/moderate> & more",
+        "thread_id": "mini-backpacks",
+        "status": "pending",
+    }
+    text = events.slack_text("comment.submitted", data, "https://blog.example")
+    assert "<!channel>" not in text and "<https://evil" not in text
+    assert (
+        "&lt;!channel&gt;" in text and "&lt;https://evil.example|https://blog.example/moderate&gt; &amp; more" in text
+    )
+    assert text.endswith("— https://blog.example/moderate")
+
+
 def test_decisions_and_poll_closing_are_events_too(client, admin, core, receiver):
     add_hook(client, admin, receiver, events=["comment.decided", "poll.closed"])
     comment_id = submit(client)
