@@ -121,7 +121,7 @@ def check_url(core: Core, url: str) -> None:
     resolve or resolves to an address off the public internet (loopback, private, link-local,
     carrier NAT...) unless WEBHOOK_ALLOW_PRIVATE (WebhookUrlRefused)."""
     if not core.policy.notifying.allow_private_webhooks:
-        checked_address(core, url)
+        checked_addresses(core, url)
     elif not _is_web_url(url):
         raise _refuse("url", "Must be an http:// or https:// URL with a host.")
 
@@ -131,10 +131,11 @@ def _is_web_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-def checked_address(core: Core, url: str) -> str:
-    """Resolve the URL's host and return the address to connect to, refusing as ``check_url``
-    does. A delivery connects to this very address, so a name that resolves to a public
-    address when checked and to a local one a moment later (DNS rebinding) reaches nothing."""
+def checked_addresses(core: Core, url: str) -> tuple[str, ...]:
+    """Resolve the URL's host and return the addresses to connect to, in the resolver's order,
+    refusing as ``check_url`` does. A delivery connects to these very addresses, so a name that
+    resolves to a public address when checked and to a local one a moment later (DNS
+    rebinding) reaches nothing."""
     if not _is_web_url(url):
         raise _refuse("url", "Must be an http:// or https:// URL with a host.")
     parts = urlsplit(url)
@@ -149,7 +150,7 @@ def checked_address(core: Core, url: str) -> str:
             ip = ipaddress.ip_address(address.split("%")[0])
             if not _is_public(ip):
                 raise WebhookUrlRefused(f"The host resolves to {ip}, a local address (see WEBHOOK_ALLOW_PRIVATE).")
-    return addresses[0]
+    return tuple(addresses)
 
 
 # IPv6 prefixes whose last 32 bits are an IPv4 address a gateway may forward to: NAT64's
@@ -347,9 +348,9 @@ def _post(
     }
     started = time.monotonic()
     try:
-        # Resolved and checked again at delivery, and the connection goes to that address.
-        address = checked_address(core, endpoint.url)
-        status, location = _send(endpoint.url, address, body, headers)
+        # Resolved and checked again at delivery, and the connection goes to those addresses.
+        addresses = checked_addresses(core, endpoint.url)
+        status, location = _send(endpoint.url, addresses, body, headers)
         # Redirects are not followed (nor are they by Svix or the Standard Webhooks
         # reference): each hop would need the address check again, and a receiver that
         # moved should be updated by its admin. A 3xx is a failed attempt.
@@ -362,33 +363,48 @@ def _post(
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """An HTTP connection to ``address``, naming the URL's host in the Host header."""
+    """An HTTP connection to the first of ``addresses`` that answers, naming the URL's host in
+    the Host header."""
 
-    def __init__(self, host: str, port: int | None, address: str, timeout: float):
+    def __init__(self, host: str, port: int | None, addresses: tuple[str, ...], timeout: float):
         super().__init__(host, port, timeout=timeout)
-        self.address = address
+        self.addresses = addresses
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = _connect(self.addresses, self.port, self.timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    """An HTTPS connection to ``address``, with SNI and the certificate checked for the URL's host."""
+    """An HTTPS connection to the first of ``addresses`` that answers, with SNI and the
+    certificate checked for the URL's host."""
 
-    def __init__(self, host: str, port: int | None, address: str, timeout: float):
+    def __init__(self, host: str, port: int | None, addresses: tuple[str, ...], timeout: float):
         super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
-        self.address = address
+        self.addresses = addresses
 
     def connect(self) -> None:
-        raw = socket.create_connection((self.address, self.port), self.timeout)
+        raw = _connect(self.addresses, self.port, self.timeout)
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
-def _send(url: str, address: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, str]:
-    """POST ``body`` to ``url`` over a connection to ``address``; the status and any Location."""
+def _connect(addresses: tuple[str, ...], port: int, timeout: float | None) -> socket.socket:
+    """A connection to the first of ``addresses`` that takes one, as ``socket.create_connection``
+    tries each address a name resolves to: a worker without IPv6 still reaches a dual-stack
+    receiver whose IPv6 address came first. The last failure when none does."""
+    failure: OSError = OSError("no address to connect to")
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout)
+        except OSError as refused:
+            failure = refused
+    raise failure
+
+
+def _send(url: str, addresses: tuple[str, ...], body: bytes, headers: Mapping[str, str]) -> tuple[int, str]:
+    """POST ``body`` to ``url`` over a connection to one of ``addresses``; the status and any Location."""
     parts = urlsplit(url)
     kind = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
-    connection = kind(parts.hostname or "", parts.port, address, RECEIVER_TIMEOUT)
+    connection = kind(parts.hostname or "", parts.port, addresses, RECEIVER_TIMEOUT)
     try:
         path = parts.path or "/"
         connection.request("POST", f"{path}?{parts.query}" if parts.query else path, body=body, headers=dict(headers))

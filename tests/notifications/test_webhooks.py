@@ -257,7 +257,7 @@ def test_a_redirect_is_not_followed_and_counts_as_a_failed_attempt(
 @pytest.fixture
 def resolver(monkeypatch):
     """A resolver the test controls (DNS is the attacker's, in a rebinding): names in ``answers``
-    resolve to that address; every lookup is counted."""
+    resolve to those addresses (comma-separated); every lookup is counted."""
     answers: dict[str, str] = {}
     lookups: list[str] = []
     real = socket.getaddrinfo
@@ -265,9 +265,12 @@ def resolver(monkeypatch):
     def resolve(host, port, *args, **kwargs):
         lookups.append(host)
         if host in answers:
-            if ":" in answers[host]:
-                return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (answers[host], port, 0, 0))]
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[host], port))]
+            return [
+                (socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))
+                if ":" in address
+                else (socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))
+                for address in answers[host].split(",")
+            ]
         return real(host, port, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", resolve)
@@ -313,6 +316,17 @@ def test_a_delivery_connects_to_the_address_it_checked_and_names_the_host(client
     (delivery,) = receiver.received
     assert delivery["headers"]["host"].startswith("hooks.example.com:")
     assert lookups.count("hooks.example.com") == 1  # the connection does not resolve it again
+
+
+def test_a_delivery_tries_the_next_checked_address_when_one_does_not_connect(client, admin, core, receiver, resolver):
+    """A name with an IPv6 and an IPv4 address, seen from a worker the first one does not
+    reach (here nothing listens on ::1): as a browser or curl would, it goes on to the next."""
+    answers, _ = resolver
+    answers["hooks.example.com"] = "::1,127.0.0.1"
+    add_hook(client, admin, receiver, url=receiver.url.replace("127.0.0.1", "hooks.example.com"))
+    submit(client)
+    run_jobs(core)
+    assert len(receiver.received) == 1 and receiver.bad_signatures == 0
 
 
 def test_a_name_that_resolves_to_a_local_address_at_delivery_is_not_sent_to(
