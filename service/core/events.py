@@ -42,6 +42,7 @@ PERSONAL = ("email", "ip_digest")
 RETRY_DELAYS = (5, 300, 1800, 7200, 18000, 36000, 36000)
 GIVE_UP_AFTER = 86400
 RECEIVER_TIMEOUT = 10
+WEB_URL_ONLY = "Must be an http:// or https:// URL with a host, and a port from 1 to 65535 if any."
 
 # The core of the worker process: jobs run in it (set by ``run_worker``).
 _worker_core: Core | None = None
@@ -123,12 +124,16 @@ def check_url(core: Core, url: str) -> None:
     if not core.policy.notifying.allow_private_webhooks:
         checked_addresses(core, url)
     elif not _is_web_url(url):
-        raise _refuse("url", "Must be an http:// or https:// URL with a host.")
+        raise _refuse("url", WEB_URL_ONLY)
 
 
 def _is_web_url(url: str) -> bool:
     parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+    try:
+        port = parts.port
+    except ValueError:  # past 65535
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and port != 0
 
 
 def checked_addresses(core: Core, url: str) -> tuple[str, ...]:
@@ -137,7 +142,7 @@ def checked_addresses(core: Core, url: str) -> tuple[str, ...]:
     resolves to a public address when checked and to a local one a moment later (DNS
     rebinding) reaches nothing."""
     if not _is_web_url(url):
-        raise _refuse("url", "Must be an http:// or https:// URL with a host.")
+        raise _refuse("url", WEB_URL_ONLY)
     parts = urlsplit(url)
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)

@@ -171,6 +171,13 @@ def test_endpoints_are_managed_by_admins_only_and_bad_urls_are_refused(client, a
     assert client.get(f"{HOOKS}/{hook['id']}", headers=admin).status_code == 404
 
 
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999/hook", "http://127.0.0.1:0/hook"])
+def test_a_port_out_of_range_is_refused_naming_the_url(client, admin, url):
+    answer = client.post(HOOKS, json={"url": url, "events": ["poll.created"]}, headers=admin)
+    assert answer.status_code == 422, answer.json
+    assert "port" in " ".join(answer.json["errors"]["json"]["url"])
+
+
 def add_hook_strictly(settings, admin, url):
     """Add a webhook in an app that refuses local addresses (the default)."""
     app = create_app({**settings, "WEBHOOK_ALLOW_PRIVATE": False})
