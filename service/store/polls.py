@@ -67,6 +67,15 @@ class Poll:
 
 
 @dataclass(frozen=True)
+class SavedPoll:
+    """A poll as saved, whether the save created it, and whether it closed an open poll."""
+
+    poll: Poll
+    created: bool
+    closed: bool
+
+
+@dataclass(frozen=True)
 class VoteResult:
     """What a vote did: the poll's new tally, the live choice, and whether it moved."""
 
@@ -103,11 +112,13 @@ class PollStore:
     @translate_errors
     def save(
         self, poll_id: str, *, question: str, closes_at: float | None, allow_change: bool, now: float
-    ) -> tuple[Poll, bool]:
-        """Create or update a poll's settings, keeping its tally; return it and whether it is new."""
+    ) -> SavedPoll:
+        """Create or update a poll's settings, keeping its tally: the poll, whether it is new,
+        and whether this save closed it (it was open, and ``closes_at`` is past)."""
         self.redis.zadd(self.keys.poll_registry(), {poll_id: now}, nx=True)
         key = self.keys.poll(poll_id)
         with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(key, "closes_at")
             pipe.hsetnx(key, "created_at", repr(now))
             pipe.hset(
                 key,
@@ -120,12 +131,13 @@ class PollStore:
             pipe.hsetnx(key, "yay", 0)
             pipe.hsetnx(key, "nay", 0)
             pipe.hmget(key, _POLL_FIELDS)
-            created, *_, values = pipe.execute()
+            closed_before, created, *_, values = pipe.execute()
         self._schedule_closing(poll_id, closes_at, now)
         self._announce(poll_id)
         poll = _poll_from_fields(poll_id, values)
         assert poll is not None  # created_at was just set
-        return poll, bool(created)
+        was_open = not created and not (closed_before and float(closed_before) <= now)
+        return SavedPoll(poll, bool(created), was_open and poll.state(now) == "closed")
 
     @translate_errors
     def get(self, poll_id: str) -> Poll | None:

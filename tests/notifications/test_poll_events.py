@@ -70,6 +70,23 @@ def test_a_moved_reopened_closed_or_deleted_closing_is_not_announced_at_the_old_
     assert kinds(receiver) == [("poll.closed", "closed")]  # the explicit close, once
 
 
+def test_an_open_poll_saved_with_a_closing_time_now_past_is_announced_closed(client, admin, core, receiver):
+    add_hook(client, admin, receiver, events=["poll.closed"])
+    client.put("/api/v1/polls/open-ended", json={"question": "?"}, headers=admin)
+    client.put("/api/v1/polls/scheduled", json={"question": "?", "closes_at": closing_in(3600)}, headers=admin)
+    client.put("/api/v1/polls/born-closed", json={"question": "?", "closes_at": closing_in(-60)}, headers=admin)
+    for poll_id in ("open-ended", "scheduled", "born-closed"):
+        saved = client.put(
+            f"/api/v1/polls/{poll_id}", json={"question": "?", "closes_at": closing_in(-1)}, headers=admin
+        )
+        assert saved.json["state"] == "closed"
+    assert client.put(
+        "/api/v1/polls/scheduled", json={"question": "Again?", "closes_at": closing_in(-2)}, headers=admin
+    )
+    run_jobs(core)
+    assert sorted(kinds(receiver)) == [("poll.closed", "open-ended"), ("poll.closed", "scheduled")]
+
+
 def test_closing_a_closed_poll_again_announces_nothing_and_keeps_its_closing_time(client, admin, core, receiver):
     add_hook(client, admin, receiver, events=["poll.closed"])
     client.put("/api/v1/polls/swept", json={"question": "?", "closes_at": closing_in(1)}, headers=admin)
