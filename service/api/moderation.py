@@ -217,7 +217,7 @@ class MailSubscribers(MethodView):
 
 # Any segment, not only what the address pattern takes: an address subscribed before it was
 # strict (``yaynay notify subscribe`` took any a@b.c) is listed, so it can be unsubscribed.
-@blp.route("/mail/<email>")
+@blp.route("/mail/<string:email>")
 class MailSubscriber(MethodView):
     @needs(blp, MODERATOR)
     @answers(blp, 204, description="Unsubscribed.", alternatives={404: "That address is not subscribed."})
