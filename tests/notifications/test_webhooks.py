@@ -188,7 +188,18 @@ def add_hook_strictly(settings, admin, url):
 
 
 @pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:9/hook", "http://localhost/hook", "http://10.1.2.3/", "http://169.254.169.254/"]
+    "url",
+    [
+        "http://127.0.0.1:9/hook",
+        "http://localhost/hook",
+        "http://10.1.2.3/",
+        "http://169.254.169.254/",
+        # The resolver reads IPv4 in decimal, octal and hex, and 0 as 0.0.0.0: the check is on what it answers.
+        "http://2130706433/",
+        "http://0177.0.0.1/",
+        "http://0x7f.1/",
+        "http://0/",
+    ],
 )
 def test_local_addresses_are_refused_unless_allowed(admin, settings, redis_client, url):
     answer = add_hook_strictly(settings, admin, url)
