@@ -215,7 +215,9 @@ class MailSubscribers(MethodView):
         return {"email": new["email"]}, 201 if added else 200
 
 
-@blp.route("/mail/<mail_address:email>")
+# Any segment, not only what the address pattern takes: an address subscribed before it was
+# strict (``yaynay notify subscribe`` took any a@b.c) is listed, so it can be unsubscribed.
+@blp.route("/mail/<string:email>")
 class MailSubscriber(MethodView):
     @needs(blp, MODERATOR)
     @answers(blp, 204, description="Unsubscribed.", alternatives={404: "That address is not subscribed."})

@@ -42,6 +42,7 @@ PERSONAL = ("email", "ip_digest")
 RETRY_DELAYS = (5, 300, 1800, 7200, 18000, 36000, 36000)
 GIVE_UP_AFTER = 86400
 RECEIVER_TIMEOUT = 10
+WEB_URL_ONLY = "Must be an http:// or https:// URL with a host, and a port from 1 to 65535 if any."
 
 # The core of the worker process: jobs run in it (set by ``run_worker``).
 _worker_core: Core | None = None
@@ -125,25 +126,30 @@ def _refuse(field: str, message: str) -> InvalidInput:
 
 def check_url(core: Core, url: str) -> None:
     """Refuse a URL that is not http(s) with a host (InvalidInput), or whose host does not
-    resolve or resolves to a loopback, private or link-local address unless
-    WEBHOOK_ALLOW_PRIVATE (WebhookUrlRefused)."""
+    resolve or resolves to an address off the public internet (loopback, private, link-local,
+    carrier NAT...) unless WEBHOOK_ALLOW_PRIVATE (WebhookUrlRefused)."""
     if not core.policy.notifying.allow_private_webhooks:
-        checked_address(core, url)
+        checked_addresses(core, url)
     elif not _is_web_url(url):
-        raise _refuse("url", "Must be an http:// or https:// URL with a host.")
+        raise _refuse("url", WEB_URL_ONLY)
 
 
 def _is_web_url(url: str) -> bool:
     parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+    try:
+        port = parts.port
+    except ValueError:  # past 65535
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and port != 0
 
 
-def checked_address(core: Core, url: str) -> str:
-    """Resolve the URL's host and return the address to connect to, refusing as ``check_url``
-    does. A delivery connects to this very address, so a name that resolves to a public
-    address when checked and to a local one a moment later (DNS rebinding) reaches nothing."""
+def checked_addresses(core: Core, url: str) -> tuple[str, ...]:
+    """Resolve the URL's host and return the addresses to connect to, in the resolver's order,
+    refusing as ``check_url`` does. A delivery connects to these very addresses, so a name that
+    resolves to a public address when checked and to a local one a moment later (DNS
+    rebinding) reaches nothing."""
     if not _is_web_url(url):
-        raise _refuse("url", "Must be an http:// or https:// URL with a host.")
+        raise _refuse("url", WEB_URL_ONLY)
     parts = urlsplit(url)
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -154,9 +160,31 @@ def checked_address(core: Core, url: str) -> str:
     if not core.policy.notifying.allow_private_webhooks:
         for address in addresses:
             ip = ipaddress.ip_address(address.split("%")[0])
-            if ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_unspecified or ip.is_multicast:
+            if not _is_public(ip):
                 raise WebhookUrlRefused(f"The host resolves to {ip}, a local address (see WEBHOOK_ALLOW_PRIVATE).")
-    return addresses[0]
+    return tuple(addresses)
+
+
+# IPv6 prefixes whose last 32 bits are an IPv4 address a gateway may forward to: NAT64's
+# well-known prefix, and the deprecated IPv4-compatible addresses.
+_CARRYING_IPV4 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("::/96"))
+
+
+def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """True for a unicast address of the public internet (IANA's special-purpose registries say
+    so), and for IPv6 also the IPv4 address it carries (mapped, 6to4, Teredo, NAT64) is one.
+    ``is_private`` alone lets through 100.64.0.0/10 (carrier NAT, a cloud's metadata service
+    at 100.100.100.200), site-local fec0::/10 and IPv4 behind 64:ff9b:: or 2002::."""
+    if ip.is_multicast or not ip.is_global:
+        return False
+    if isinstance(ip, ipaddress.IPv4Address):
+        return True
+    if ip.is_site_local:  # deprecated, but Python 3.11 still calls fec0::/10 global
+        return False
+    carried = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
+    if any(ip in prefix for prefix in _CARRYING_IPV4):
+        carried.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return all(_is_public(address) for address in carried if address is not None)
 
 
 def _check_events(events: list[str]) -> tuple[str, ...]:
@@ -260,8 +288,10 @@ def body_for(endpoint: Endpoint, message: Mapping[str, Any], public_url: str = "
 
 
 def slack_text(event_type: str, data: Mapping[str, Any], public_url: str) -> str:
-    """One line a person reads in a chat channel."""
+    """One line a person reads in a chat channel; what readers wrote is escaped as Slack asks
+    (``&``, ``<``, ``>``), so a comment cannot mention ``<!channel>`` or disguise a link."""
     console = f"{public_url}/moderate"
+    data = {name: _slack_escaped(value) for name, value in data.items()}
     if event_type == "comment.submitted":
         excerpt = str(data.get("body", ""))[:200]
         where = f"{data.get('thread_id')} ({data.get('status')})"
@@ -274,6 +304,13 @@ def slack_text(event_type: str, data: Mapping[str, Any], public_url: str) -> str
     if event_type == "poll.created":
         return f"New poll {data.get('id')}: {data.get('question')}"
     return f"Poll {data.get('id')} closed: {data.get('tally')}"
+
+
+def _slack_escaped(value: Any) -> Any:
+    """A string with Slack's three control characters escaped; anything else as it is."""
+    if not isinstance(value, str):
+        return value
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def deliver(endpoint_id: str, message_id: str, attempt: int, first_at: float) -> None:
@@ -323,9 +360,9 @@ def _post(
     }
     started = time.monotonic()
     try:
-        # Resolved and checked again at delivery, and the connection goes to that address.
-        address = checked_address(core, endpoint.url)
-        status, location = _send(endpoint.url, address, body, headers)
+        # Resolved and checked again at delivery, and the connection goes to those addresses.
+        addresses = checked_addresses(core, endpoint.url)
+        status, location = _send(endpoint.url, addresses, body, headers)
         # Redirects are not followed (nor are they by Svix or the Standard Webhooks
         # reference): each hop would need the address check again, and a receiver that
         # moved should be updated by its admin. A 3xx is a failed attempt.
@@ -338,33 +375,48 @@ def _post(
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """An HTTP connection to ``address``, naming the URL's host in the Host header."""
+    """An HTTP connection to the first of ``addresses`` that answers, naming the URL's host in
+    the Host header."""
 
-    def __init__(self, host: str, port: int | None, address: str, timeout: float):
+    def __init__(self, host: str, port: int | None, addresses: tuple[str, ...], timeout: float):
         super().__init__(host, port, timeout=timeout)
-        self.address = address
+        self.addresses = addresses
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = _connect(self.addresses, self.port, self.timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    """An HTTPS connection to ``address``, with SNI and the certificate checked for the URL's host."""
+    """An HTTPS connection to the first of ``addresses`` that answers, with SNI and the
+    certificate checked for the URL's host."""
 
-    def __init__(self, host: str, port: int | None, address: str, timeout: float):
+    def __init__(self, host: str, port: int | None, addresses: tuple[str, ...], timeout: float):
         super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
-        self.address = address
+        self.addresses = addresses
 
     def connect(self) -> None:
-        raw = socket.create_connection((self.address, self.port), self.timeout)
+        raw = _connect(self.addresses, self.port, self.timeout)
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
-def _send(url: str, address: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, str]:
-    """POST ``body`` to ``url`` over a connection to ``address``; the status and any Location."""
+def _connect(addresses: tuple[str, ...], port: int, timeout: float | None) -> socket.socket:
+    """A connection to the first of ``addresses`` that takes one, as ``socket.create_connection``
+    tries each address a name resolves to: a worker without IPv6 still reaches a dual-stack
+    receiver whose IPv6 address came first. The last failure when none does."""
+    failure: OSError = OSError("no address to connect to")
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout)
+        except OSError as refused:
+            failure = refused
+    raise failure
+
+
+def _send(url: str, addresses: tuple[str, ...], body: bytes, headers: Mapping[str, str]) -> tuple[int, str]:
+    """POST ``body`` to ``url`` over a connection to one of ``addresses``; the status and any Location."""
     parts = urlsplit(url)
     kind = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
-    connection = kind(parts.hostname or "", parts.port, address, RECEIVER_TIMEOUT)
+    connection = kind(parts.hostname or "", parts.port, addresses, RECEIVER_TIMEOUT)
     try:
         path = parts.path or "/"
         connection.request("POST", f"{path}?{parts.query}" if parts.query else path, body=body, headers=dict(headers))

@@ -121,13 +121,23 @@ def send_surge_mail(surge: dict[str, Any]) -> None:
     _mail(core, "surge", "[yaynay] comment surge", text)
 
 
+def schedule_periodic_jobs(core: Core) -> None:
+    """Schedule the digest and the closing sweep, each unless it is scheduled already.
+
+    A worker does this when it starts and at every RQ maintenance (10 minutes): each job
+    schedules its next run, but one that failed while Redis was away could not, and once
+    its guard runs out this starts the chain again.
+    """
+    from service.core.polls import schedule_closing_sweep
+
+    schedule_digest(core)
+    # At once: closings that fell due while no sweep ran are announced without waiting.
+    schedule_closing_sweep(core, delay=0)
+
+
 def run_worker(core: Core, *, burst: bool = False, name: str | None = None) -> bool:
     """Run background jobs with ``core`` until stopped (``burst``: until none is left)."""
     from service.core.events import set_worker_core
-    from service.core.polls import schedule_closing_sweep
 
     set_worker_core(core)
-    schedule_digest(core)
-    # At once: closings that fell due while no worker ran are announced without waiting.
-    schedule_closing_sweep(core, delay=0)
-    return core.store.jobs.work(burst=burst, name=name)
+    return core.store.jobs.work(burst=burst, name=name, every_maintenance=lambda: schedule_periodic_jobs(core))

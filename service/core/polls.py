@@ -38,22 +38,26 @@ def save_poll(
     core: Core, poll_id: str, *, question: str, closes_at: dt.datetime | None, allow_change: bool
 ) -> tuple[Poll, bool]:
     """Create or update a poll, keeping its tally; return it and whether it was created.
+    Announces ``poll.created`` for a new poll, and ``poll.closed`` when the save closes an
+    open one (a closing time now past).
 
     The question is kept without surrounding blank space; ``closes_at`` without a time
     zone is UTC.
     """
     if closes_at is not None and closes_at.tzinfo is None:
         closes_at = closes_at.replace(tzinfo=dt.timezone.utc)
-    poll, created = core.store.polls.save(
+    saved = core.store.polls.save(
         poll_id,
         question=question.strip(),
         closes_at=closes_at.timestamp() if closes_at else None,
         allow_change=allow_change,
         now=core.now(),
     )
-    if created:
-        events.emit(core, "poll.created", _poll_event(poll))
-    return poll, created
+    if saved.created:
+        events.emit(core, "poll.created", _poll_event(saved.poll))
+    if saved.closed:
+        events.emit(core, "poll.closed", _poll_event(saved.poll))
+    return saved.poll, saved.created
 
 
 def _poll_event(poll: Poll) -> dict[str, object]:
@@ -206,9 +210,13 @@ def sweep_closings() -> None:
 
 
 def close_poll(core: Core, poll_id: str) -> Poll:
-    """Stop the poll taking votes from now on (its tally stays); raises PollNotFound."""
-    poll = _set_closing(core, poll_id, core.now())
-    events.emit(core, "poll.closed", _poll_event(poll))
+    """Stop the poll taking votes from now on (its tally stays) and announce it; a poll closed
+    already is left as it was, and not announced again. Raises PollNotFound."""
+    poll, closed_now = core.store.polls.close(poll_id, core.now())
+    if poll is None:
+        raise PollNotFound(poll_id)
+    if closed_now:
+        events.emit(core, "poll.closed", _poll_event(poll))
     return poll
 
 

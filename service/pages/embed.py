@@ -173,16 +173,17 @@ def _remember_reader(response: BaseResponse, token: str) -> None:
     _set_cookie(response, VOTER_COOKIE, token)
 
 
-def _set_cookie(response: BaseResponse, name: str, value: str) -> None:
+def _set_cookie(response: BaseResponse, name: str, value: str, max_age: int = IMMUTABLE_MAX_AGE) -> None:
     """An HttpOnly cookie of the iframe pages that also works inside a third-party iframe where
     the browser allows: SameSite=None needs Secure (so https, or localhost for development),
     and Partitioned (CHIPS) keeps it to this host page where third-party cookies are blocked
-    but partitioned ones are not. A browser that refuses both simply never sends it back."""
+    but partitioned ones are not. A browser that refuses both simply never sends it back.
+    ``max_age=0`` removes it: only with the same attributes does a browser find it to remove."""
     third_party_ready = request.is_secure or request.host.split(":")[0] in ("localhost", "127.0.0.1")
     response.set_cookie(
         name,
         value,
-        max_age=IMMUTABLE_MAX_AGE,
+        max_age=max_age,
         httponly=True,
         secure=third_party_ready,
         samesite="None" if third_party_ready else "Lax",
@@ -205,7 +206,7 @@ def edit_tokens() -> dict[str, str]:
 def _keep_edit_tokens(response: BaseResponse, tokens: dict[str, str]) -> None:
     """Write the newest EDIT_TOKENS_KEPT tokens back to the cookie (none: the cookie goes)."""
     if not tokens:
-        response.delete_cookie(EDIT_COOKIE, path="/embed/")
+        _set_cookie(response, EDIT_COOKIE, "", max_age=0)
         return
     kept = list(tokens.items())[-EDIT_TOKENS_KEPT:]
     _set_cookie(response, EDIT_COOKIE, "|".join(f"{the_id}:{token}" for the_id, token in kept))
@@ -350,9 +351,10 @@ def _on_own_comment(poll_id: str, the_id: str, change: Callable[[str], BaseRespo
     or when the core refuses, the page saying why."""
     refusal = refuse_foreign_form_post()
     token = edit_tokens().get(the_id) if the_id.rpartition(".")[0] == poll_id else None
-    proof = request.form.get("proof", "")
+    # As bytes: compare_digest raises on a str with characters beyond ASCII.
+    proof = request.form.get("proof", "").encode()
     if refusal is None and (
-        token is None or not hmac.compare_digest(proof, form_proof(core().secret_key, the_id, token))
+        token is None or not hmac.compare_digest(proof, form_proof(core().secret_key, the_id, token).encode())
     ):
         refusal = "This comment can only be changed from the page it was posted from, in the same browser."
     if refusal or token is None:

@@ -41,16 +41,41 @@ class Jobs:
             job = self.queue.enqueue(function, *args, failure_ttl=86400)
         return str(job.id)
 
-    def work(self, *, burst: bool = False, with_scheduler: bool = True, name: str | None = None) -> bool:
+    def worker(self, *, name: str | None = None, every_maintenance: Callable[[], None] | None = None) -> SimpleWorker:
+        """A worker of this queue, in this process, that also calls ``every_maintenance``
+        with RQ's own maintenance: when it starts, then every 10 minutes."""
+        return _Worker([self.queue], connection=self.redis, name=name, every_maintenance=every_maintenance)
+
+    def work(
+        self,
+        *,
+        burst: bool = False,
+        with_scheduler: bool = True,
+        name: str | None = None,
+        every_maintenance: Callable[[], None] | None = None,
+    ) -> bool:
         """Run jobs in this process until stopped (``burst``: until the queue is empty).
 
         The scheduler runs inside the worker, so delayed jobs (retries, the next digest)
         are moved to the queue when due; with several workers, RQ lets one of them do it.
         """
-        worker = SimpleWorker([self.queue], connection=self.redis, name=name)
+        worker = self.worker(name=name, every_maintenance=every_maintenance)
         return bool(worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="WARNING"))
 
     @translate_errors
     def counts(self) -> dict[str, int]:
         """Jobs waiting now, and waiting for their time (the README's sizing hint)."""
         return {"queued": self.queue.count, "scheduled": self.queue.scheduled_job_registry.count}
+
+
+class _Worker(SimpleWorker):
+    """RQ's in-process worker, with a hook at its periodic maintenance."""
+
+    def __init__(self, *args: Any, every_maintenance: Callable[[], None] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.every_maintenance = every_maintenance
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()
+        if self.every_maintenance is not None:
+            self.every_maintenance()

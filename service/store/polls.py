@@ -88,6 +88,15 @@ class Poll:
 
 
 @dataclass(frozen=True)
+class SavedPoll:
+    """A poll as saved, whether the save created it, and whether it closed an open poll."""
+
+    poll: Poll
+    created: bool
+    closed: bool
+
+
+@dataclass(frozen=True)
 class VoteResult:
     """What a vote did: the poll's new tally, the live choice, and whether it moved."""
 
@@ -126,10 +135,11 @@ class PollStore:
     @translate_errors
     def save(
         self, poll_id: str, *, question: str, closes_at: float | None, allow_change: bool, now: float
-    ) -> tuple[Poll, bool]:
-        """Create or update a poll's settings, keeping its tally; return it and whether it is new."""
+    ) -> SavedPoll:
+        """Create or update a poll's settings, keeping its tally: the poll, whether it is new,
+        and whether this save closed it (it was open, and ``closes_at`` is past)."""
         self.redis.zadd(self.keys.poll_registry(poll_id), {poll_id: now}, nx=True)
-        created, *values = self.scripts.save_poll(
+        created, closed_before, *values = self.scripts.save_poll(
             keys=[self.keys.poll(poll_id)],
             args=[question, "" if closes_at is None else repr(closes_at), "1" if allow_change else "0", repr(now)],
         )
@@ -137,7 +147,8 @@ class PollStore:
         self._announce(poll_id)
         poll = _poll_from_fields(poll_id, values)
         assert poll is not None  # created_at was just set
-        return poll, bool(created)
+        was_open = not created and not (closed_before and float(closed_before) <= now)
+        return SavedPoll(poll, bool(created), was_open and poll.state(now) == "closed")
 
     @translate_errors
     def get(self, poll_id: str) -> Poll | None:
@@ -164,15 +175,26 @@ class PollStore:
     @translate_errors
     def set_closing(self, poll_id: str, closes_at: float | None) -> Poll | None:
         """Set (or with None clear) when the poll stops taking votes; None when there is no such poll."""
+        return self._set_closing(poll_id, closes_at, "")[0]
+
+    @translate_errors
+    def close(self, poll_id: str, now: float) -> tuple[Poll | None, bool]:
+        """Close the poll at ``now`` unless it is closed already (then it keeps its closing
+        time); the poll (None when there is none) and whether this call closed it."""
+        return self._set_closing(poll_id, now, repr(now))
+
+    def _set_closing(self, poll_id: str, closes_at: float | None, closing_now: str) -> tuple[Poll | None, bool]:
         changed = self.scripts.set_poll_closing(
-            keys=[self.keys.poll(poll_id)], args=["" if closes_at is None else repr(closes_at)]
+            keys=[self.keys.poll(poll_id)], args=["" if closes_at is None else repr(closes_at), closing_now]
         )
+        if changed == 2:
+            return self.get(poll_id), False
         if not changed:
-            return None
+            return None, False
         # Closed now (announced by the caller) or reopened with no closing time: nothing to sweep.
         self.redis.zrem(self.keys.closing_schedule(), poll_id)
         self._announce(poll_id)
-        return self.get(poll_id)
+        return self.get(poll_id), True
 
     def _schedule_closing(self, poll_id: str, closes_at: float | None, now: float) -> None:
         """Keep a closing time still to come in the schedule; a past or no closing time leaves it."""

@@ -86,6 +86,15 @@ def test_an_address_the_cli_subscribes_the_console_lists_and_unsubscribes(yaynay
     assert refused.returncode != 0 and "not a mail address" in refused.stderr
 
 
+def test_an_address_subscribed_before_the_pattern_was_strict_can_still_be_unsubscribed(yaynay, app, client, moderator):
+    store = app.extensions["yaynay"].store.webhooks
+    for address in ("desk@localhost", "o'brien@example.com"):  # taken by `yaynay notify subscribe` before
+        store.subscribe(address)
+    assert client.delete(f"{MAIL}/desk@localhost", headers=moderator).status_code == 204
+    assert yaynay("notify", "unsubscribe", "o'brien@example.com").returncode == 0
+    assert client.get(MAIL, headers=moderator).json == {"subscribers": []}
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "field"),
     [

@@ -93,6 +93,21 @@ def test_the_reader_edits_within_the_window_and_then_may_only_delete(client, adm
     assert edit_cookie(client) == ""
 
 
+def test_the_cookie_is_removed_with_the_attributes_it_was_set_with(client, poll):
+    """A browser keeps a partitioned cookie apart, and refuses a cookie without SameSite=None
+    in a third-party iframe: a removal without them would leave the cookie where it was."""
+    posted = comment(client)
+    comment_id = only_id(client)
+    form = own_form(page_of(client), comment_id, "delete")
+    deleted = client.post(form["action"], data={"proof": form["proof"]})
+    assert deleted.status_code == 303
+    removal = deleted.headers["Set-Cookie"]
+    assert removal.startswith(f"{EDIT_COOKIE}=;") and "Max-Age=0" in removal
+    attributes = {part.strip() for part in posted.headers["Set-Cookie"].split(";")[1:]}
+    kept = {part for part in attributes if not part.startswith(("Expires=", "Max-Age="))}
+    assert kept <= {part.strip() for part in removal.split(";")[1:]}
+
+
 def test_edit_and_delete_need_the_cookie_and_the_pages_proof(client, poll):
     comment(client)
     comment_id = only_id(client)
@@ -107,6 +122,15 @@ def test_edit_and_delete_need_the_cookie_and_the_pages_proof(client, poll):
         client.post(form["action"], data={"proof": form["proof"]}, headers={"Origin": ALLOWED_ORIGIN}).status_code
         == 303
     )
+
+
+def test_a_proof_that_is_not_ours_is_refused_whatever_its_characters(client, poll):
+    comment(client)
+    form = own_form(page_of(client), only_id(client), "delete")
+    for proof in ("é" * 64, "\u0000", form["proof"] + "0"):
+        answer = client.post(form["action"], data={"proof": proof})
+        assert answer.status_code == 403, proof
+        assert "can only be changed from the page it was posted from" in answer.get_data(as_text=True)
 
 
 def test_the_cookie_keeps_only_the_newest_tokens(client, poll):

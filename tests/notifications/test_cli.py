@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from service.core import events
+
 # A public address written as such: no DNS needed, and not refused as a local one.
 PUBLIC = "http://93.184.215.14/hook"
 
@@ -26,7 +28,7 @@ def test_webhook_add_list_remove(yaynay):
 def test_webhook_add_refuses_a_bad_or_local_url_in_one_line(yaynay):
     refused = yaynay("webhook", "add", "ftp://example.com/hook")
     assert refused.returncode == 1
-    assert refused.stderr.strip() == "Error: Must be an http:// or https:// URL with a host."
+    assert refused.stderr.strip() == f"Error: {events.WEB_URL_ONLY}"
     local = yaynay("webhook", "add", "http://127.0.0.1:9/hook")
     assert local.stderr.strip() == "Error: The host resolves to 127.0.0.1, a local address (see WEBHOOK_ALLOW_PRIVATE)."
 

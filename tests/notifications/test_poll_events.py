@@ -9,7 +9,7 @@ import time
 import pytest
 
 from service import create_app
-from service.core import polls
+from service.core import mail, polls
 from tests.notifications.conftest import worker_process
 from tests.notifications.test_webhooks import add_hook, run_jobs
 
@@ -68,6 +68,59 @@ def test_a_moved_reopened_closed_or_deleted_closing_is_not_announced_at_the_old_
     assert polls.announce_due_closings(core) == 0
     run_jobs(core)
     assert kinds(receiver) == [("poll.closed", "closed")]  # the explicit close, once
+
+
+def test_an_open_poll_saved_with_a_closing_time_now_past_is_announced_closed(client, admin, core, receiver):
+    add_hook(client, admin, receiver, events=["poll.closed"])
+    client.put("/api/v1/polls/open-ended", json={"question": "?"}, headers=admin)
+    client.put("/api/v1/polls/scheduled", json={"question": "?", "closes_at": closing_in(3600)}, headers=admin)
+    client.put("/api/v1/polls/born-closed", json={"question": "?", "closes_at": closing_in(-60)}, headers=admin)
+    for poll_id in ("open-ended", "scheduled", "born-closed"):
+        saved = client.put(
+            f"/api/v1/polls/{poll_id}", json={"question": "?", "closes_at": closing_in(-1)}, headers=admin
+        )
+        assert saved.json["state"] == "closed"
+    assert client.put(
+        "/api/v1/polls/scheduled", json={"question": "Again?", "closes_at": closing_in(-2)}, headers=admin
+    )
+    run_jobs(core)
+    assert sorted(kinds(receiver)) == [("poll.closed", "open-ended"), ("poll.closed", "scheduled")]
+
+
+def test_closing_a_closed_poll_again_announces_nothing_and_keeps_its_closing_time(client, admin, core, receiver):
+    add_hook(client, admin, receiver, events=["poll.closed"])
+    client.put("/api/v1/polls/swept", json={"question": "?", "closes_at": closing_in(1)}, headers=admin)
+    client.put("/api/v1/polls/by-hand", json={"question": "?"}, headers=admin)
+    time.sleep(1.1)
+    assert polls.announce_due_closings(core) == 1
+    closed_at = client.get("/api/v1/polls/swept").json["closes_at"]
+    for poll_id in ("swept", "by-hand", "by-hand"):
+        answer = client.post(f"/api/v1/polls/{poll_id}/close", headers=admin)
+        assert answer.status_code == 200 and answer.json["state"] == "closed", answer.json
+    assert client.get("/api/v1/polls/swept").json["closes_at"] == closed_at
+    run_jobs(core)
+    assert sorted(kinds(receiver)) == [("poll.closed", "by-hand"), ("poll.closed", "swept")]
+
+
+def test_a_sweep_that_could_not_schedule_the_next_is_scheduled_again_by_a_running_worker(
+    client, admin, core, receiver, redis_client
+):
+    """A sweep whose Redis went away mid-job cannot schedule the next one: once its guard
+    has run out, the running worker's next maintenance round (every 10 minutes) does."""
+    add_hook(client, admin, receiver, events=["poll.closed"])
+    run_jobs(core)  # the first sweep, which schedules the next
+    scheduled = core.store.jobs.queue.scheduled_job_registry
+    for job_id in scheduled.get_job_ids():
+        scheduled.remove(job_id, delete_job=True)
+    redis_client.delete(core.store.keys.mail_guard("closing-sweep"))
+    client.put("/api/v1/polls/after-outage", json={"question": "?", "closes_at": closing_in(1)}, headers=admin)
+    time.sleep(1.1)
+    rounds = []
+    worker = core.store.jobs.worker(every_maintenance=lambda: rounds.append(mail.schedule_periodic_jobs(core)))
+    worker.run_maintenance_tasks()
+    assert len(rounds) == 1
+    core.store.jobs.work(burst=True)
+    assert kinds(receiver) == [("poll.closed", "after-outage")]
 
 
 def test_many_closings_due_at_once_are_all_announced(core):

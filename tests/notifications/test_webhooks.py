@@ -79,6 +79,23 @@ def test_a_private_endpoint_gets_the_email_and_a_slack_one_gets_text(client, adm
     assert hook["format"] == "slack"
 
 
+def test_a_readers_text_cannot_mention_a_slack_channel_or_disguise_a_link():
+    """Slack reads <!channel>, <@user> and <url|label> in a message's text; a reader's name
+    and comment reach the moderators' channel as what they typed."""
+    data = {
+        "author": "<!channel>",
+        "body": "Win <https://evil.example|https://blog.example/moderate> & more",
+        "thread_id": "mini-backpacks",
+        "status": "pending",
+    }
+    text = events.slack_text("comment.submitted", data, "https://blog.example")
+    assert "<!channel>" not in text and "<https://evil" not in text
+    assert (
+        "&lt;!channel&gt;" in text and "&lt;https://evil.example|https://blog.example/moderate&gt; &amp; more" in text
+    )
+    assert text.endswith("— https://blog.example/moderate")
+
+
 def test_decisions_and_poll_closing_are_events_too(client, admin, core, receiver):
     add_hook(client, admin, receiver, events=["comment.decided", "poll.closed"])
     comment_id = submit(client)
@@ -154,15 +171,38 @@ def test_endpoints_are_managed_by_admins_only_and_bad_urls_are_refused(client, a
     assert client.get(f"{HOOKS}/{hook['id']}", headers=admin).status_code == 404
 
 
-@pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:9/hook", "http://localhost/hook", "http://10.1.2.3/", "http://169.254.169.254/"]
-)
-def test_local_addresses_are_refused_unless_allowed(admin, settings, redis_client, url):
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999/hook", "http://127.0.0.1:0/hook"])
+def test_a_port_out_of_range_is_refused_naming_the_url(client, admin, url):
+    answer = client.post(HOOKS, json={"url": url, "events": ["poll.created"]}, headers=admin)
+    assert answer.status_code == 422, answer.json
+    assert "port" in " ".join(answer.json["errors"]["json"]["url"])
+
+
+def add_hook_strictly(settings, admin, url):
+    """Add a webhook in an app that refuses local addresses (the default)."""
     app = create_app({**settings, "WEBHOOK_ALLOW_PRIVATE": False})
     try:
-        answer = app.test_client().post(HOOKS, json={"url": url, "events": ["poll.created"]}, headers=admin)
+        return app.test_client().post(HOOKS, json={"url": url, "events": ["poll.created"]}, headers=admin)
     finally:
         app.extensions["yaynay"].close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/hook",
+        "http://localhost/hook",
+        "http://10.1.2.3/",
+        "http://169.254.169.254/",
+        # The resolver reads IPv4 in decimal, octal and hex, and 0 as 0.0.0.0: the check is on what it answers.
+        "http://2130706433/",
+        "http://0177.0.0.1/",
+        "http://0x7f.1/",
+        "http://0/",
+    ],
+)
+def test_local_addresses_are_refused_unless_allowed(admin, settings, redis_client, url):
+    answer = add_hook_strictly(settings, admin, url)
     assert answer.status_code == 409
     assert "local address" in str(answer.json["errors"]), answer.json
 
@@ -235,7 +275,7 @@ def test_a_redirect_is_not_followed_and_counts_as_a_failed_attempt(
 @pytest.fixture
 def resolver(monkeypatch):
     """A resolver the test controls (DNS is the attacker's, in a rebinding): names in ``answers``
-    resolve to that address; every lookup is counted."""
+    resolve to those addresses (comma-separated); every lookup is counted."""
     answers: dict[str, str] = {}
     lookups: list[str] = []
     real = socket.getaddrinfo
@@ -243,11 +283,45 @@ def resolver(monkeypatch):
     def resolve(host, port, *args, **kwargs):
         lookups.append(host)
         if host in answers:
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[host], port))]
+            return [
+                (socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))
+                if ":" in address
+                else (socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))
+                for address in answers[host].split(",")
+            ]
         return real(host, port, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", resolve)
     return answers, lookups
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "100.100.100.200",  # shared address space (RFC 6598): a cloud's metadata service, carrier NAT
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
+        "::7f00:1",  # IPv4-compatible 127.0.0.1
+        "::ffff:a9fe:a9fe",  # IPv4-mapped 169.254.169.254
+        "fec0::1",  # site-local
+        "224.0.0.251",  # multicast
+    ],
+)
+def test_names_resolving_to_any_address_that_is_not_public_are_refused(
+    admin, settings, redis_client, resolver, address
+):
+    answers, _ = resolver
+    answers["hooks.example.com"] = address
+    answer = add_hook_strictly(settings, admin, "https://hooks.example.com/in")
+    assert answer.status_code == 409, answer.json
+    assert "local address" in str(answer.json["errors"]), answer.json
+
+
+def test_a_name_resolving_to_a_public_address_is_taken(admin, settings, redis_client, resolver):
+    answers, _ = resolver
+    answers["hooks.example.com"] = "2606:2800:21f:cb07:6820:80da:af6b:8b2c"
+    answer = add_hook_strictly(settings, admin, "https://hooks.example.com/in")
+    assert answer.status_code == 201, answer.json
 
 
 def test_a_delivery_connects_to_the_address_it_checked_and_names_the_host(client, admin, core, receiver, resolver):
@@ -260,6 +334,17 @@ def test_a_delivery_connects_to_the_address_it_checked_and_names_the_host(client
     (delivery,) = receiver.received
     assert delivery["headers"]["host"].startswith("hooks.example.com:")
     assert lookups.count("hooks.example.com") == 1  # the connection does not resolve it again
+
+
+def test_a_delivery_tries_the_next_checked_address_when_one_does_not_connect(client, admin, core, receiver, resolver):
+    """A name with an IPv6 and an IPv4 address, seen from a worker the first one does not
+    reach (here nothing listens on ::1): as a browser or curl would, it goes on to the next."""
+    answers, _ = resolver
+    answers["hooks.example.com"] = "::1,127.0.0.1"
+    add_hook(client, admin, receiver, url=receiver.url.replace("127.0.0.1", "hooks.example.com"))
+    submit(client)
+    run_jobs(core)
+    assert len(receiver.received) == 1 and receiver.bad_signatures == 0
 
 
 def test_a_name_that_resolves_to_a_local_address_at_delivery_is_not_sent_to(

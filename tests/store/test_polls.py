@@ -106,8 +106,9 @@ def test_a_voter_digest_differs_per_poll_and_per_secret():
 
 
 def test_saving_reports_whether_the_poll_is_new(store):
-    _, created = store.polls.save("new", question="Q?", closes_at=None, allow_change=True, now=NOW)
-    poll, created_again = store.polls.save("new", question="Q2?", closes_at=NOW + 5, allow_change=False, now=NOW)
+    created = store.polls.save("new", question="Q?", closes_at=None, allow_change=True, now=NOW).created
+    saved = store.polls.save("new", question="Q2?", closes_at=NOW + 5, allow_change=False, now=NOW)
+    poll, created_again = saved.poll, saved.created
     assert (created, created_again) == (True, False)
     assert poll.question == "Q2?" and poll.closes_at == NOW + 5 and poll.allow_change is False
     assert poll.created_at == NOW

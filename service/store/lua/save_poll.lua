@@ -7,8 +7,10 @@
 -- A new poll starts with one voter bucket (lib/voters.lua). A poll that exists keeps its
 -- layout: one without `voter_buckets` holds its voters in the legacy buckets.
 --
--- Returns {created: 1 or 0, question, closes_at, allow_change, created_at, yay, nay, version}
+-- Returns {created: 1 or 0, closes_at before this save (false: none), question, closes_at,
+--          allow_change, created_at, yay, nay, version}
 local poll = KEYS[1]
+local closed_before = redis.call('HGET', poll, 'closes_at')
 local created = redis.call('HSETNX', poll, 'created_at', ARGV[4])
 if created == 1 then
   redis.call('HSET', poll, 'voter_buckets', 1)
@@ -17,5 +19,6 @@ redis.call('HSET', poll, 'question', ARGV[1], 'closes_at', ARGV[2], 'allow_chang
 redis.call('HSETNX', poll, 'yay', 0)
 redis.call('HSETNX', poll, 'nay', 0)
 local fields = redis.call('HMGET', poll, 'question', 'closes_at', 'allow_change', 'created_at', 'yay', 'nay', 'version')
+table.insert(fields, 1, closed_before)
 table.insert(fields, 1, created)
 return fields
