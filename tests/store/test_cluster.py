@@ -1,6 +1,5 @@
 """The same app on a real three-node Redis Cluster: every script touches one slot."""
 
-import subprocess
 import time
 
 import pytest
@@ -10,66 +9,26 @@ from service.core import archive, moderation, privacy
 from service.identity import email_digest
 from service.store import moderation as moderation_store
 from service.store.comments import CommentStore
-from service.store.embedded import RedisProcess, free_port, redis_server_binary
 from service.store.moderation import ModerationStore
+from tests.cluster import Cluster
 from tests.test_import import run_import
 
 
-def start_node(directory):
-    """A cluster-enabled redis-server; it also needs its port + 10000 free for the cluster bus."""
-    for _ in range(5):
-        port = free_port()
-        if port + 10000 > 65535:
-            continue
-        try:
-            return RedisProcess(
-                directory,
-                port=port,
-                persist=False,
-                extra_args=["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"],
-            ).start()
-        except RuntimeError:
-            continue  # the bus port was taken: try another
-    raise RuntimeError("no free port pair for a cluster node")
-
-
 @pytest.fixture(scope="module")
-def cluster_url(tmp_path_factory):
-    """Three cluster-enabled redis-servers, joined with redis-cli into one cluster."""
-    cli = str(redis_server_binary()).replace("redis-server", "redis-cli")
-    nodes = []
-    try:
-        for index in range(3):
-            nodes.append(start_node(tmp_path_factory.mktemp(f"node{index}")))
-        created = subprocess.run(
-            [
-                cli,
-                "--cluster",
-                "create",
-                *(f"127.0.0.1:{node.port}" for node in nodes),
-                "--cluster-replicas",
-                "0",
-                "--cluster-yes",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert created.returncode == 0, created.stdout + created.stderr
-        # Every node must see the whole cluster, not only the first: until then a node
-        # answers CLUSTERDOWN for the slots it has not heard of.
-        for _ in range(200):
-            states = [
-                subprocess.run([cli, "-p", str(node.port), "cluster", "info"], capture_output=True, text=True).stdout
-                for node in nodes
-            ]
-            if all("cluster_state:ok" in state for state in states):
-                break
-            subprocess.run(["sleep", "0.1"])
-        yield nodes[0].url
-    finally:
-        for node in nodes:
-            node.stop()
+def any_cluster(redis_cluster, tmp_path_factory):
+    """The session's cluster in the cluster run, else three masters of this module's own."""
+    if redis_cluster is not None:
+        yield redis_cluster
+        return
+    with Cluster(tmp_path_factory.mktemp("cluster"), masters=3, replicas=0) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def cluster_url(any_cluster):
+    """A node of an emptied Redis Cluster."""
+    any_cluster.flush()
+    return any_cluster.url
 
 
 def test_polls_and_votes_work_unchanged_on_redis_cluster(cluster_url, settings, admin, new_voter):
