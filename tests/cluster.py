@@ -15,6 +15,10 @@ import redis
 
 from service.store.embedded import RedisProcess, free_port, redis_server_binary
 
+# A master sends a new replica its data at once, not after Redis's default 5 s wait for
+# more replicas to share one transfer: the suite's cluster starts in 2 s instead of 7.
+NO_SYNC_DELAY = ["--repl-diskless-sync-delay", "0"]
+
 # Every Redis Cluster node also listens on its port + 10000 (the cluster bus).
 BUS_PORT_OFFSET = 10000
 
@@ -41,6 +45,7 @@ def start_node(directory: Path, *, node_timeout_ms: int, persist: bool) -> Redis
                 "nodes.conf",
                 "--cluster-node-timeout",
                 str(node_timeout_ms),
+                *NO_SYNC_DELAY,
             ],
         )
         try:
@@ -136,6 +141,12 @@ class Cluster:
         """The live nodes that are masters now."""
         roles = self._roles()
         return [node for node in self.live_nodes() if roles[node.port][0] == b"master"]
+
+    def replicas_of(self, master: RedisProcess) -> list[RedisProcess]:
+        """The live replicas that follow ``master`` now."""
+        with self.client(master) as client:
+            ports = {int(port) for _, port, _ in client.execute_command("ROLE")[2]}
+        return [node for node in self.live_nodes() if node.port in ports]
 
     def wait_until_stable(self, timeout: float = 30.0) -> None:
         """Until every live node says ``cluster_state:ok``, sees the same masters owning all

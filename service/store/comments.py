@@ -198,7 +198,8 @@ class CommentStore:
         key = new_comment_key()
         new_id = comment_id(thread_id, key)
         counters, limit_args = self._rate_counters(comment, now, limits)
-        reply = self.scripts.submit_comment_on_one_node(
+        reply = self.scripts.replicated.run(
+            self.scripts.submit_comment_on_one_node,
             keys=[
                 *self._thread_keys(thread_id, key, status, comment),
                 self.keys.queue(status),
@@ -254,7 +255,8 @@ class CommentStore:
 
         key = new_comment_key()
         mark = f"{now!r} {comment.email_digest or ''}"
-        reply = self.scripts.submit_comment(
+        reply = self.scripts.replicated.run(
+            self.scripts.submit_comment,
             keys=[*self._thread_keys(thread_id, key, status, comment), self.keys.index_marker(thread_id)],
             args=[
                 key,
@@ -538,7 +540,8 @@ class CommentStore:
         else:
             self.redis.zadd(self.keys.marked_threads(), {thread_id: now})
             keys = [*thread_keys, self.keys.index_marker(thread_id)]
-        reply = self.scripts.edit_comment(
+        reply = self.scripts.replicated.run(
+            self.scripts.edit_comment,
             keys=keys,
             args=[
                 key,

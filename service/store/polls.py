@@ -238,11 +238,11 @@ class PollStore:
             INTEGRITY_TTL,
             TOP_IPS_KEPT,
         ]
-        reply = self.scripts.cast_vote(keys=keys, args=args)
+        reply = self.scripts.replicated_votes.run(self.scripts.cast_vote, keys=keys, args=args)
         if reply[0] == b"not_found" and auto_create_up_to:
             self._create_by_vote(poll_id, ip, now, auto_create_up_to, auto_create_per_ip_per_day)
             args[8] = 1
-            reply = self.scripts.cast_vote(keys=keys, args=args)
+            reply = self.scripts.replicated_votes.run(self.scripts.cast_vote, keys=keys, args=args)
         result = _vote_result(poll_id, choice, reply, limits)
         # The script announced the change; this process need not wait for the message.
         self.read_cache.changed(poll_id)

@@ -1,0 +1,91 @@
+"""Writes that must outlive their master: a script, then ``WAIT`` for a replica, in one round trip.
+
+Redis replicates asynchronously: a master killed right after it answered may take the
+write with it, and the replica promoted in its place never saw it. ``WAIT n ms`` after the
+write answers once ``n`` replicas have it, or after ``ms`` with how many did. ``WAIT``
+counts the writes of the connection it is sent on, so it goes in the same pipeline as the
+script, on the master of the script's slot, never as a second call that the pool may hand
+another connection.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from redis.cluster import RedisCluster
+from redis.commands.core import Script
+from redis.exceptions import AskError, MovedError, NoScriptError
+
+from service.errors import StoreUnavailable
+
+# How long a master's count of connected replicas is trusted: a replica that left is
+# noticed within this (its master stops waiting for it), at one INFO a master this often.
+REPLICA_COUNT_TTL = 5.0
+
+
+class ReplicaTimeout(Exception):
+    """Fewer replicas than wanted confirmed a write in time; the write stays on its master."""
+
+
+class ReplicaWait:
+    """Runs a script so that it returns only once ``replicas`` replicas of the master that
+    took it have it, waiting at most ``timeout_ms``; raises ``StoreUnavailable`` (503) when
+    they did not confirm in time. The retry is safe: the writes it guards are idempotent.
+
+    A master with fewer connected replicas than ``replicas`` is waited on for those it
+    has, so a Redis without replicas pays nothing; ``replicas`` 0 never waits.
+    """
+
+    def __init__(self, redis: Any, *, replicas: int = 1, timeout_ms: int = 500, clock: Any = time.monotonic):
+        self.redis = redis
+        self.replicas = replicas
+        self.timeout_ms = timeout_ms
+        self.clock = clock
+        self._connected: dict[str, tuple[int, float]] = {}
+
+    def run(self, script: Script, *, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        """``script(keys=keys, args=args)``, confirmed by replicas as described above."""
+        if self.replicas <= 0:
+            return script(keys=keys, args=args)
+        for _ in range(3):
+            node_name, client = self._master_of(keys[0])
+            wanted = min(self.replicas, self._connected_replicas(node_name, client))
+            if wanted == 0:
+                return script(keys=keys, args=args)
+            with client.pipeline(transaction=False) as pipe:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+                pipe.wait(wanted, self.timeout_ms)
+                reply, confirmed = pipe.execute(raise_on_error=False)
+            if isinstance(reply, NoScriptError):  # a restarted or promoted master: load, run again
+                client.script_load(script.script)
+                continue
+            if isinstance(reply, (MovedError, AskError)):  # the slot moved (a failover): look again
+                self.redis.nodes_manager.initialize()
+                continue
+            if isinstance(reply, Exception):
+                raise reply
+            if isinstance(confirmed, Exception):
+                raise confirmed
+            if confirmed < wanted:
+                self._connected.pop(node_name, None)  # perhaps a replica left: count them again
+                raise StoreUnavailable(
+                    "The write is not yet safe on a replica; try again shortly."
+                ) from ReplicaTimeout(f"{confirmed} of {wanted} replicas in {self.timeout_ms} ms")
+            return reply
+        return script(keys=keys, args=args)  # the cluster kept moving: the plain call follows it
+
+    def _master_of(self, key: Any) -> tuple[str, Any]:
+        """The name and the plain client of the master that owns ``key`` (one node: itself)."""
+        if isinstance(self.redis, RedisCluster):
+            node = self.redis.get_node_from_key(key)
+            return node.name, self.redis.get_redis_connection(node)
+        return "", self.redis
+
+    def _connected_replicas(self, node_name: str, client: Any) -> int:
+        count, expires = self._connected.get(node_name, (0, 0.0))
+        if self.clock() >= expires:
+            count = int(client.info("replication").get("connected_slaves", 0))
+            self._connected[node_name] = (count, self.clock() + REPLICA_COUNT_TTL)
+        return count
