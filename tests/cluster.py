@@ -7,6 +7,7 @@ cluster tests and the failover test all start, wait for and break a cluster the 
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -78,6 +79,7 @@ class Cluster:
         self.node_timeout_ms = node_timeout_ms
         self.persist = persist
         self.nodes: list[RedisProcess] = []
+        self.frozen: set[int] = set()  # ports of nodes stopped with SIGSTOP
 
     @property
     def url(self) -> str:
@@ -115,6 +117,8 @@ class Cluster:
 
     def stop(self) -> None:
         for node in self.nodes:
+            if node.port in self.frozen:
+                self.thaw(node)
             node.stop()
 
     def __enter__(self) -> Cluster:
@@ -127,7 +131,12 @@ class Cluster:
         return redis.Redis(port=node.port, socket_timeout=2, socket_connect_timeout=1)
 
     def live_nodes(self) -> list[RedisProcess]:
-        return [node for node in self.nodes if node.process is not None and node.process.poll() is None]
+        """The nodes that run and answer (neither killed nor frozen)."""
+        return [
+            node
+            for node in self.nodes
+            if node.process is not None and node.process.poll() is None and node.port not in self.frozen
+        ]
 
     def _roles(self) -> dict[int, dict]:
         """Each live node's ``ROLE`` reply by port."""
@@ -204,6 +213,20 @@ class Cluster:
         node.process.wait()
         node.process = None
         return time.monotonic()
+
+    def freeze(self, node: RedisProcess) -> float:
+        """SIGSTOP ``node``: it holds its connections and answers nothing, as behind a network
+        partition; returns when (monotonic). ``thaw`` lets it go on."""
+        assert node.process is not None
+        node.process.send_signal(signal.SIGSTOP)
+        self.frozen.add(node.port)
+        return time.monotonic()
+
+    def thaw(self, node: RedisProcess) -> None:
+        """SIGCONT a frozen ``node``: a master whose replica took over rejoins as its replica."""
+        assert node.process is not None
+        node.process.send_signal(signal.SIGCONT)
+        self.frozen.discard(node.port)
 
     def wait_for_promotion(self, dead: RedisProcess, timeout: float = 30.0) -> float:
         """Until a replica of the dead master has taken its slots and the cluster is ok again;

@@ -29,6 +29,7 @@ from tests.conftest import ADMIN_TOKEN, LIVE_SECRET, ROOT, gunicorn_server
 POLLS = ("fault-a", "fault-b", "fault-c")
 REPORT = ROOT / "test-output" / "reliability.md"
 CONNECTIONS_REPORT = ROOT / "test-output" / "reliability-connections.md"
+FAILOVER_REPORT = ROOT / "test-output" / "reliability-failover.md"
 
 # The load: no rate limits (one address sends it all), everything else as deployed.
 SERVER_ENV = {
@@ -52,6 +53,11 @@ def reliability_reports():
         "| one client holds | held / refused | other client's answer during the burst | then, at most "
         "| normal again after the attacker left |\n"
         "| --- | --- | ---: | ---: | ---: |\n"
+    )
+    FAILOVER_REPORT.write_text(
+        "| the queue's master | votes acknowledged | lost | comments acknowledged | lost | not in queue "
+        "| window (failure to first success) | 503s, failed master | 503s, healthy masters (votes / comments) "
+        "| slowest answer |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
     )
 
 
@@ -106,6 +112,7 @@ class Write:
 class Answer:
     """One answer the server gave a writer (or 0: the connection broke or timed out)."""
 
+    kind: str  # "votes" or "comments"
     target: str  # poll or thread id
     status: int
     at: float  # monotonic, when it arrived
@@ -209,7 +216,9 @@ class Writers:
                 connection = None
             self.ledger.statuses[status] += 1
             now = time.monotonic()
-            self.ledger.answers.append(Answer(write.target, status, now, now - started, well_formed))
+            self.ledger.answers.append(
+                Answer(path.rsplit("/", 1)[1], write.target, status, now, now - started, well_formed)
+            )
             if status in (200, 201, 202):
                 write.acked_at = time.monotonic()
                 if path.endswith("/comments"):
