@@ -10,13 +10,14 @@ another connection.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from redis.cluster import RedisCluster
 from redis.commands.core import Script
-from redis.exceptions import AskError, MovedError, NoScriptError
+from redis.exceptions import AskError, ConnectionError, MovedError, NoScriptError, RedisError, TimeoutError
 
 from service.errors import StoreUnavailable
 
@@ -38,7 +39,7 @@ class ReplicaWait:
     has, so a Redis without replicas pays nothing; ``replicas`` 0 never waits.
     """
 
-    def __init__(self, redis: Any, *, replicas: int = 1, timeout_ms: int = 500, clock: Any = time.monotonic):
+    def __init__(self, redis: Any, *, replicas: int = 1, timeout_ms: int = 250, clock: Any = time.monotonic):
         self.redis = redis
         self.replicas = replicas
         self.timeout_ms = timeout_ms
@@ -51,18 +52,24 @@ class ReplicaWait:
             return script(keys=keys, args=args)
         for _ in range(3):
             node_name, client = self._master_of(keys[0])
-            wanted = min(self.replicas, self._connected_replicas(node_name, client))
-            if wanted == 0:
-                return script(keys=keys, args=args)
-            with client.pipeline(transaction=False) as pipe:
-                pipe.evalsha(script.sha, len(keys), *keys, *args)
-                pipe.wait(wanted, self.timeout_ms)
-                reply, confirmed = pipe.execute(raise_on_error=False)
+            try:
+                wanted = min(self.replicas, self._connected_replicas(node_name, client))
+                if wanted == 0:
+                    return script(keys=keys, args=args)
+                with client.pipeline(transaction=False) as pipe:
+                    pipe.evalsha(script.sha, len(keys), *keys, *args)
+                    pipe.wait(wanted, self.timeout_ms)
+                    reply, confirmed = pipe.execute(raise_on_error=False)
+            except (ConnectionError, TimeoutError):
+                # The master is gone: this call bypassed the cluster client, which would have
+                # looked for its successor, so look for it here (the answer is a 503 anyway).
+                self._refresh_cluster(failed=node_name)
+                raise
             if isinstance(reply, NoScriptError):  # a restarted or promoted master: load, run again
                 client.script_load(script.script)
                 continue
             if isinstance(reply, (MovedError, AskError)):  # the slot moved (a failover): look again
-                self.redis.nodes_manager.initialize()
+                self._refresh_cluster(failed=None)
                 continue
             if isinstance(reply, Exception):
                 raise reply
@@ -75,6 +82,13 @@ class ReplicaWait:
                 ) from ReplicaTimeout(f"{confirmed} of {wanted} replicas in {self.timeout_ms} ms")
             return reply
         return script(keys=keys, args=args)  # the cluster kept moving: the plain call follows it
+
+    def _refresh_cluster(self, *, failed: str | None) -> None:
+        """Redis Cluster: learn which masters own which slots now, trying ``failed`` last."""
+        if not isinstance(self.redis, RedisCluster):
+            return
+        with contextlib.suppress(RedisError):  # no node answers now: the next call tries again
+            self.redis.nodes_manager.initialize(last_failed_node_name=failed)
 
     def _master_of(self, key: Any) -> tuple[str, Any]:
         """The name and the plain client of the master that owns ``key`` (one node: itself)."""

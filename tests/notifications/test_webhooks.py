@@ -191,6 +191,7 @@ def test_the_worker_process_retries_after_a_500_and_the_receiver_verifies_it(
     env = dict(
         os.environ,
         YAYNAY_REDIS_URL=settings["REDIS_URL"],
+        YAYNAY_REDIS_CLUSTER="true" if settings["REDIS_CLUSTER"] else "false",
         YAYNAY_SECRET_KEY=settings["SECRET_KEY"],
         YAYNAY_VAR_DIR=str(tmp_path / "var"),
         YAYNAY_WEBHOOK_ALLOW_PRIVATE="true",
