@@ -107,6 +107,7 @@ def test_a_master_lost_under_load_loses_no_acknowledged_comment_and_answers_503_
         healthy_votes=sum(1 for answer in refused if answer.target != failed and answer.kind == "votes"),
         healthy_comments=sum(1 for answer in refused if answer.target != failed and answer.kind == "comments"),
         slowest=max(answer.seconds for answer in ledger.answers),
+        slowest_kind=max(ledger.answers, key=lambda answer: answer.seconds).kind,
     )
     lost_votes = outcome.votes_lost
     report(f"Redis Cluster 3+3, the queue's master {scenario}", ledger, outcome, figures.note())
@@ -114,7 +115,10 @@ def test_a_master_lost_under_load_loses_no_acknowledged_comment_and_answers_503_
 
     assert {answer.status for answer in refused} <= {503}, "during the failover: 503 or success, never 500 or a cut"
     assert all(answer.well_formed for answer in refused), "every 503 is the JSON error with Retry-After"
-    assert figures.slowest < 3.0, "no request hangs"
+    # A refused connection fails at once; a frozen master costs each call that reaches it a
+    # socket timeout (0.5 s) and redis-py's one retry after it looks at the cluster again,
+    # and a comment makes a few such calls.
+    assert figures.slowest < (3.0 if fail is Cluster.kill else 6.0), "no request hangs"
     assert figures.window < 15, "the failed master's polls answer again by themselves"
     assert not outcome.comments_lost, "acknowledged comments lost"
     assert not outcome.comments_unqueued, "acknowledged comments missing from the moderation queue"
@@ -138,12 +142,13 @@ class Failover:
     healthy_votes: int  # 503s to votes on healthy masters' polls
     healthy_comments: int  # and to comments on their threads (whose queue entry is on the failed master)
     slowest: float  # the slowest answer of the run
+    slowest_kind: str  # and what it answered: votes or comments
 
     def note(self) -> str:
         return (
             f"window {self.window:.1f} s (promotion seen at {self.promoted:.1f} s); 503s: {self.on_failed} on the "
             f"failed master, {self.healthy_votes} votes / {self.healthy_comments} comments on healthy ones; "
-            f"slowest answer {self.slowest:.2f} s"
+            f"slowest answer {self.slowest:.2f} s ({self.slowest_kind})"
         )
 
 
@@ -153,7 +158,7 @@ def report_failover(scenario: str, ledger: Ledger, outcome: Outcome, figures: Fa
         f"| {scenario} | {len(ledger.acknowledged(ledger.votes)):,} | {len(outcome.votes_lost)} "
         f"| {len(ledger.acknowledged(ledger.comments)):,} | {len(outcome.comments_lost)} "
         f"| {len(outcome.comments_unqueued)} | {figures.window:.1f} s | {figures.on_failed} "
-        f"| {figures.healthy_votes} / {figures.healthy_comments} | {figures.slowest:.2f} s |\n"
+        f"| {figures.healthy_votes} / {figures.healthy_comments} | {figures.slowest:.2f} s ({figures.slowest_kind}) |\n"
     )
     with FAILOVER_REPORT.open("a") as handle:
         handle.write(row)
