@@ -146,3 +146,16 @@ def test_without_replicas_nothing_waits(settings, redis_client):
     assert post(client, "alone", "key-0").status_code == 202
     assert "cmdstat_wait" not in redis_client.info("commandstats")
     app.extensions["yaynay"].close()
+
+
+def test_a_master_that_lost_its_scripts_loads_them_and_still_waits(replicated, settings):
+    settings.update(REPLICA_WAIT_MS=200)
+    app = create_app(settings)
+    client = app.test_client()
+    core = app.extensions["yaynay"]
+    assert post(client, "reloaded", "key-0").status_code == 202
+    core.store.redis.script_flush()  # every master forgets them, as after a restart or a failover
+    assert post(client, "reloaded", "key-1").status_code == 202
+    with replicated(core.store.keys.thread_seq("reloaded")):
+        assert post(client, "reloaded", "key-2").status_code == 503  # still waited for
+    app.extensions["yaynay"].close()
