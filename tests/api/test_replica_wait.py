@@ -40,17 +40,27 @@ def replicated(settings, redis_client, redis_cluster, tmp_path) -> Iterator[Free
 
         yield freeze_cluster_replica
         return
-    master = RedisProcess(tmp_path / "master", port=free_port(), persist=False, extra_args=NO_SYNC_DELAY).start()
+    with master_and_replica(tmp_path) as (master, replica):
+        settings.update(REDIS_URL=master.url, REDIS_CLUSTER=False)
+        yield lambda key: frozen(replica)
+
+
+@contextlib.contextmanager
+def master_and_replica(directory) -> Iterator[tuple[RedisProcess, RedisProcess]]:
+    """A redis-server and its replica, once the replica has caught up."""
+    master = RedisProcess(directory / "master", port=free_port(), persist=False, extra_args=NO_SYNC_DELAY).start()
     replica = RedisProcess(
-        tmp_path / "replica", port=free_port(), persist=False, extra_args=["--replicaof", "127.0.0.1", str(master.port)]
+        directory / "replica",
+        port=free_port(),
+        persist=False,
+        extra_args=["--replicaof", "127.0.0.1", str(master.port)],
     ).start()
     try:
         deadline = time.monotonic() + 10
         while _replica_state(master) != "online":
             assert time.monotonic() < deadline, "the replica never caught up"
             time.sleep(0.05)
-        settings.update(REDIS_URL=master.url, REDIS_CLUSTER=False)
-        yield lambda key: frozen(replica)
+        yield master, replica
     finally:
         replica.stop()
         master.stop()
@@ -159,3 +169,17 @@ def test_a_master_that_lost_its_scripts_loads_them_and_still_waits(replicated, s
     with replicated(core.store.keys.thread_seq("reloaded")):
         assert post(client, "reloaded", "key-2").status_code == 503  # still waited for
     app.extensions["yaynay"].close()
+
+
+def test_a_master_whose_replica_died_stops_waiting_after_one_refused_write(settings, tmp_path):
+    with master_and_replica(tmp_path) as (master, replica):
+        settings.update(REDIS_URL=master.url, REDIS_CLUSTER=False, REPLICA_WAIT_MS=200)
+        app = create_app(settings)
+        client = app.test_client()
+        assert post(client, "orphaned", "key-0").status_code == 202  # counts one replica
+        assert replica.process is not None
+        replica.process.kill()
+        replica.process.wait()
+        answers = [post(client, "orphaned", f"key-{n}").status_code for n in range(1, 4)]
+        assert answers in ([503, 202, 202], [202, 202, 202]), answers  # counted again after a timeout
+        app.extensions["yaynay"].close()
