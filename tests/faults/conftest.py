@@ -73,7 +73,7 @@ def faulty_redis(tmp_path):
 @pytest.fixture
 def fault_server(faulty_redis, tmp_path):
     """gunicorn (2 gevent workers) on ``faulty_redis``, with the polls the writers use."""
-    with gunicorn_server(faulty_redis.url, tmp_path, SERVER_ENV) as (base, master):
+    with gunicorn_server(faulty_redis.url, tmp_path, SERVER_ENV, cluster=False) as (base, master):
         for poll_id in POLLS:
             status, _ = call(base, "PUT", f"/api/v1/polls/{poll_id}", {"question": "Faults?"}, admin=True)
             assert status in (200, 201)
