@@ -184,9 +184,14 @@ class Cluster:
                         return f"node {node.port} does not cover every slot"
             if len(views) != 1:
                 return "the nodes disagree on who owns which slots"
-            for port, role in self._roles().items():
-                if role[0] == b"master" and len([r for r in role[2] if int(r[1]) > 0]) < self.replicas:
-                    return f"master {port} has no caught-up replica yet"
+            for master in self.masters():
+                with self.client(master) as client:
+                    replication = client.info("replication")
+                online = [
+                    n for n in range(replication["connected_slaves"]) if replication[f"slave{n}"]["state"] == "online"
+                ]
+                if len(online) < self.replicas:
+                    return f"master {master.port} has no replica in sync yet"
         except redis.exceptions.RedisError as error:
             return str(error)
         return None
