@@ -470,8 +470,10 @@ class CommentStore:
     # -- keeping the site-wide indexes complete ----------------------------------------
 
     def clear_index_marks(self, thread_id: str, marks: Mapping[str, str]) -> None:
-        """Clear "to index" marks whose indexes are written, unless a later write re-marked one."""
+        """Clear "to index" marks whose indexes are written, unless a later write re-marked one;
+        first the queue's replicas confirm its entries, so a failover cannot lose one unmarked."""
         if marks:
+            self.scripts.replicated.confirm(self.keys.queue_probe())
             self.scripts.clear_index_marker(
                 keys=[self.keys.index_marker(thread_id)], args=[item for pair in marks.items() for item in pair]
             )

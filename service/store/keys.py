@@ -28,6 +28,7 @@ in KEYS touches a single slot.
 | ``P:moderation:{queue}:<status>`` | sorted set | permanent | comment ids of every thread by status, scored by submission time (µs) |
 | ``P:moderation:{queue}:log`` | stream | permanent | every decision of every thread, newest last |
 | ``P:moderation:{queue}:surge:<hour>`` | string | 2 h | comments submitted site-wide in one hour |
+| ``P:moderation:{queue}:replicated`` | string | 1 s | Redis Cluster only: written just before a ``WAIT`` that confirms the queue's replicas have its entries |
 | ``P:text:{<digest>}`` | string | 30 days | how many times a comment body was submitted (the "same text" signal) |
 | ``P:email:{<digest>}`` | set | permanent | comment ids submitted with one email address, for privacy export and delete |
 | ``P:index:{repair}:threads`` | sorted set | until repaired | Redis Cluster only: threads that may hold "to index" marks, scored by the last marking write |
@@ -219,6 +220,10 @@ class Keys:
 
     def moderation_log(self) -> str:
         return f"{self.prefix}:moderation:{{queue}}:log"
+
+    def queue_probe(self) -> str:
+        """Redis Cluster: the key written, in the queue's slot, right before waiting for its replicas."""
+        return f"{self.prefix}:moderation:{{queue}}:replicated"
 
     def surge(self, hour: int) -> str:
         return f"{self.prefix}:moderation:{{queue}}:surge:{hour}"

@@ -5,14 +5,16 @@ write with it, and the replica promoted in its place never saw it. ``WAIT n ms``
 write answers once ``n`` replicas have it, or after ``ms`` with how many did. ``WAIT``
 counts the writes of the connection it is sent on, so it goes in the same pipeline as the
 script, on the master of the script's slot, never as a second call that the pool may hand
-another connection.
+another connection. Writes made elsewhere (a Redis Cluster pipeline over several slots)
+are confirmed by a short write of a probe key in their slot, then ``WAIT``: a master's
+replication stream is one sequence, so replicas that have the probe have all before it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from redis.cluster import RedisCluster
@@ -48,16 +50,35 @@ class ReplicaWait:
 
     def run(self, script: Script, *, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         """``script(keys=keys, args=args)``, confirmed by replicas as described above."""
+        return self._write_and_wait(
+            keys[0],
+            lambda pipe: pipe.evalsha(script.sha, len(keys), *keys, *args),
+            unwaited=lambda: script(keys=keys, args=args),
+            load=script,
+        )
+
+    def confirm(self, probe: str) -> None:
+        """Return once replicas have every write that the master of ``probe``'s slot took
+        so far, from any connection: a short-lived write of ``probe`` then ``WAIT``, which
+        counts up to it. For index writes made in a pipeline of several slots (Redis Cluster)."""
+        self._write_and_wait(probe, lambda pipe: pipe.set(probe, 1, px=1000), unwaited=lambda: None, load=None)
+
+    def _write_and_wait(
+        self, key: Any, write: Callable[[Any], Any], *, unwaited: Callable[[], Any], load: Script | None
+    ) -> Any:
+        """``write(pipe)`` then ``WAIT`` in one pipeline on the master of ``key``'s slot; its reply.
+        ``unwaited()`` instead when there is no replica to wait for; ``load`` is the script
+        to load when the master answers NOSCRIPT."""
         if self.replicas <= 0:
-            return script(keys=keys, args=args)
+            return unwaited()
         for _ in range(3):
-            node_name, client = self._master_of(keys[0])
+            node_name, client = self._master_of(key)
             try:
                 wanted = min(self.replicas, self._connected_replicas(node_name, client))
                 if wanted == 0:
-                    return script(keys=keys, args=args)
+                    return unwaited()
                 with client.pipeline(transaction=False) as pipe:
-                    pipe.evalsha(script.sha, len(keys), *keys, *args)
+                    write(pipe)
                     pipe.wait(wanted, self.timeout_ms)
                     reply, confirmed = pipe.execute(raise_on_error=False)
             except (ConnectionError, TimeoutError):
@@ -65,8 +86,8 @@ class ReplicaWait:
                 # looked for its successor, so look for it here (the answer is a 503 anyway).
                 self._refresh_cluster(failed=node_name)
                 raise
-            if isinstance(reply, NoScriptError):  # a restarted or promoted master: load, run again
-                client.script_load(script.script)
+            if isinstance(reply, NoScriptError) and load is not None:  # a restarted or promoted master
+                client.script_load(load.script)
                 continue
             if isinstance(reply, (MovedError, AskError)):  # the slot moved (a failover): look again
                 self._refresh_cluster(failed=None)
@@ -81,7 +102,7 @@ class ReplicaWait:
                     "The write is not yet safe on a replica; try again shortly."
                 ) from ReplicaTimeout(f"{confirmed} of {wanted} replicas in {self.timeout_ms} ms")
             return reply
-        return script(keys=keys, args=args)  # the cluster kept moving: the plain call follows it
+        return unwaited()  # the cluster kept moving: the plain call follows it
 
     def _refresh_cluster(self, *, failed: str | None) -> None:
         """Redis Cluster: learn which masters own which slots now, trying ``failed`` last."""

@@ -1,6 +1,7 @@
 """The same app on a real three-node Redis Cluster: every script touches one slot."""
 
 import time
+from itertools import count
 
 import pytest
 
@@ -16,11 +17,11 @@ from tests.test_import import run_import
 
 @pytest.fixture(scope="module")
 def any_cluster(redis_cluster, tmp_path_factory):
-    """The session's cluster in the cluster run, else three masters of this module's own."""
+    """The session's cluster in the cluster run, else three masters and replicas of this module's own."""
     if redis_cluster is not None:
         yield redis_cluster
         return
-    with Cluster(tmp_path_factory.mktemp("cluster"), masters=3, replicas=0) as cluster:
+    with Cluster(tmp_path_factory.mktemp("cluster")) as cluster:
         yield cluster
 
 
@@ -255,3 +256,31 @@ def test_a_reader_edits_and_deletes_their_own_comment_on_redis_cluster(cluster_u
     assert [(c["id"], c["body"]) for c in queue] == [(posted["id"], "Second words.")]
     assert client.delete(f"{url}/{posted['id']}", headers=headers).status_code == 204
     assert client.get("/api/v1/moderation/queue", headers=admin).json["comments"] == []
+
+
+def test_a_comments_mark_is_cleared_only_once_the_queues_replica_has_its_entry(
+    any_cluster, cluster_url, settings, admin
+):
+    app, client, core = cluster_app(cluster_url, settings, "probed", REPLICA_WAIT_MS=200)
+    queue_master = any_cluster.master_of(core.store.keys.queue("pending"))
+    thread_id = next(
+        thread
+        for thread in (f"probed-{n}" for n in count())
+        if any_cluster.master_of(core.store.keys.thread_seq(thread)).port != queue_master.port
+    )
+    [replica] = any_cluster.replicas_of(queue_master)
+    url = f"/api/v1/threads/{thread_id}/comments"
+    body, headers = {"author": "Ann", "body": "Queued for sure."}, {"Idempotency-Key": "probed-1"}
+    any_cluster.freeze(replica)
+    try:
+        refused = client.post(url, json=body, headers=headers)
+    finally:
+        any_cluster.thaw(replica)
+    assert refused.status_code == 503, refused.json
+    assert core.store.comments.index_marks(thread_id), "stored and still marked 'to index'"
+
+    retried = client.post(url, json=body, headers=headers)
+    assert retried.status_code == 202, retried.json
+    assert queued_ids(client, admin) == [retried.json["id"]]
+    assert not core.store.comments.index_marks(thread_id)
+    app.extensions["yaynay"].close()
