@@ -6,8 +6,9 @@ imported, which is here): yaynay sets it to ``yaynay:{jobs}`` unless it is set, 
 RQ key (``yaynay:{jobs}:queue:yaynay``, ``...:job:<id>``, its registries, workers and
 scheduler lock) carries the same hash tag and lives in one Redis Cluster slot. RQ speaks
 to a plain Redis client only: on Redis Cluster it gets the master that owns that slot,
-looked up again for each enqueue, so a failover costs the enqueues of its window; a
-running ``yaynay worker`` stops with the connection error and its supervisor restarts it.
+looked up again for each enqueue, so a failover costs the enqueues of its window. A
+running worker keeps the master it started with (RQ retries a lost connection forever):
+after a failover of that slot's master, restart ``yaynay worker``.
 """
 
 from __future__ import annotations
