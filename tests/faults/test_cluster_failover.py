@@ -1,11 +1,11 @@
-"""A Redis Cluster master killed under vote and comment load: its replica takes over, and no
-acknowledged write is lost.
+"""A Redis Cluster master lost under vote and comment load (killed, or frozen as behind a
+partition): its replica takes over, and no acknowledged write is lost.
 
 The cluster has 3 masters and 3 replicas, each with AOF ``appendfsync everysec``, and
 ``cluster-node-timeout`` 2000 ms (production's is often 15000; short here so that the
-replica takes over within seconds and the test stays short). The master killed is the one
+replica takes over within seconds and the test stays short). The master lost is the one
 that holds the site-wide moderation queue, and one poll (and its thread) on each master is
-under load: one on the master killed, two on healthy masters. gunicorn runs 2 gevent workers.
+under load: one on the master lost, two on healthy masters. gunicorn runs 2 gevent workers.
 """
 
 from __future__ import annotations
