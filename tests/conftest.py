@@ -1,4 +1,8 @@
-"""Fixtures: one real redis-server for the session, a fresh app and client per test."""
+"""Fixtures: one real Redis for the session, a fresh app and client per test.
+
+The Redis is one redis-server, or with ``YAYNAY_TEST_REDIS=cluster`` a Redis Cluster of
+three masters and three replicas (tests/cluster.py), which the app then uses as a cluster.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +20,11 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.cluster import RedisCluster
 
 from service import create_app
 from service.store.embedded import RedisProcess, free_port
+from tests.cluster import Cluster
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_TOKEN = "test-admin-token"
@@ -34,10 +40,21 @@ E2E_FIXTURES = {"live_server", "browser", "new_page"}
 E2E_DIRECTORIES = {"e2e", "browser"}
 
 
+ON_CLUSTER = os.environ.get("YAYNAY_TEST_REDIS", "node") == "cluster"
+
+
+def pytest_configure(config):
+    if os.environ.get("YAYNAY_TEST_REDIS", "node") not in ("node", "cluster"):
+        raise pytest.UsageError("YAYNAY_TEST_REDIS is 'node' (one redis-server, the default) or 'cluster'")
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if E2E_FIXTURES & set(item.fixturenames) or item.path.parent.name in E2E_DIRECTORIES:
             item.add_marker(pytest.mark.e2e)
+        marker = item.get_closest_marker("one_redis_node")
+        if ON_CLUSTER and marker:
+            item.add_marker(pytest.mark.skip(reason="not on a cluster: " + marker.kwargs["reason"]))
 
 
 class Clock:
@@ -54,22 +71,53 @@ class Clock:
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory):
-    """A real Redis: YAYNAY_TEST_REDIS_URL (flushed between tests!), else a redis-server of our own."""
-    url = os.environ.get("YAYNAY_TEST_REDIS_URL")
-    if url:
-        yield url
+def redis_cluster(tmp_path_factory) -> Iterator[Cluster | None]:
+    """With YAYNAY_TEST_REDIS=cluster, the session's 3 + 3 Redis Cluster; else None."""
+    if not ON_CLUSTER:
+        yield None
         return
-    with RedisProcess(tmp_path_factory.mktemp("redis"), port=free_port(), persist=False) as server:
-        yield server.url
+    with Cluster(tmp_path_factory.mktemp("cluster")) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory, redis_cluster):
+    """A real Redis: YAYNAY_TEST_REDIS_URL (flushed between tests!), else a redis-server of our
+    own, or a node of the session's cluster."""
+    url = os.environ.get("YAYNAY_TEST_REDIS_URL")
+    if redis_cluster is not None:
+        yield redis_cluster.url
+    elif url:
+        yield url
+    else:
+        with RedisProcess(tmp_path_factory.mktemp("redis"), port=free_port(), persist=False) as server:
+            yield server.url
+
+
+class ClusterTestClient(RedisCluster):
+    """A cluster client whose KEYS asks every master, as a test looking for keys means."""
+
+    def keys(self, pattern="*", **kwargs):
+        return super().keys(pattern, target_nodes=RedisCluster.PRIMARIES, **kwargs)
 
 
 @pytest.fixture
-def redis_client(redis_url):
-    client = redis.Redis.from_url(redis_url)
-    client.flushdb()
+def redis_client(redis_url, redis_cluster):
+    """A client of the test Redis (a cluster client on a cluster), emptied first."""
+    if redis_cluster is not None:
+        redis_cluster.flush()
+        client: redis.Redis | RedisCluster = ClusterTestClient.from_url(redis_url)
+    else:
+        client = redis.Redis.from_url(redis_url)
+        client.flushdb()
     yield client
     client.close()
+
+
+@pytest.fixture
+def redis_env(redis_url) -> dict[str, str]:
+    """The YAYNAY_* variables that point a process of the service at the test Redis."""
+    return {"YAYNAY_REDIS_URL": redis_url, "YAYNAY_REDIS_CLUSTER": "true" if ON_CLUSTER else "false"}
 
 
 @pytest.fixture
@@ -82,6 +130,7 @@ def settings(redis_url, clock, tmp_path):
     """Test settings; a test may change them before asking for ``app``."""
     return {
         "REDIS_URL": redis_url,
+        "REDIS_CLUSTER": ON_CLUSTER,
         "SECRET_KEY": "test-secret-key",
         "ADMIN_TOKEN": ADMIN_TOKEN,
         "ALLOWED_ORIGINS": [ALLOWED_ORIGIN],
@@ -126,6 +175,7 @@ def yaynay(settings, redis_client):
     env = dict(
         os.environ,
         YAYNAY_REDIS_URL=settings["REDIS_URL"],
+        YAYNAY_REDIS_CLUSTER="true" if settings.get("REDIS_CLUSTER") else "false",
         YAYNAY_SECRET_KEY=settings["SECRET_KEY"],
         YAYNAY_VAR_DIR=settings["VAR_DIR"],
     )
@@ -163,13 +213,17 @@ def server_env():
 
 
 @contextlib.contextmanager
-def gunicorn_server(redis_url: str, directory: Path, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen]]:
+def gunicorn_server(
+    redis_url: str, directory: Path, env: dict[str, str], *, cluster: bool = ON_CLUSTER
+) -> Iterator[tuple[str, subprocess.Popen]]:
     """The real server: gunicorn with config/gunicorn.conf.py and 2 workers on a free port, on
-    ``redis_url`` with ``env``'s YAYNAY_* settings; yields its base URL and the master process."""
+    ``redis_url`` (a Redis Cluster node with ``cluster``) with ``env``'s YAYNAY_* settings;
+    yields its base URL and the master process."""
     port = free_port()
     env = dict(
         os.environ,
         YAYNAY_REDIS_URL=redis_url,
+        YAYNAY_REDIS_CLUSTER="true" if cluster else "false",
         YAYNAY_SECRET_KEY=LIVE_SECRET,
         YAYNAY_ADMIN_TOKEN=ADMIN_TOKEN,
         YAYNAY_ALLOWED_ORIGINS=ALLOWED_ORIGIN,

@@ -12,8 +12,8 @@ def yaynay(*args, env):
     return subprocess.run([str(executable), *args], env=env, capture_output=True, text=True, timeout=60)
 
 
-def test_poll_create_then_show_on_the_test_redis(redis_url, redis_client):
-    env = dict(os.environ, YAYNAY_REDIS_URL=redis_url, YAYNAY_SECRET_KEY="k")
+def test_poll_create_then_show_on_the_test_redis(redis_env, redis_client):
+    env = dict(os.environ, **redis_env, YAYNAY_SECRET_KEY="k")
     created = yaynay("poll", "create", "mini-backpacks", "Are you YAY or NAY on mini backpacks?", env=env)
     assert created.returncode == 0, created.stderr
     assert created.stdout.startswith("created ")
@@ -24,8 +24,8 @@ def test_poll_create_then_show_on_the_test_redis(redis_url, redis_client):
     assert "match the tally" in shown.stdout
 
 
-def test_poll_create_refuses_a_bad_id(redis_url):
-    env = dict(os.environ, YAYNAY_REDIS_URL=redis_url, YAYNAY_SECRET_KEY="k")
+def test_poll_create_refuses_a_bad_id(redis_env):
+    env = dict(os.environ, **redis_env, YAYNAY_SECRET_KEY="k")
     result = yaynay("poll", "create", "Not An Id", "Q?", env=env)
     assert result.returncode == 2
     assert "POLL_ID" in result.stderr

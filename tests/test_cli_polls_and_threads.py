@@ -17,8 +17,8 @@ def yaynay(*args, env, input=None):
 
 
 @pytest.fixture
-def env(redis_url, redis_client):
-    return dict(os.environ, YAYNAY_REDIS_URL=redis_url, YAYNAY_SECRET_KEY="k")
+def env(redis_env, redis_client):
+    return dict(os.environ, **redis_env, YAYNAY_SECRET_KEY="k")
 
 
 def test_polls_are_listed_closed_reopened_and_deleted(env):
@@ -60,8 +60,8 @@ def test_a_malformed_poll_id_names_the_argument(env):
     assert "Traceback" not in result.stderr
 
 
-def test_threads_are_listed_with_counts_by_status_and_their_article(env, redis_url):
-    app = create_app({"REDIS_URL": redis_url, "SECRET_KEY": "k", "ALLOWED_ORIGINS": ["https://blog.example"]})
+def test_threads_are_listed_with_counts_by_status_and_their_article(env, settings):
+    app = create_app({**settings, "SECRET_KEY": "k"})
     client = app.test_client()
     page_url = "https://blog.example/2026/mini-backpacks"
     body = {"author": "Ann", "body": "NAY.", "page_url": page_url}

@@ -20,6 +20,11 @@ from service.core.moderation import DecisionRequest
 from service.identity import secret_fingerprint
 from tests.test_import import run_import
 
+pytestmark = pytest.mark.one_redis_node(
+    reason="it restores into database 1 of the same Redis, which a cluster lacks "
+    "(tests/store/test_cluster.py restores on a cluster under another prefix)"
+)
+
 POLLS = ("mini-backpacks", "cargo-pants")
 # The header of an export made under the test settings' secret key.
 HEADER = json.dumps(

@@ -284,6 +284,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REDIS_CONNECT_TIMEOUT", NUMBER, 0.5, "Seconds to wait for a connection to Redis."),
     Setting("REDIS_MAX_CONNECTIONS", INTEGER, 50, "Redis connections per worker process."),
     Setting("REDIS_POOL_TIMEOUT", NUMBER, 1.0, "Seconds a request waits for a free Redis connection."),
+    Setting(
+        "REPLICA_WAIT_COUNT",
+        INTEGER,
+        1,
+        "Replicas that must have a comment or a moderation decision before it is acknowledged (`WAIT`); "
+        "a master with fewer connected replicas is waited on for those it has, none for none; 0: never wait.",
+    ),
+    Setting(
+        "REPLICA_WAIT_MS",
+        INTEGER,
+        250,
+        "Milliseconds a write waits for its replicas before the answer is 503 with Retry-After "
+        "(keep it under REDIS_SOCKET_TIMEOUT).",
+    ),
+    Setting("REPLICA_WAIT_VOTES", BOOLEAN, False, "Votes wait for replicas too (REPLICA_WAIT_COUNT, REPLICA_WAIT_MS)."),
     Setting("KEY_PREFIX", STRING, "yaynay", "Prefix of every Redis key."),
     Setting(
         "SECRET_KEY",

@@ -13,6 +13,7 @@ from service.store.jobs import Jobs
 from service.store.keys import Keys
 from service.store.moderation import ModerationStore
 from service.store.polls import PollStore
+from service.store.replication import ReplicaWait
 from service.store.scripts import Scripts
 from service.store.spam import SpamStore
 from service.store.tokens import TokenStore
@@ -23,10 +24,26 @@ from service.store.webhooks import WebhookStore
 class Store:
     """One Redis client and the repositories that share it."""
 
-    def __init__(self, redis: Any, prefix: str = "yaynay", *, read_cache_ttl: float = 5.0, keepalive: float = 15.0):
+    def __init__(
+        self,
+        redis: Any,
+        prefix: str = "yaynay",
+        *,
+        read_cache_ttl: float = 5.0,
+        keepalive: float = 15.0,
+        replicas: int = 1,
+        replica_wait_ms: int = 250,
+        replicated_votes: bool = False,
+    ):
         self.redis = redis
         self.keys = Keys(prefix)
-        self.scripts = Scripts(redis)
+        self.scripts = Scripts(
+            redis,
+            replicated=ReplicaWait(redis, replicas=replicas, timeout_ms=replica_wait_ms),
+            replicated_votes=ReplicaWait(
+                redis, replicas=replicas if replicated_votes else 0, timeout_ms=replica_wait_ms
+            ),
+        )
         self.changes = ChangeFeed(redis, self.keys.change_channel(), cache_ttl=read_cache_ttl, keepalive=keepalive)
         self.read_cache = self.changes.cache
         self.polls = PollStore(redis, self.keys, self.scripts, self.read_cache, Layouts())
@@ -54,6 +71,9 @@ class Store:
             settings["KEY_PREFIX"],
             read_cache_ttl=settings["READ_CACHE_TTL"],
             keepalive=settings["EVENTS_KEEPALIVE"],
+            replicas=settings["REPLICA_WAIT_COUNT"],
+            replica_wait_ms=settings["REPLICA_WAIT_MS"],
+            replicated_votes=settings["REPLICA_WAIT_VOTES"],
         )
 
     def close(self) -> None:

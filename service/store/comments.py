@@ -244,7 +244,8 @@ class CommentStore:
         new_threads, new_threads_args = self._new_threads_counter(comment, now, limits)
         hour, shard = int(now // 3600), shard_of(thread_id)
         surges = [self.keys.surge(hour, shard), *(self.keys.surge(hour, n) for n in range(SHARDS) if n != shard)]
-        reply = self.scripts.submit_comment_on_one_node(
+        reply = self.scripts.replicated.run(
+            self.scripts.submit_comment_on_one_node,
             keys=[
                 self.keys.comment(thread_id, key),
                 self.keys.thread_seq(thread_id),
@@ -333,7 +334,8 @@ class CommentStore:
             fields += ["held_reason", screening.held_reason]
         if screening.status == "pending" and surge > limits.surge_per_hour:
             fields += ["surge", 1]
-        reply = self.scripts.submit_comment(
+        reply = self.scripts.replicated.run(
+            self.scripts.submit_comment,
             keys=[
                 *self._thread_keys(thread_id, key, screening.status, comment),
                 self.keys.index_marker(thread_id),
@@ -582,8 +584,10 @@ class CommentStore:
     # -- keeping the site-wide indexes complete ----------------------------------------
 
     def clear_index_marks(self, thread_id: str, marks: Mapping[str, str]) -> None:
-        """Clear "to index" marks whose indexes are written, unless a later write re-marked one."""
+        """Clear "to index" marks whose indexes are written, unless a later write re-marked one;
+        first the queue's replicas confirm its entries, so a failover cannot lose one unmarked."""
         if marks:
+            self.scripts.replicated.confirm(self.keys.queue_probe(shard_of(thread_id)))
             self.scripts.clear_index_marker(
                 keys=[self.keys.index_marker(thread_id)], args=[item for pair in marks.items() for item in pair]
             )
@@ -652,7 +656,8 @@ class CommentStore:
         else:
             self.redis.zadd(self.keys.marked_threads(), {thread_id: now})
             keys = [*thread_keys, self.keys.index_marker(thread_id)]
-        reply = self.scripts.edit_comment(
+        reply = self.scripts.replicated.run(
+            self.scripts.edit_comment,
             keys=keys,
             args=[
                 key,

@@ -4,7 +4,11 @@ A request only enqueues (one short pipeline); ``yaynay worker`` runs the jobs. R
 its keys itself, under ``RQ_KEY_PREFIX`` (read from the environment when rq is first
 imported, which is here): yaynay sets it to ``yaynay:{jobs}`` unless it is set, so every
 RQ key (``yaynay:{jobs}:queue:yaynay``, ``...:job:<id>``, its registries, workers and
-scheduler lock) carries the same hash tag and lives in one Redis Cluster slot.
+scheduler lock) carries the same hash tag and lives in one Redis Cluster slot. RQ speaks
+to a plain Redis client only: on Redis Cluster it gets the master that owns that slot,
+looked up again for each enqueue, so a failover costs the enqueues of its window. A
+running worker keeps the master it started with (RQ retries a lost connection forever):
+after a failover of that slot's master, restart ``yaynay worker``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 os.environ.setdefault("RQ_KEY_PREFIX", "yaynay:{jobs}")
 
+from redis.cluster import RedisCluster  # noqa: E402
 from rq import Queue, SimpleWorker  # noqa: E402  (RQ reads its key prefix when imported)
 
 from service.store.connection import translate_errors
@@ -30,7 +35,18 @@ class Jobs:
 
     def __init__(self, redis: Any, *, name: str = QUEUE_NAME):
         self.redis = redis
-        self.queue = Queue(name, connection=redis, default_timeout=JOB_TIMEOUT)
+        self.name = name
+
+    @property
+    def queue(self) -> Queue:
+        """The RQ queue, on the Redis that holds the jobs now."""
+        return Queue(self.name, connection=self._jobs_redis(), default_timeout=JOB_TIMEOUT)
+
+    def _jobs_redis(self) -> Any:
+        """A plain client of the Redis that holds every RQ key (on Cluster, their slot's master)."""
+        if isinstance(self.redis, RedisCluster):
+            return self.redis.get_redis_connection(self.redis.get_node_from_key(os.environ["RQ_KEY_PREFIX"]))
+        return self.redis
 
     @translate_errors
     def enqueue(self, function: Callable[..., Any], *args: Any, delay: float = 0.0) -> str:

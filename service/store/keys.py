@@ -36,6 +36,7 @@ merge the shards (``shards.py``, ``ModerationStore.log``).
 | ``P:moderation:{queue:<n>}:log`` | stream | entries LOG_RETENTION_DAYS | shard n of the site-wide log: its threads' decisions, newest last |
 | ``P:moderation:{queue:<n>}:surge:<hour>`` | string | 2 h | comments submitted to shard n's threads in one hour; the site-wide count is the sum |
 | ``P:polls``, ``P:threads``, ``P:moderation:{queue}:<status>`` / ``:log`` | | until moved | earlier versions' single keys: the first queue read or ``yaynay check --repair`` moves the registries and queues into their shards; the single log is read, never written, as one more shard |
+| ``P:moderation:{queue:<n>}:replicated`` | string | 1 s | Redis Cluster only: written in shard n's slot just before a ``WAIT`` that confirms its replicas have the shard's entries |
 | ``P:text:{<digest>}`` | string | 30 days | how many times a comment body was submitted (the "same text" signal) |
 | ``P:email:{<digest>}`` | set | permanent | comment ids submitted with one email address, for privacy export and delete |
 | ``P:index:{repair}:threads`` | sorted set | until repaired | Redis Cluster only: threads that may hold "to index" marks, scored by the last marking write |
@@ -319,6 +320,10 @@ class Keys:
     def surges(self, hour: int) -> list[str]:
         """Every shard of an hour's surge counter: their sum is the site-wide count."""
         return [self.surge(hour, shard) for shard in range(SHARDS)]
+
+    def queue_probe(self, shard: int) -> str:
+        """Redis Cluster: the key written, in a queue shard's slot, right before waiting for its replicas."""
+        return f"{self.prefix}:moderation:{{queue:{shard}}}:replicated"
 
     def text_seen(self, digest: str) -> str:
         return f"{self.prefix}:text:{{{digest}}}"

@@ -290,7 +290,8 @@ class ModerationStore:
             thread_id, key = split_comment_id(request.comment_id)
             shard = shard_of(thread_id)
             assumed_digest = digests.get(request.comment_id, "")
-            reply = self.scripts.decide_comment_on_one_node(
+            reply = self.scripts.replicated.run(
+                self.scripts.decide_comment_on_one_node,
                 keys=[
                     *self._thread_keys(thread_id, key),
                     *(self.keys.queue(status, shard) for status in STATUSES),
@@ -335,7 +336,8 @@ class ModerationStore:
         for request in requests:
             thread_id, key = split_comment_id(request.comment_id)
             # One script call each: scripts in a cluster pipeline are not reliably loaded.
-            reply = self.scripts.decide_comment(
+            reply = self.scripts.replicated.run(
+                self.scripts.decide_comment,
                 keys=[*self._thread_keys(thread_id, key), self.keys.index_marker(thread_id)],
                 args=[*self._decision_args(request, key, moderator, now), rules.retention.log_ms()],
             )

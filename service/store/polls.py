@@ -319,7 +319,7 @@ class PollStore:
                 keys[6] = keys[7] = where.key  # unused: legacy buckets never split
             else:
                 keys[6], keys[7] = (self.keys.voter_bucket(poll_id, bucket) for bucket in split_pair(layout))
-            reply = self.scripts.cast_vote(keys=keys, args=args)
+            reply = self.scripts.replicated_votes.run(self.scripts.cast_vote, keys=keys, args=args)
             if reply[0] != b"moved":
                 if created and reply[0] == b"ok":
                     reply[-1] = 1  # an earlier try created the poll, then found its layout moved

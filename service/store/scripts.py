@@ -17,6 +17,8 @@ from redis.cluster import RedisCluster
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
+from service.store.replication import ReplicaWait
+
 _INCLUDE = re.compile(r"^--!include (\w+)\s*$", re.MULTILINE)
 
 ScriptCall = tuple[Script, Sequence[Any], Sequence[Any]]
@@ -38,10 +40,16 @@ def _expand(text: str) -> str:
 
 
 class Scripts:
-    """Every script, registered on one client: ``scripts.cast_vote(keys=..., args=...)``."""
+    """Every script, registered on one client: ``scripts.cast_vote(keys=..., args=...)``;
+    ``scripts.replicated.run(script, keys=..., args=...)`` for a write that waits for a
+    replica (comments and decisions), ``scripts.replicated_votes`` for votes (off unless set)."""
 
-    def __init__(self, redis: Any):
+    def __init__(
+        self, redis: Any, *, replicated: ReplicaWait | None = None, replicated_votes: ReplicaWait | None = None
+    ):
         self.redis = redis
+        self.replicated = replicated or ReplicaWait(redis)
+        self.replicated_votes = replicated_votes or ReplicaWait(redis, replicas=0)
         self.cast_vote: Script = self._register("cast_vote")
         self.count_rate_limits: Script = self._register("count_rate_limits")
         self.find_repeat: Script = self._register("find_repeat")

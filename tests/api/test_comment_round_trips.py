@@ -1,10 +1,15 @@
 """What a comment post and a decision cost in round trips on a single Redis node, and the
 blocklist version check that makes one round trip safe across processes."""
 
+import pytest
+
 from service import create_app
 from service.identity import email_digest
 from tests.api.test_spam_tools import block, post_comment, queued
 from tests.store.test_comments import round_trips_of
+
+# A cluster takes a step per slot (keys.py); tests/store/test_cluster.py covers the spam tools there.
+pytestmark = pytest.mark.one_redis_node(reason="it counts the round trips of a single node")
 
 
 def test_a_comment_post_through_the_api_is_one_round_trip(settings, admin, monkeypatch):

@@ -10,7 +10,7 @@ from service.store.embedded import free_port
 
 @pytest.fixture
 def dead_redis_client(settings):
-    app = create_app({**settings, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
+    app = create_app({**settings, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "REDIS_CLUSTER": False})
     yield app.test_client()
     app.extensions["yaynay"].close()
 

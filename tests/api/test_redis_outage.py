@@ -21,7 +21,7 @@ def own_redis(tmp_path):
 
 @pytest.fixture
 def outage_client(own_redis, settings, admin):
-    settings["REDIS_URL"] = own_redis.url
+    settings.update(REDIS_URL=own_redis.url, REDIS_CLUSTER=False)  # one node of its own, even in the cluster run
     client = create_app(settings).test_client()
     client.put("/api/v1/polls/mini-backpacks", json={"question": "YAY or NAY?"}, headers=admin)
     return client

@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 from service import create_app
 from service.core.demo import DEMO_POLL, DEMO_QUESTION
 from service.schemas import BLANK_CHARACTERS
-from tests.conftest import ADMIN_TOKEN, ALLOWED_ORIGIN
+from tests.conftest import ADMIN_TOKEN, ALLOWED_ORIGIN, ON_CLUSTER
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 HOST = "[data-yaynay-poll]"
@@ -159,6 +159,7 @@ def seed(live_server, redis_url, tmp_path) -> Seeder:
     app = create_app(
         {
             "REDIS_URL": redis_url,
+            "REDIS_CLUSTER": ON_CLUSTER,
             "SECRET_KEY": "live-secret",
             "ADMIN_TOKEN": ADMIN_TOKEN,
             "COMMENT_RATE_LIMITS": ["1000/minute"],

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import redis
 
 from service.store.keys import Keys
 from service.store.tokens import TokenStore
@@ -30,17 +29,13 @@ def server_env():
     }
 
 
-def moderator_token(redis_url: str) -> str:
-    client = redis.Redis.from_url(redis_url)
-    try:
-        return TokenStore(client, Keys()).create("fuzzing-moderator", "moderator", now=0)
-    finally:
-        client.close()
+def moderator_token(redis_client) -> str:
+    return TokenStore(redis_client, Keys()).create("fuzzing-moderator", "moderator", now=0)
 
 
 @pytest.mark.parametrize("role", ["admin", "moderator"])
-def test_every_answer_is_the_one_the_document_promises(live_server, redis_url, tmp_path, role):
-    token = ADMIN_TOKEN if role == "admin" else moderator_token(redis_url)
+def test_every_answer_is_the_one_the_document_promises(live_server, redis_client, tmp_path, role):
+    token = ADMIN_TOKEN if role == "admin" else moderator_token(redis_client)
     schemathesis = Path(sys.executable).parent / "st"
     result = subprocess.run(
         [

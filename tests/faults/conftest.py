@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.cluster import RedisCluster
 
 from service.identity import email_digest, voter_digest
 from service.store import Store
@@ -28,6 +29,7 @@ from tests.conftest import ADMIN_TOKEN, LIVE_SECRET, ROOT, gunicorn_server
 POLLS = ("fault-a", "fault-b", "fault-c")
 REPORT = ROOT / "test-output" / "reliability.md"
 CONNECTIONS_REPORT = ROOT / "test-output" / "reliability-connections.md"
+FAILOVER_REPORT = ROOT / "test-output" / "reliability-failover.md"
 
 # The load: no rate limits (one address sends it all), everything else as deployed.
 SERVER_ENV = {
@@ -52,6 +54,11 @@ def reliability_reports():
         "| normal again after the attacker left |\n"
         "| --- | --- | ---: | ---: | ---: |\n"
     )
+    FAILOVER_REPORT.write_text(
+        "| the queue's master | votes acknowledged | lost | comments acknowledged | lost | not in queue "
+        "| window (failure to first success) | 503s, failed master | 503s, healthy masters (votes / comments) "
+        "| slowest answer |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+    )
 
 
 @pytest.fixture
@@ -66,7 +73,7 @@ def faulty_redis(tmp_path):
 @pytest.fixture
 def fault_server(faulty_redis, tmp_path):
     """gunicorn (2 gevent workers) on ``faulty_redis``, with the polls the writers use."""
-    with gunicorn_server(faulty_redis.url, tmp_path, SERVER_ENV) as (base, master):
+    with gunicorn_server(faulty_redis.url, tmp_path, SERVER_ENV, cluster=False) as (base, master):
         for poll_id in POLLS:
             status, _ = call(base, "PUT", f"/api/v1/polls/{poll_id}", {"question": "Faults?"}, admin=True)
             assert status in (200, 201)
@@ -102,12 +109,25 @@ class Write:
 
 
 @dataclass
+class Answer:
+    """One answer the server gave a writer (or 0: the connection broke or timed out)."""
+
+    kind: str  # "votes" or "comments"
+    target: str  # poll or thread id
+    status: int
+    at: float  # monotonic, when it arrived
+    seconds: float  # how long it took
+    well_formed: bool  # a 503 says so in the JSON error body, with Retry-After
+
+
+@dataclass
 class Ledger:
     """Every write the clients wanted, with its outcome; appended to by the writer threads."""
 
     votes: list[Write] = field(default_factory=list)
     comments: list[Write] = field(default_factory=list)
     statuses: Counter = field(default_factory=Counter)
+    answers: list[Answer] = field(default_factory=list)
 
     def acknowledged(self, writes: list[Write]) -> list[Write]:
         return [write for write in writes if write.acked_at is not None]
@@ -118,7 +138,17 @@ class Writers:
     (same voter token, same Idempotency-Key) on 503 or a broken connection, as the widget
     does, until it is acknowledged or the writers are told to stop and a grace period ends."""
 
-    def __init__(self, base: str, ledger: Ledger, *, voters: int = 3, commenters: int = 1, pace: float = 0.004):
+    def __init__(
+        self,
+        base: str,
+        ledger: Ledger,
+        *,
+        voters: int = 3,
+        commenters: int = 1,
+        pace: float = 0.004,
+        targets: tuple[str, ...] = POLLS,
+    ):
+        self.targets = targets  # the polls voted on, and the threads commented on
         self.host, port = base.removeprefix("http://").split(":")
         self.port = int(port)
         self.ledger = ledger
@@ -148,7 +178,8 @@ class Writers:
         count = 0
         while not self.stopping.is_set():
             count += 1
-            write = Write(f"fault-voter-{n:02d}-{count:07d}", POLLS[count % len(POLLS)], "yay" if count % 3 else "nay")
+            target = self.targets[count % len(self.targets)]
+            write = Write(f"fault-voter-{n:02d}-{count:07d}", target, "yay" if count % 3 else "nay")
             self.ledger.votes.append(write)
             self._write(write, f"/api/v1/polls/{write.target}/votes", {"choice": write.value, "voter": write.key}, {})
             time.sleep(self.pace)
@@ -158,7 +189,7 @@ class Writers:
         while not self.stopping.is_set():
             count += 1
             key = f"fault-comment-{n:02d}-{count:07d}"
-            write = Write(key, POLLS[count % len(POLLS)], f"{key}@example.com")
+            write = Write(key, self.targets[count % len(self.targets)], f"{key}@example.com")
             self.ledger.comments.append(write)
             body = {"author": "Fault", "email": write.value, "body": f"Comment {key} arrives once."}
             self._write(write, f"/api/v1/threads/{write.target}/comments", body, {"Idempotency-Key": key})
@@ -168,18 +199,26 @@ class Writers:
         connection = None
         while time.monotonic() < self.give_up_at:
             write.attempts += 1
+            started = time.monotonic()
+            well_formed = True
             try:
                 connection = connection or http.client.HTTPConnection(self.host, self.port, timeout=5)
                 connection.request("POST", path, json.dumps(body), {"Content-Type": "application/json", **headers})
                 response = connection.getresponse()
                 answer = response.read()
                 status = response.status
+                if status == 503:
+                    well_formed = bool(response.getheader("Retry-After")) and json.loads(answer)["code"] == 503
             except (OSError, http.client.HTTPException):
                 status = 0
                 if connection is not None:
                     connection.close()
                 connection = None
             self.ledger.statuses[status] += 1
+            now = time.monotonic()
+            self.ledger.answers.append(
+                Answer(path.rsplit("/", 1)[1], write.target, status, now, now - started, well_formed)
+            )
             if status in (200, 201, 202):
                 write.acked_at = time.monotonic()
                 if path.endswith("/comments"):
@@ -205,13 +244,18 @@ class Outcome:
     landed: dict[str, dict[str, int]]
 
 
-def examine(redis_url: str, ledger: Ledger) -> Outcome:
-    """Read the tallies, the voter records and the comments back from Redis, bypassing the server."""
-    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+def examine(redis_url: str, ledger: Ledger, *, polls: tuple[str, ...] = POLLS, cluster: bool = False) -> Outcome:
+    """Read the tallies, the voter records and the comments back from Redis (a Redis Cluster
+    with ``cluster``), bypassing the server."""
+    client = (
+        RedisCluster.from_url(redis_url, socket_timeout=5)
+        if cluster
+        else redis.Redis.from_url(redis_url, socket_timeout=5)
+    )
     store = Store(client)
     try:
         tallies, records, landed = {}, {}, {}
-        for poll_id in POLLS:
+        for poll_id in polls:
             poll = store.polls.get(poll_id)
             assert poll is not None
             tallies[poll_id] = {"yay": poll.yay, "nay": poll.nay}

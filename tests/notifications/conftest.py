@@ -44,6 +44,7 @@ def worker_process(settings, var_dir) -> Iterator[WorkerRun]:
     env = dict(
         os.environ,
         YAYNAY_REDIS_URL=settings["REDIS_URL"],
+        YAYNAY_REDIS_CLUSTER="true" if settings["REDIS_CLUSTER"] else "false",
         YAYNAY_SECRET_KEY=settings["SECRET_KEY"],
         YAYNAY_VAR_DIR=str(var_dir),
         YAYNAY_WEBHOOK_ALLOW_PRIVATE="true",

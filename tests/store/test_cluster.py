@@ -1,7 +1,7 @@
 """The same app on a real three-node Redis Cluster: every script touches one slot."""
 
-import subprocess
 import time
+from itertools import count
 
 import pytest
 
@@ -10,68 +10,28 @@ from service.core import archive, moderation, privacy
 from service.identity import email_digest
 from service.store import moderation as moderation_store
 from service.store.comments import CommentStore
-from service.store.embedded import RedisProcess, free_port, redis_server_binary
 from service.store.keys import shard_of
 from service.store.moderation import ModerationStore
 from tests.api.test_spam_tools import BANS, block, client_with, queued, submitted, trusted_after_two_approvals
+from tests.cluster import Cluster
 from tests.test_import import run_import
 
 
-def start_node(directory):
-    """A cluster-enabled redis-server; it also needs its port + 10000 free for the cluster bus."""
-    for _ in range(5):
-        port = free_port()
-        if port + 10000 > 65535:
-            continue
-        try:
-            return RedisProcess(
-                directory,
-                port=port,
-                persist=False,
-                extra_args=["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"],
-            ).start()
-        except RuntimeError:
-            continue  # the bus port was taken: try another
-    raise RuntimeError("no free port pair for a cluster node")
-
-
 @pytest.fixture(scope="module")
-def cluster_url(tmp_path_factory):
-    """Three cluster-enabled redis-servers, joined with redis-cli into one cluster."""
-    cli = str(redis_server_binary()).replace("redis-server", "redis-cli")
-    nodes = []
-    try:
-        for index in range(3):
-            nodes.append(start_node(tmp_path_factory.mktemp(f"node{index}")))
-        created = subprocess.run(
-            [
-                cli,
-                "--cluster",
-                "create",
-                *(f"127.0.0.1:{node.port}" for node in nodes),
-                "--cluster-replicas",
-                "0",
-                "--cluster-yes",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert created.returncode == 0, created.stdout + created.stderr
-        # Every node must see the whole cluster, not only the first: until then a node
-        # answers CLUSTERDOWN for the slots it has not heard of.
-        for _ in range(200):
-            states = [
-                subprocess.run([cli, "-p", str(node.port), "cluster", "info"], capture_output=True, text=True).stdout
-                for node in nodes
-            ]
-            if all("cluster_state:ok" in state for state in states):
-                break
-            subprocess.run(["sleep", "0.1"])
-        yield nodes[0].url
-    finally:
-        for node in nodes:
-            node.stop()
+def any_cluster(redis_cluster, tmp_path_factory):
+    """The session's cluster in the cluster run, else three masters and replicas of this module's own."""
+    if redis_cluster is not None:
+        yield redis_cluster
+        return
+    with Cluster(tmp_path_factory.mktemp("cluster")) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def cluster_url(any_cluster):
+    """A node of an emptied Redis Cluster."""
+    any_cluster.flush()
+    return any_cluster.url
 
 
 def test_polls_and_votes_work_unchanged_on_redis_cluster(cluster_url, settings, admin, new_voter):
@@ -402,4 +362,34 @@ def test_an_earlier_versions_single_queue_moves_into_its_shards_on_redis_cluster
 
     assert queued_ids(client, admin) == sorted(posted)
     assert not redis.exists(keys.legacy_queue("pending"))
+    app.extensions["yaynay"].close()
+
+
+def test_a_comments_mark_is_cleared_only_once_the_queues_replica_has_its_entry(
+    any_cluster, cluster_url, settings, admin
+):
+    app, client, core = cluster_app(cluster_url, settings, "probed", REPLICA_WAIT_MS=200)
+    keys = core.store.keys
+    thread_id = next(
+        thread
+        for thread in (f"probed-{n}" for n in count())
+        if any_cluster.master_of(keys.thread_seq(thread)).port
+        != any_cluster.master_of(keys.queue_of(thread, "pending")).port
+    )
+    queue_master = any_cluster.master_of(keys.queue_of(thread_id, "pending"))
+    [replica] = any_cluster.replicas_of(queue_master)
+    url = f"/api/v1/threads/{thread_id}/comments"
+    body, headers = {"author": "Ann", "body": "Queued for sure."}, {"Idempotency-Key": "probed-1"}
+    any_cluster.freeze(replica)
+    try:
+        refused = client.post(url, json=body, headers=headers)
+    finally:
+        any_cluster.thaw(replica)
+    assert refused.status_code == 503, refused.json
+    assert core.store.comments.index_marks(thread_id), "stored and still marked 'to index'"
+
+    retried = client.post(url, json=body, headers=headers)
+    assert retried.status_code == 202, retried.json
+    assert queued_ids(client, admin) == [retried.json["id"]]
+    assert not core.store.comments.index_marks(thread_id)
     app.extensions["yaynay"].close()
