@@ -26,7 +26,7 @@ class Store:
         self.redis = redis
         self.keys = Keys(prefix)
         self.scripts = Scripts(redis)
-        self.changes = ChangeFeed(redis, self.keys.change_channel(), cache_ttl=read_cache_ttl, keepalive=keepalive)
+        self.changes = ChangeFeed(redis, self.keys.change_channel, cache_ttl=read_cache_ttl, keepalive=keepalive)
         self.read_cache = self.changes.cache
         self.polls = PollStore(redis, self.keys, self.scripts, self.read_cache)
         self.comments = CommentStore(redis, self.keys, self.scripts, self.read_cache)

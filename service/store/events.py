@@ -1,9 +1,10 @@
-"""Changes, as Redis announces them: one subscription per worker process, used twice.
+"""Changes, as Redis announces them: one sharded subscription per id a worker serves, used twice.
 
-The vote script publishes every new tally on ``Keys.change_channel()`` as
-``"<poll id> <version> <yay> <nay>"``; poll settings and comment writes publish the bare
-poll or thread id. Each process holds a single ``ChangeFeed``: one thread (a greenlet
-under gevent) reads the channel and
+The vote script SPUBLISHes every new tally on the poll's ``Keys.change_channel(poll id)``
+as ``"<poll id> <version> <yay> <nay>"``; poll settings and comment writes publish the
+bare poll or thread id on its channel. Each process holds a single ``ChangeFeed``, which
+subscribes to the ids it serves (``subscriptions.py``); a reading thread (a greenlet
+under gevent) per Redis master
 
 - marks the id changed in the process's ``ReadCache`` at once (``cache.py``), and
 - for tallies, another thread flushes the latest tally of each changed poll to every
@@ -21,17 +22,17 @@ streams that are still there; the gone ones are woken and end.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import select
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from service import metrics
 from service.store.cache import ReadCache
-from service.store.connection import UNAVAILABLE_ERRORS
+from service.store.subscriptions import ShardedSubscriber
 
 log = logging.getLogger(__name__)
 
@@ -109,13 +110,19 @@ class Inbox:
 class ChangeFeed:
     """Keeps the process's ReadCache fresh and fans tally changes out to live streams.
 
+    Subscribes (``subscriptions.py``) to the change channel of each poll or thread id this
+    process holds a live stream or a cached answer for, and lets an id go once it has had
+    neither for ``idle`` seconds: the cache's ttl, past which no entry of it is served.
     Starts its threads on first use: the first cached read or the first stream.
     """
+
+    # How often idle subscriptions are looked for: a pass walks every subscribed id.
+    RELEASE_EVERY = 1.0
 
     def __init__(
         self,
         redis,
-        channel: str,
+        channel_of: Callable[[str], str],
         *,
         interval: float = 0.25,
         reconnect_delay: float = 1.0,
@@ -123,31 +130,34 @@ class ChangeFeed:
         keepalive: float = 15.0,
         liveness_interval: float = 1.0,
     ):
-        self.redis = redis
-        self.channel = channel
         self.interval = interval
-        self.reconnect_delay = reconnect_delay
         self.keepalive = keepalive
         self.liveness_interval = liveness_interval
+        self.idle = cache_ttl
         self._listeners: dict[str, set[Inbox]] = defaultdict(set)
         self._latest: dict[str, TallyUpdate] = {}
         self._lock = threading.Lock()
         self._started = False
         self._stopped = threading.Event()
         self._closing = False
-        self.subscribed = threading.Event()
-        self.cache = ReadCache(ttl=cache_ttl, is_live=self.is_live)
+        self.subscriptions = ShardedSubscriber(redis, channel_of, self._receive, reconnect_delay=reconnect_delay)
+        self.cache = ReadCache(ttl=cache_ttl, watch=self.watch)
 
-    def is_live(self) -> bool:
-        """True while the subscription is confirmed: only then may cached reads be served."""
+    def watch(self, tag: str) -> float | None:
+        """Subscribe to ``tag``'s changes if not yet done; since when (monotonic clock) they
+        are confirmed, or None: only a cached entry loaded after that may be served."""
         if not self._started:
             self._start()
-        return self.subscribed.is_set()
+        return self.subscriptions.want(tag)
+
+    def is_live(self, tag: str) -> bool:
+        """True while ``tag``'s subscription is confirmed (subscribing if need be)."""
+        return self.watch(tag) is not None
 
     def stop(self) -> None:
         """End the threads within about a second (tests; a worker simply exits)."""
         self._stopped.set()
-        self.subscribed.clear()
+        self.subscriptions.stop()
 
     def close_streams(self) -> None:
         """End every live stream now and any opened later: the worker is shutting down, and
@@ -164,7 +174,7 @@ class ChangeFeed:
         nudge with ``gone`` set within about ``liveness_interval`` seconds of its client
         hanging up.
 
-        Returns once the process's subscription is confirmed by Redis (or after ``wait``
+        Returns once the poll's subscription is confirmed by Redis (or after ``wait``
         seconds), so a tally read after this call misses no later change.
         """
         self._start()
@@ -174,7 +184,8 @@ class ChangeFeed:
             if self._closing:
                 inbox.close()
         metrics.STREAMS_OPEN.inc()
-        self.subscribed.wait(wait)
+        self.subscriptions.want(poll_id)
+        self.subscriptions.wait_live(poll_id, wait)
         return inbox
 
     def forget(self, poll_id: str, inbox: Inbox) -> None:
@@ -192,44 +203,11 @@ class ChangeFeed:
             if self._started:
                 return
             self._started = True
-        threading.Thread(target=self._read_channel, name="yaynay-change-feed", daemon=True).start()
         threading.Thread(target=self._flush, name="yaynay-tally-flush", daemon=True).start()
 
-    def _read_channel(self) -> None:
-        """Keep one subscription open, reconnecting after Redis outages."""
-        lost = False
-        while not self._stopped.is_set():
-            pubsub = self.redis.pubsub()
-            try:
-                pubsub.subscribe(self.channel)
-                while not self._stopped.is_set():
-                    message = pubsub.get_message(timeout=1.0)
-                    if message and message["type"] == "subscribe":
-                        # Redis confirmed: from now on nothing is missed, but anything
-                        # cached before may have missed a change.
-                        self.cache.clear()
-                        self.subscribed.set()
-                        if lost:
-                            lost = False
-                            metrics.REDIS_RECONNECTS.inc()
-                            log.warning("change feed reconnected to Redis; cached reads start afresh")
-                    elif message and message["type"] == "message":
-                        self._apply(parse_change(message["data"]))
-            except UNAVAILABLE_ERRORS as error:
-                self.subscribed.clear()
-                metrics.REDIS_ERRORS.inc()
-                if not lost:  # one line an outage, not one a retry
-                    log.warning(
-                        "change feed lost Redis (%s); reads skip the cache and live tallies pause "
-                        "until it is back; retrying every %s s",
-                        type(error).__name__,
-                        self.reconnect_delay,
-                    )
-                lost = True
-                time.sleep(self.reconnect_delay)
-            finally:
-                with contextlib.suppress(*UNAVAILABLE_ERRORS):
-                    pubsub.close()
+    def _receive(self, tag: str, payload: bytes) -> None:
+        """A message on ``tag``'s channel (called by a subscription's reading thread)."""
+        self._apply(parse_change(payload))
 
     def _apply(self, change: TallyUpdate | str | None) -> None:
         if isinstance(change, TallyUpdate):
@@ -242,14 +220,21 @@ class ChangeFeed:
     def _flush(self) -> None:
         """Every ``interval``, hand each listener the newest tally of its poll, if it changed;
         every ``keepalive`` seconds, nudge every listener (one timer, not one a stream);
-        every ``liveness_interval`` seconds, wake the listeners whose client has gone."""
+        every ``liveness_interval`` seconds, wake the listeners whose client has gone; every
+        second, unsubscribe from ids without streams that nobody read for ``idle`` seconds."""
         next_nudge = time.monotonic() + self.keepalive
         next_check = time.monotonic() + self.liveness_interval
+        next_release = time.monotonic() + self.RELEASE_EVERY
         while not self._stopped.is_set():
             time.sleep(self.interval)
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + self.liveness_interval
                 self._release_gone()
+            if time.monotonic() >= next_release:
+                next_release = time.monotonic() + self.RELEASE_EVERY
+                with self._lock:
+                    streamed = set(self._listeners)
+                self.subscriptions.release_idle(streamed, self.idle)
             nudge = time.monotonic() >= next_nudge
             with self._lock:
                 latest, self._latest = self._latest, {}

@@ -159,10 +159,12 @@ class Keys:
         """Sorted set of every poll id, scored by creation time."""
         return f"{self.prefix}:polls"
 
-    def change_channel(self) -> str:
-        """Pub/sub channel (not a key) of every change a public read may show: a new tally as
-        "<poll id> <version> <yay> <nay>", anything else about a poll or thread as its bare id."""
-        return f"{self.prefix}:tallies"
+    def change_channel(self, poll_or_thread_id: str) -> str:
+        """Shard pub/sub channel (not a key) of every change a public read of the poll or the
+        thread ``poll_or_thread_id`` may show: a new tally as "<poll id> <version> <yay> <nay>",
+        anything else as the bare id. One channel for both, as a thread page shows its poll's
+        votes; hash-tagged like both, so a script may SPUBLISH to it on Redis Cluster."""
+        return f"{self.prefix}:changes:{{{poll_or_thread_id}}}"
 
     def thread(self, thread_id: str) -> str:
         """Prefix of every key of one comment thread (not a key itself)."""
