@@ -59,6 +59,17 @@ class _Channel:
         self.confirmed: threading.Event | None = None  # made only when someone waits
 
 
+class _SlotwisePubSub(redis.client.PubSub):
+    """redis-py's PubSub, but after a reconnect it subscribes to its shard channels again one
+    command each: on Redis Cluster one SSUBSCRIBE may name the channels of one slot only."""
+
+    def on_connect(self, connection: Any) -> None:
+        shard_channels, self.shard_channels = self.shard_channels, {}
+        super().on_connect(connection)
+        for name in shard_channels:
+            self.ssubscribe(name)
+
+
 class _Shard:
     """One master's subscription connection, and what it carries."""
 
@@ -210,9 +221,7 @@ class ShardedSubscriber:
             return  # released meanwhile, or already sent
         shard = None
         try:
-            shard = self._shard_for(channel.name)
-            if shard.name in unreachable:
-                raise redis.exceptions.ConnectionError(f"{shard.name} is unreachable")
+            shard = self._shard_for(channel.name, unreachable)
             with self._lock:
                 if self._channels.get(tag) is not channel or shard.lost:
                     raise redis.exceptions.ConnectionError("changed meanwhile")
@@ -229,23 +238,28 @@ class ShardedSubscriber:
             if shard is not None:
                 unreachable.add(shard.name)
                 self._lose(shard)
-            else:
-                self._stale_map = True  # a hole in the map: read it again
+            self._stale_map = True
 
-    def _shard_for(self, name: bytes) -> _Shard:
-        """The subscription connection of the master that owns channel ``name``, opened if new."""
-        if isinstance(self.client, RedisCluster):
-            node = self.client.get_node_from_key(name)
-            key = node.name
-            make = lambda: self.client.get_redis_connection(node).pubsub()  # noqa: E731
-        else:
-            key = "redis"
-            make = self.client.pubsub
+    def _shard_for(self, name: bytes, unreachable: set[str]) -> _Shard:
+        """The subscription connection of the master that owns channel ``name``, opened if new;
+        raises ConnectionError for a master in ``unreachable``."""
+        cluster = isinstance(self.client, RedisCluster)
+        node = self.client.get_node_from_key(name) if cluster else None
+        key = node.name if node is not None else "redis"
+        if key in unreachable:
+            raise redis.exceptions.ConnectionError(f"{key} is unreachable")
         with self._lock:
             shard = self._shards.get(key)
         if shard is not None:
             return shard
-        shard = _Shard(key, make())
+        if node is not None:
+            # A pool of its own: redis-py drops the node pools it knows whenever it reads
+            # the slot map again, which would cut every master's subscriptions at once.
+            nodes = self.client.nodes_manager
+            pool = nodes.create_redis_node(node.host, node.port, **nodes.connection_kwargs).connection_pool
+        else:
+            pool = self.client.connection_pool
+        shard = _Shard(key, _SlotwisePubSub(connection_pool=pool))
         with self._lock:
             self._shards[key] = shard
         threading.Thread(target=self._read, args=(shard,), name=f"yaynay-changes-{key}", daemon=True).start()
@@ -353,7 +367,8 @@ class ShardedSubscriber:
             self._stale_map = True
             log.debug("cluster slots not read (%s); trying again", error)
 
-    @staticmethod
-    def _close(shard: _Shard) -> None:
+    def _close(self, shard: _Shard) -> None:
         with contextlib.suppress(Exception):
             shard.pubsub.reset()
+            if isinstance(self.client, RedisCluster):  # the shard's own pool
+                shard.pubsub.connection_pool.disconnect()
