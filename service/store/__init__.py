@@ -39,10 +39,13 @@ class Store:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Store:
-        """Connect as the settings say (``REDIS_URL``, ``REDIS_CLUSTER``, timeouts, ``KEY_PREFIX``)."""
+        """Connect as the settings say (``REDIS_URL``, ``REDIS_CLUSTER`` or ``REDIS_SENTINELS``,
+        timeouts, ``KEY_PREFIX``)."""
         client = connect(
             settings["REDIS_URL"],
             cluster=settings["REDIS_CLUSTER"],
+            sentinels=settings["REDIS_SENTINELS"],
+            sentinel_master=settings["REDIS_SENTINEL_MASTER"],
             socket_timeout=settings["REDIS_SOCKET_TIMEOUT"],
             connect_timeout=settings["REDIS_CONNECT_TIMEOUT"],
             max_connections=settings["REDIS_MAX_CONNECTIONS"],

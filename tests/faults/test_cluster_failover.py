@@ -156,7 +156,9 @@ def test_a_killed_master_stalls_only_its_own_polls_and_they_resume_after_promoti
         count = 0
         while not stop.is_set():
             count += 1
-            answer = client.post(f"/api/v1/polls/{poll_id}/votes", json={"choice": "yay", "voter": f"voter-{poll_id}-{count:08d}"})
+            answer = client.post(
+                f"/api/v1/polls/{poll_id}/votes", json={"choice": "yay", "voter": f"voter-{poll_id}-{count:08d}"}
+            )
             if answer.status_code == 200:
                 acknowledged[poll_id] += 1
             time.sleep(VOTE_EVERY)
