@@ -130,3 +130,92 @@ class RedisProcess:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+
+
+class LocalCluster:
+    """A Redis Cluster of redis-server processes on 127.0.0.1, for tests and the benchmark:
+    ``masters`` masters with ``replicas`` replicas each, joined by ``redis-cli --cluster create``.
+
+    Each node also needs its port + 10000 free, for the cluster bus.
+    """
+
+    def __init__(
+        self, directory: str | Path, *, masters: int = 3, replicas: int = 0, extra_args: list[str] | None = None
+    ):
+        self.directory = Path(directory)
+        self.masters = masters
+        self.replicas = replicas
+        self.extra_args = extra_args or []
+        self.nodes: list[RedisProcess] = []
+
+    @property
+    def url(self) -> str:
+        """A node's URL: the client finds the rest."""
+        return self.nodes[0].url
+
+    def start(self, timeout: float = 60.0) -> LocalCluster:
+        """Start the nodes, join them, and wait until every node says the cluster is ok and
+        every replica has synced with its master."""
+        cli = redis_server_binary().replace("redis-server", "redis-cli")
+        try:
+            for index in range((self.replicas + 1) * self.masters):
+                self.nodes.append(self._start_node(self.directory / f"node{index}"))
+            created = subprocess.run(
+                [cli, "--cluster", "create", *(f"127.0.0.1:{node.port}" for node in self.nodes)]
+                + ["--cluster-replicas", str(self.replicas), "--cluster-yes"],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+            if created.returncode != 0:
+                raise RuntimeError(f"redis-cli --cluster create failed: {created.stdout}{created.stderr}")
+            deadline = time.monotonic() + timeout
+            while not self.is_ready():
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the cluster did not come up")
+                time.sleep(0.1)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def is_ready(self) -> bool:
+        """True when every node sees the whole cluster as ok and every replica has synced."""
+        for node in self.nodes:
+            client = redis.Redis(host="127.0.0.1", port=node.port, socket_timeout=1)
+            try:
+                if b"cluster_state:ok" not in client.execute_command("CLUSTER", "INFO", NEVER_DECODE=True):
+                    return False
+                replication = client.info("replication")
+                if replication["role"] == "slave" and replication.get("master_link_status") != "up":
+                    return False
+            finally:
+                client.close()
+        return True
+
+    def _start_node(self, directory: Path) -> RedisProcess:
+        for _ in range(10):
+            port = free_port()
+            if port + 10000 > 65535:
+                continue
+            try:
+                return RedisProcess(
+                    directory,
+                    port=port,
+                    persist=False,
+                    extra_args=["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", *self.extra_args],
+                ).start()
+            except RuntimeError:
+                continue  # the bus port was taken: try another
+        raise RuntimeError("no free port pair for a cluster node")
+
+    def stop(self) -> None:
+        """Stop every node."""
+        for node in self.nodes:
+            node.stop()
+
+    def __enter__(self) -> LocalCluster:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()

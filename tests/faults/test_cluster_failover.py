@@ -12,17 +12,15 @@ the longest gap between two tallies of each poll after the kill, go to
 from __future__ import annotations
 
 import os
-import subprocess
 import threading
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 import redis
 
 from service import create_app
-from service.store.embedded import RedisProcess, free_port, redis_server_binary
+from service.store.embedded import LocalCluster, RedisProcess
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.faults]
@@ -32,78 +30,25 @@ POLLS_PER_MASTER = 3
 VOTE_EVERY = 0.05  # seconds between one writer's votes
 AFTER_KILL = 12.0  # seconds of votes after the kill: the failover and some time after it
 REPORT = ROOT / "test-output" / "cluster-failover.md"
-CLI = str(redis_server_binary()).replace("redis-server", "redis-cli")
-
-
-def start_cluster_node(directory: Path) -> RedisProcess:
-    """A cluster-enabled redis-server; it also needs its port + 10000 free for the cluster bus."""
-    for _ in range(10):
-        port = free_port()
-        if port + 10000 > 65535:
-            continue
-        try:
-            return RedisProcess(
-                directory,
-                port=port,
-                persist=False,
-                extra_args=[
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--cluster-node-timeout",
-                    str(NODE_TIMEOUT_MS),
-                    # A replica takes over however long it was cut off: the test kills, it never partitions.
-                    "--cluster-replica-validity-factor",
-                    "0",
-                    # The healthy masters keep answering while a slot has no master (by default
-                    # the whole cluster answers CLUSTERDOWN from the failure to the promotion:
-                    # measured 1.0 s of refused votes on every master here).
-                    "--cluster-require-full-coverage",
-                    "no",
-                ],
-            ).start()
-        except RuntimeError:
-            continue  # the bus port was taken: try another
-    raise RuntimeError("no free port pair for a cluster node")
-
-
-def cluster_info(node: RedisProcess) -> str:
-    return subprocess.run([CLI, "-p", str(node.port), "cluster", "info"], capture_output=True, text=True).stdout
 
 
 @pytest.fixture
 def cluster(tmp_path):
     """Three masters, each with a replica, all agreeing that the cluster is up."""
-    nodes = []
-    try:
-        for index in range(6):
-            nodes.append(start_cluster_node(tmp_path / f"node{index}"))
-        created = subprocess.run(
-            [CLI, "--cluster", "create", *(f"127.0.0.1:{node.port}" for node in nodes)]
-            + ["--cluster-replicas", "1", "--cluster-yes"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert created.returncode == 0, created.stdout + created.stderr
-        deadline = time.monotonic() + 30
-        while not all("cluster_state:ok" in cluster_info(node) for node in nodes) or not replicas_in_sync(nodes):
-            assert time.monotonic() < deadline, "the cluster did not come up"
-            time.sleep(0.2)
-        yield nodes
-    finally:
-        for node in nodes:
-            node.stop()
-
-
-def replicas_in_sync(nodes: list[RedisProcess]) -> bool:
-    """True when every replica has finished its first sync: only then may it be promoted."""
-    for node in nodes:
-        info = redis.Redis(host="127.0.0.1", port=node.port).info("replication")
-        if info["role"] == "slave" and info.get("master_link_status") != "up":
-            return False
-    return True
+    extra_args = [
+        "--cluster-node-timeout",
+        str(NODE_TIMEOUT_MS),
+        # A replica takes over however long it was cut off: the test kills, it never partitions.
+        "--cluster-replica-validity-factor",
+        "0",
+        # The healthy masters keep answering while a slot has no master (by default the
+        # whole cluster answers CLUSTERDOWN from the failure to the promotion: measured
+        # 1.0 s of refused votes on every master here).
+        "--cluster-require-full-coverage",
+        "no",
+    ]
+    with LocalCluster(tmp_path, masters=3, replicas=1, extra_args=extra_args) as started:
+        yield started.nodes
 
 
 def master_of(nodes: list[RedisProcess], key: str) -> RedisProcess:
@@ -180,7 +125,7 @@ def test_a_killed_master_stalls_only_its_own_polls_and_they_resume_after_promoti
             ]
     for thread in threads:
         thread.start()
-    time.sleep(2.0)
+    time.sleep(3.0)
     killed_at = time.monotonic()
     victim.process.kill()
     victim.process.wait()
@@ -200,26 +145,33 @@ def test_a_killed_master_stalls_only_its_own_polls_and_they_resume_after_promoti
         for poll_id in poll_ids:
             seen = [killed_at] + [at for at in arrivals[poll_id] if killed_at <= at <= ended_at]
             times = [*seen, ended_at]  # no tally until the end counts as a stall to the end
-            gaps[poll_id] = (port == victim.port, max(b - a for a, b in zip(times, times[1:], strict=False)), seen[-1])
-    write_report(gaps, killed_at)
+            gaps[poll_id] = (port == victim.port, longest_gap(times), seen[-1])
+    # The same measure over the second before the kill: what this machine's load alone gives.
+    normal = max(longest_gap([at for at in series if killed_at - 2 <= at < killed_at]) for series in arrivals.values())
+    write_report(gaps, normal)
     for poll_id, (on_victim, gap, last) in gaps.items():
         assert last > ended_at - 1, f"{poll_id}'s stream never resumed"
         if not on_victim:
             # One coalescing interval (0.25 s) and a writer's pace, with room for a busy machine.
-            assert gap < 1.0, f"{poll_id} on a healthy master stalled {gap:.2f} s"
+            assert gap < max(1.0, 2 * normal), f"{poll_id} on a healthy master stalled {gap:.2f} s"
     assert all(healthy_cache_live), "a healthy master's ids lost their subscription"
     assert all(feed.is_live(poll_id) for poll_id in owned[victim.port]), "the killed master's ids stayed unsubscribed"
     for app in (reader, *writers.values()):
         app.extensions["yaynay"].close()
 
 
-def write_report(gaps: dict[str, tuple[bool, float, float]], killed_at: float) -> None:
+def longest_gap(times: list[float]) -> float:
+    return max((b - a for a, b in zip(times, times[1:], strict=False)), default=0.0)
+
+
+def write_report(gaps: dict[str, tuple[bool, float, float]], normal: float) -> None:
     healthy = [gap for on_victim, gap, _ in gaps.values() if not on_victim]
     failed = [gap for on_victim, gap, _ in gaps.values() if on_victim]
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text(
         f"cluster-node-timeout {NODE_TIMEOUT_MS} ms, {len(gaps)} polls streamed, a master killed (kill -9):\n"
         f"longest gap between tallies after the kill, polls on healthy masters: "
-        f"{min(healthy):.2f}-{max(healthy):.2f} s; polls on the killed master: {min(failed):.2f}-{max(failed):.2f} s\n"
+        f"{min(healthy):.2f}-{max(healthy):.2f} s; polls on the killed master: {min(failed):.2f}-{max(failed):.2f} s "
+        f"(before the kill, at most {normal:.2f} s)\n"
     )
     print(REPORT.read_text(), os.linesep)
