@@ -29,6 +29,7 @@ import redis
 
 from bench import report, scenarios
 from bench.api import Api
+from bench.cluster_bus import measure_bus
 from bench.redis_stats import RoundTripCounter, measure_voter_memory
 from bench.servers import (
     ADMIN_TOKEN,
@@ -46,7 +47,21 @@ from bench.wrk import ensure_wrk, wrk_version
 from service.store.keys import Keys
 
 # What --only selects, in the table's order (the floors come first, whenever a wrk scenario runs).
-SECTIONS = ("vote", "tally", "tally-304", "batch", "thread", "post", "queue", "isso", "fanout", "memory", "flat", "rss")
+SECTIONS = (
+    "vote",
+    "tally",
+    "tally-304",
+    "batch",
+    "thread",
+    "post",
+    "queue",
+    "isso",
+    "fanout",
+    "memory",
+    "flat",
+    "rss",
+    "bus",
+)
 QUICK = dict(
     seconds=1,
     runs=1,
@@ -57,6 +72,7 @@ QUICK = dict(
     fanout_votes=3,
     flat_polls=1000,
     no_isso=True,
+    bus_votes=300,
 )
 
 
@@ -89,6 +105,9 @@ def parse_options(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--fanout-streams", type=int, default=1000, help="streams of the fan-out (default 1,000)")
     parser.add_argument("--fanout-votes", type=int, default=20, help="votes the fan-out times (default 20)")
+    parser.add_argument(
+        "--bus-votes", type=int, default=3000, help="votes on the 3+3 cluster of the bus measure (default 3,000)"
+    )
     parser.add_argument("--worker-class", default="gevent", help="gunicorn worker class (default gevent)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument("--threads", type=int, default=1, help="threads a worker, for gthread (default 1)")
@@ -97,7 +116,8 @@ def parse_options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smoke run: 1 s runs, 1 run, no warm-up, 10,000 voters, 1,000 flat polls, 100 streams, no Isso",
+        help="smoke run: 1 s runs, 1 run, no warm-up, 10,000 voters, 1,000 flat polls, 100 streams, no Isso, "
+        "300 bus votes",
     )
     if "--quick" in (sys.argv[1:] if argv is None else argv):
         parser.set_defaults(**QUICK)  # options given explicitly still win
@@ -157,10 +177,12 @@ class Bench:
             memory = measure_voter_memory(self.redis, self.keys, SECRET_KEY, scenarios.LARGE_POLL, self.options.voters)
             if self.selected("memory"):
                 self.rows["memory"] = [report.memory_row(memory)]
-        if set(self.options.only) - {"memory", "rss"}:
+        if set(self.options.only) - {"memory", "rss", "bus"}:
             self.serve_and_load(counter)
         if self.selected("rss"):
             self.attempt("rss", "idle streams RSS", self.idle_streams)
+        if self.selected("bus"):
+            self.attempt("bus", "cluster bus per vote", self.cluster_bus)
         machine = report.machine_line(
             redis_version=self.redis.info("server")["redis_version"],
             worker_class=self.workers.worker_class,
@@ -301,6 +323,12 @@ class Bench:
             scenarios.progress(f"idle streams: {', '.join(f'{n:,}' for n in self.options.streams)} on one worker")
             held = measure_idle_streams(server.url, "idle", worker, self.options.streams)
         self.rows["rss"] = report.idle_streams_rows(held)
+
+    def cluster_bus(self) -> None:
+        """Bus messages a vote costs on a 3+3 cluster, and changes a worker decodes, before and after."""
+        scenarios.progress(f"cluster bus: a 3+3 cluster, {self.options.bus_votes:,} votes over 100 polls")
+        cost = measure_bus(self.workdir / "cluster", votes=self.options.bus_votes)
+        self.rows["bus"] = report.bus_rows(cost)
 
 
 if __name__ == "__main__":

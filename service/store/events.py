@@ -140,6 +140,7 @@ class ChangeFeed:
         self._started = False
         self._stopped = threading.Event()
         self._closing = False
+        self.received = 0  # change messages this process has decoded (the benchmark counts them)
         self.subscriptions = ShardedSubscriber(redis, channel_of, self._receive, reconnect_delay=reconnect_delay)
         self.cache = ReadCache(ttl=cache_ttl, watch=self.watch)
 
@@ -207,6 +208,7 @@ class ChangeFeed:
 
     def _receive(self, tag: str, payload: bytes) -> None:
         """A message on ``tag``'s channel (called by a subscription's reading thread)."""
+        self.received += 1
         self._apply(parse_change(payload))
 
     def _apply(self, change: TallyUpdate | str | None) -> None:
