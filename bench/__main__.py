@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import dataclasses
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -101,7 +102,10 @@ def parse_options(argv: list[str] | None) -> argparse.Namespace:
         "--flat-polls", type=int, default=100_000, help="polls the flat-cost votes spread over (default 100,000)"
     )
     parser.add_argument(
-        "--streams", default="1000,5000", help="idle streams one worker holds when its RSS is read (default 1000,5000)"
+        "--streams",
+        default="1000,5000,20000",
+        help="idle streams one worker holds when its RSS is read (default 1000,5000,20000; "
+        "at most what the open-files limit allows, both ends needing a descriptor a stream)",
     )
     parser.add_argument("--fanout-streams", type=int, default=1000, help="streams of the fan-out (default 1,000)")
     parser.add_argument("--fanout-votes", type=int, default=20, help="votes the fan-out times (default 20)")
@@ -309,19 +313,26 @@ class Bench:
     def idle_streams(self) -> None:
         """One worker (YAYNAY_WORKERS=1) holding idle streams; its RSS at each count."""
         workers = dataclasses.replace(self.workers, workers=1)
+        # Each stream holds a descriptor in the worker and one here; keep room for the rest.
+        most = resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 1000
+        counts = sorted({min(count, most) for count in self.options.streams})
+        if counts[-1] < max(self.options.streams):
+            scenarios.progress(
+                f"idle streams: the open-files limit allows {counts[-1]:,}, not {max(self.options.streams):,}"
+            )
         env = yaynay_env(
             self.redis_url,
             self.workdir / "var",
             workers,
-            YAYNAY_WORKER_CONNECTIONS=str(max(self.options.streams) + 1000),
-            YAYNAY_STREAMS_PER_WORKER=str(max(self.options.streams) + 500),
+            YAYNAY_WORKER_CONNECTIONS=str(max(counts) + 1000),
+            YAYNAY_STREAMS_PER_WORKER=str(max(counts) + 500),
         )
         with Gunicorn("service.wsgi:app", env, self.workdir / "idle-streams.log") as server:
             with contextlib.closing(Api(server.url, ADMIN_TOKEN)) as api:
                 api.create_poll("idle")
             (worker,) = server.workers()
-            scenarios.progress(f"idle streams: {', '.join(f'{n:,}' for n in self.options.streams)} on one worker")
-            held = measure_idle_streams(server.url, "idle", worker, self.options.streams)
+            scenarios.progress(f"idle streams: {', '.join(f'{n:,}' for n in counts)} on one worker")
+            held = measure_idle_streams(server.url, "idle", worker, counts)
         self.rows["rss"] = report.idle_streams_rows(held)
 
     def cluster_bus(self) -> None:

@@ -17,9 +17,20 @@ from service.core.streams import StreamBudget
 from service.store import Store
 from service.store.cache import ReadCache
 from service.store.connection import problem_with, redacted
-from service.store.events import ChangeFeed, Inbox
+from service.store.events import KEEP_ALIVE, ChangeFeed, Inbox, TallyUpdate
 
-__all__ = ["ChangeFeed", "Client", "Core", "Inbox", "Policy", "ReadCache", "StreamBudget", "store_problem"]
+__all__ = [
+    "KEEP_ALIVE",
+    "ChangeFeed",
+    "Client",
+    "Core",
+    "Inbox",
+    "Policy",
+    "ReadCache",
+    "StreamBudget",
+    "TallyUpdate",
+    "store_problem",
+]
 
 
 def store_problem(settings: Mapping[str, Any]) -> str | None:

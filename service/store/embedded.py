@@ -182,7 +182,7 @@ class LocalCluster:
     def is_ready(self) -> bool:
         """True when every node sees the whole cluster as ok and every replica has synced."""
         for node in self.nodes:
-            client = redis.Redis(host="127.0.0.1", port=node.port, socket_timeout=1)
+            client = redis.Redis.from_url(node.url, socket_timeout=1)
             try:
                 if b"cluster_state:ok" not in client.execute_command("CLUSTER", "INFO", NEVER_DECODE=True):
                     return False

@@ -22,7 +22,9 @@ streams that are still there; the gone ones are woken and end.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import select
 import threading
 import time
@@ -107,6 +109,34 @@ class Inbox:
         return update
 
 
+KEEP_ALIVE = b": keep-alive\n\n"
+
+
+class AdoptedStream:
+    """A live stream whose socket the feed writes to itself, with no greenlet waiting on it.
+
+    Under gunicorn's gevent worker a stream's greenlet, its Python frames, gunicorn's request
+    objects and the WSGI environ cost most of a stream's memory while it idles (about 20 KiB
+    a stream, see the README's Performance); once the response head and the opening tally
+    are written, the view hands the connection (a duplicate of its file descriptor) to the
+    feed, and the greenlet ends. Events are then written by the flush thread with one
+    non-blocking write each: a client so far behind that its socket buffer is full is
+    closed, and reconnects with Last-Event-ID.
+    """
+
+    __slots__ = ("poll_id", "fileno", "sent", "render", "on_end", "gone")
+
+    def __init__(
+        self, poll_id: str, fileno: int, sent: int, render: Callable[[TallyUpdate], bytes], on_end: Callable[[], None]
+    ):
+        self.poll_id = poll_id
+        self.fileno = fileno
+        self.sent = sent  # the tally version the client has
+        self.render = render  # a TallyUpdate as the event's bytes
+        self.on_end = on_end
+        self.gone = False
+
+
 class ChangeFeed:
     """Keeps the process's ReadCache fresh and fans tally changes out to live streams.
 
@@ -134,7 +164,7 @@ class ChangeFeed:
         self.keepalive = keepalive
         self.liveness_interval = liveness_interval
         self.idle = cache_ttl
-        self._listeners: dict[str, set[Inbox]] = defaultdict(set)
+        self._listeners: dict[str, set[Inbox | AdoptedStream]] = defaultdict(set)
         self._latest: dict[str, TallyUpdate] = {}
         self._lock = threading.Lock()
         self._started = False
@@ -167,7 +197,10 @@ class ChangeFeed:
             self._closing = True
             inboxes = [inbox for listeners in self._listeners.values() for inbox in listeners]
         for inbox in inboxes:
-            inbox.close()
+            if isinstance(inbox, AdoptedStream):
+                self._end(inbox)
+            else:
+                inbox.close()
 
     def listen(self, poll_id: str, *, wait: float = 2.0, fileno: int = -1) -> Inbox:
         """An Inbox that receives the poll's TallyUpdates, and a nudge every ``keepalive``
@@ -188,6 +221,51 @@ class ChangeFeed:
         self.subscriptions.want(poll_id)
         self.subscriptions.wait_live(poll_id, wait)
         return inbox
+
+    def adopt(
+        self,
+        poll_id: str,
+        inbox: Inbox,
+        fileno: int,
+        *,
+        sent: int,
+        render: Callable[[TallyUpdate], bytes],
+        on_end: Callable[[], None],
+    ) -> None:
+        """Write the poll's events to the socket ``fileno`` (now the feed's to close) in place of
+        ``inbox``'s stream; ``on_end`` runs once it is closed (the client left, fell behind, or
+        the worker stops). The client has the tally of version ``sent``."""
+        os.set_blocking(fileno, False)
+        adopted = AdoptedStream(poll_id, fileno, sent, render, on_end)
+        with self._lock:
+            listeners = self._listeners[poll_id]
+            listeners.discard(inbox)
+            listeners.add(adopted)
+            closing = self._closing
+        if closing:
+            self._end(adopted)
+
+    def _write(self, stream: AdoptedStream, data: bytes) -> None:
+        try:
+            written = os.write(stream.fileno, data)
+        except OSError:  # the client left (EPIPE, ECONNRESET) or is too far behind (EAGAIN)
+            written = -1
+        if written != len(data):
+            self._end(stream)
+
+    def _end(self, stream: AdoptedStream) -> None:
+        """Close an adopted stream's socket and free its place (once)."""
+        with self._lock:
+            listeners = self._listeners.get(stream.poll_id)
+            if listeners is None or stream not in listeners:
+                return
+            listeners.discard(stream)
+            if not listeners:
+                del self._listeners[stream.poll_id]
+        with contextlib.suppress(OSError):
+            os.close(stream.fileno)
+        metrics.STREAMS_OPEN.dec()
+        stream.on_end()
 
     def forget(self, poll_id: str, inbox: Inbox) -> None:
         """Stop delivering to ``inbox`` (its stream ended)."""
@@ -248,8 +326,16 @@ class ChangeFeed:
                         (update, list(self._listeners.get(poll_id, ()))) for poll_id, update in latest.items()
                     ]
             for update, inboxes in deliveries:
+                rendered = None
                 for inbox in inboxes:
-                    inbox.put(update)
+                    if not isinstance(inbox, AdoptedStream):
+                        inbox.put(update)
+                    elif update is None:
+                        self._write(inbox, KEEP_ALIVE)
+                    elif update.version > inbox.sent:
+                        rendered = rendered or inbox.render(update)  # once for all of the poll's streams
+                        inbox.sent = update.version
+                        self._write(inbox, rendered)
 
     def _release_gone(self) -> None:
         """Wake, with ``gone`` set, every listener whose socket's peer has hung up.
@@ -275,4 +361,7 @@ class ChangeFeed:
             if event & HUNG_UP and fileno in watched:
                 inbox = watched[fileno]
                 inbox.gone = True
-                inbox.put(None)
+                if isinstance(inbox, AdoptedStream):
+                    self._end(inbox)
+                else:
+                    inbox.put(None)
