@@ -44,6 +44,11 @@ in KEYS touches a single slot.
 | ``P:notify:{notify}:guard:<what>`` | string | its interval | "a digest is scheduled" / "this hour's surge was announced": one holder each |
 | ``yaynay:{jobs}:*`` | (RQ's own) | RQ's | background jobs: RQ names its keys under ``RQ_KEY_PREFIX``, which ``store/jobs.py`` sets to this |
 
+Pub/sub channels are not keys and hold nothing, but live in slots too: ``P:changes:{id}``
+is the shard channel of poll ``id`` and thread ``id`` (``change_channel``), hash-tagged like
+their keys, so the vote script SPUBLISHes a tally to it from the poll's slot and only the
+shard that owns the id carries the message (``subscriptions.py``).
+
 Voters are bucketed so each bucket stays a small listpack-encoded hash (Redis keeps a
 hash compact up to ``hash-max-listpack-entries``; config/redis.conf and the embedded
 Redis set 512): with 16,384 buckets a million voters on one poll average 61 a bucket,
