@@ -23,7 +23,7 @@ from service import create_app
 from service.store.embedded import LocalCluster, RedisProcess
 from tests.conftest import ROOT
 
-pytestmark = [pytest.mark.faults]
+pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 
 NODE_TIMEOUT_MS = 2000
 POLLS_PER_MASTER = 3
