@@ -148,9 +148,13 @@ class ShardedSubscriber:
             confirmed = channel.confirmed
         return confirmed.wait(timeout)
 
-    def live_count(self) -> int:
-        """How many ids' subscriptions are confirmed now."""
-        return sum(1 for channel in list(self._channels.values()) if channel.live_since is not None)
+    def subscribed_on(self, tag: str) -> str | None:
+        """The master (``host:port``; ``redis`` off a cluster) ``tag``'s subscription is confirmed
+        on, or None."""
+        channel = self._channels.get(tag)
+        if channel is None or channel.shard is None or channel.live_since is None:
+            return None
+        return channel.shard.name
 
     def release_idle(self, keep: set[str], idle: float) -> list[str]:
         """Unsubscribe from every id not in ``keep`` and not wanted for ``idle`` seconds; those ids."""

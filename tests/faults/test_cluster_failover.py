@@ -1,5 +1,6 @@
 """A Redis Cluster master killed under votes: the other masters' streams and cached reads do
-not notice, and the killed master's polls resume by themselves once its replica is promoted.
+not notice, and the killed master's polls resume by themselves once its replica is promoted;
+and a poll's slot moved to another master (resharding) takes its live stream along.
 
 A 3-master + 3-replica cluster of real redis-servers (``cluster-node-timeout`` 2000 ms,
 so a failover takes a few seconds); one app listens to live tallies of polls on every
@@ -175,3 +176,57 @@ def write_report(gaps: dict[str, tuple[bool, float, float]], normal: float) -> N
         f"(before the kill, at most {normal:.2f} s)\n"
     )
     print(REPORT.read_text(), os.linesep)
+
+
+@pytest.fixture
+def three_masters(tmp_path):
+    with LocalCluster(tmp_path, masters=3) as started:
+        yield started.nodes
+
+
+def node_id(node: RedisProcess) -> str:
+    return redis.Redis.from_url(node.url).execute_command("CLUSTER", "MYID", NEVER_DECODE=True).decode()
+
+
+def move_slot(slot: int, source: RedisProcess, target: RedisProcess, nodes: list[RedisProcess]) -> None:
+    """Reshard one slot with its keys, as ``redis-cli --cluster reshard`` does."""
+    source_client, target_client = redis.Redis.from_url(source.url), redis.Redis.from_url(target.url)
+    target_client.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", node_id(source))
+    source_client.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", node_id(target))
+    while keys := source_client.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100):
+        source_client.execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "KEYS", *keys)
+    for node in nodes:
+        redis.Redis.from_url(node.url).execute_command("CLUSTER", "SETSLOT", slot, "NODE", node_id(target))
+
+
+def test_a_stream_follows_its_poll_to_another_master_after_resharding(three_masters, settings, admin):
+    prefix = "reshard"
+    reader, writer = app_on(three_masters, settings, prefix), app_on(three_masters, settings, prefix)
+    feed = reader.extensions["yaynay"].changes
+    poll_id = "moving-poll"
+    client = writer.test_client()
+    assert client.put(f"/api/v1/polls/{poll_id}", json={"question": "Q?"}, headers=admin).status_code == 201
+    inbox = feed.listen(poll_id)
+    assert feed.subscriptions.wait_live(poll_id, 5)
+
+    def vote(n: int) -> int:
+        answer = client.post(f"/api/v1/polls/{poll_id}/votes", json={"choice": "yay", "voter": f"moving-voter-{n:06d}"})
+        assert answer.status_code == 200, answer.json
+        return answer.json["tally"]["yay"]
+
+    vote(1)
+    assert inbox.wait().yay == 1
+    slot = redis.RedisCluster.from_url(three_masters[0].url).keyslot(f"{prefix}:poll:{{{poll_id}}}")
+    source = master_of(three_masters, f"{prefix}:poll:{{{poll_id}}}")
+    target = next(node for node in three_masters if node is not source)
+    move_slot(slot, source, target, three_masters)
+
+    deadline = time.monotonic() + 10
+    while feed.subscriptions.subscribed_on(poll_id) != f"127.0.0.1:{target.port}":
+        assert time.monotonic() < deadline, "the subscription did not follow the slot"
+        time.sleep(0.05)
+    yay = vote(2)
+    update = inbox.wait()
+    assert update is not None and update.yay == yay == 2
+    for app in (reader, writer):
+        app.extensions["yaynay"].close()
