@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
@@ -203,10 +204,10 @@ def poll_at(poll: Poll, update: TallyUpdate) -> Poll:
 
 
 class TallyStream(Response):
-    """The live stream's answer. Under gunicorn's gevent worker it writes its head and opening
-    events itself and hands the connection to the change feed (``ChangeFeed.adopt``), so no
-    greenlet waits on an idle stream; elsewhere (other workers, the test client) it streams
-    ``tally_stream``."""
+    """The live stream's answer. Under gunicorn's gevent worker, on plain HTTP/1.x, it writes its
+    head and opening events itself and hands the connection to the change feed
+    (``ChangeFeed.adopt``), so no greenlet waits on an idle stream; elsewhere (other workers,
+    TLS terminated by gunicorn, HTTP/2, the test client) it streams ``tally_stream``."""
 
     def __init__(
         self, feed: ChangeFeed, poll: Poll, inbox: Inbox, last_event_id: str | None, release: Callable[[], None]
@@ -228,7 +229,12 @@ class TallyStream(Response):
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         connection = environ.get("gunicorn.socket")
-        if connection is None or not gevent_is_serving():
+        if (
+            connection is None
+            or not gevent_is_serving()
+            or isinstance(connection, ssl.SSLSocket)  # its bytes must go through TLS
+            or not environ.get("SERVER_PROTOCOL", "").startswith("HTTP/1.")  # HTTP/2 frames its own
+        ):
             return super().__call__(environ, start_response)
         from gunicorn.workers.base_async import ALREADY_HANDLED
 
