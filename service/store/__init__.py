@@ -8,7 +8,7 @@ from typing import Any
 from service.store.archive import ArchiveStore
 from service.store.comments import CommentStore
 from service.store.connection import UNAVAILABLE_ERRORS, connect
-from service.store.events import ChangeFeed
+from service.store.events import ChangeFeed, TallyUpdate
 from service.store.jobs import Jobs
 from service.store.keys import Keys
 from service.store.moderation import ModerationStore
@@ -26,7 +26,9 @@ class Store:
         self.redis = redis
         self.keys = Keys(prefix)
         self.scripts = Scripts(redis)
-        self.changes = ChangeFeed(redis, self.keys.change_channel, cache_ttl=read_cache_ttl, keepalive=keepalive)
+        self.changes = ChangeFeed(
+            redis, self.keys.change_channel, tally_of=self._tally, cache_ttl=read_cache_ttl, keepalive=keepalive
+        )
         self.read_cache = self.changes.cache
         self.polls = PollStore(redis, self.keys, self.scripts, self.read_cache)
         self.comments = CommentStore(redis, self.keys, self.scripts, self.read_cache)
@@ -57,6 +59,11 @@ class Store:
             read_cache_ttl=settings["READ_CACHE_TTL"],
             keepalive=settings["EVENTS_KEEPALIVE"],
         )
+
+    def _tally(self, poll_id: str) -> TallyUpdate | None:
+        """The poll's tally as Redis holds it now, for streams whose subscription came back."""
+        poll = self.polls.get(poll_id)
+        return None if poll is None else TallyUpdate(poll_id, poll.version, poll.yay, poll.nay)
 
     def close(self) -> None:
         """Stop the change feed and drop the connections (a worker's end, or a test's)."""

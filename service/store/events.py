@@ -33,7 +33,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from service import metrics
+from service.errors import StoreUnavailable
 from service.store.cache import ReadCache
+from service.store.connection import UNAVAILABLE_ERRORS
 from service.store.subscriptions import ShardedSubscriber
 
 log = logging.getLogger(__name__)
@@ -154,6 +156,7 @@ class ChangeFeed:
         redis,
         channel_of: Callable[[str], str],
         *,
+        tally_of: Callable[[str], TallyUpdate | None] = lambda poll_id: None,
         interval: float = 0.25,
         reconnect_delay: float = 1.0,
         cache_ttl: float = 5.0,
@@ -171,7 +174,11 @@ class ChangeFeed:
         self._stopped = threading.Event()
         self._closing = False
         self.received = 0  # change messages this process has decoded (the benchmark counts them)
-        self.subscriptions = ShardedSubscriber(redis, channel_of, self._receive, reconnect_delay=reconnect_delay)
+        self.tally_of = tally_of
+        self._resumed: set[str] = set()
+        self.subscriptions = ShardedSubscriber(
+            redis, channel_of, self._receive, on_resumed=self._resumed.add, reconnect_delay=reconnect_delay
+        )
         self.cache = ReadCache(ttl=cache_ttl, watch=self.watch)
 
     def watch(self, tag: str) -> float | None:
@@ -310,6 +317,8 @@ class ChangeFeed:
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + self.liveness_interval
                 self._release_gone()
+            if self._resumed:
+                self._catch_up()
             if time.monotonic() >= next_release:
                 next_release = time.monotonic() + self.RELEASE_EVERY
                 with self._lock:
@@ -336,6 +345,15 @@ class ChangeFeed:
                         rendered = rendered or inbox.render(update)  # once for all of the poll's streams
                         inbox.sent = update.version
                         self._write(inbox, rendered)
+
+    def _catch_up(self) -> None:
+        """Read again the tally of each streamed poll whose subscription came back: a vote made
+        while it was down (a failover) was never heard, and the poll may have gone quiet since."""
+        resumed, self._resumed = self._resumed, set()
+        for poll_id in resumed:
+            if poll_id in self._listeners:
+                with contextlib.suppress(StoreUnavailable, *UNAVAILABLE_ERRORS):
+                    self._apply(self.tally_of(poll_id))
 
     def _release_gone(self) -> None:
         """Wake, with ``gone`` set, every listener whose socket's peer has hung up.

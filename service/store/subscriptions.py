@@ -48,7 +48,7 @@ NOT_PLACEABLE = (*UNAVAILABLE_ERRORS, redis.exceptions.RedisClusterException, OS
 class _Channel:
     """One id's subscription: where it was sent and since when Redis confirmed it."""
 
-    __slots__ = ("tag", "name", "shard", "live_since", "wanted_at", "confirmed")
+    __slots__ = ("tag", "name", "shard", "live_since", "wanted_at", "confirmed", "was_lost")
 
     def __init__(self, tag: str, name: bytes, wanted_at: float):
         self.tag = tag
@@ -57,6 +57,7 @@ class _Channel:
         self.live_since: float | None = None
         self.wanted_at = wanted_at
         self.confirmed: threading.Event | None = None  # made only when someone waits
+        self.was_lost = False  # its subscription was lost since it was last confirmed
 
 
 class _SlotwisePubSub(redis.client.PubSub):
@@ -84,8 +85,9 @@ class _Shard:
 class ShardedSubscriber:
     """SSUBSCRIBEs to the change channel of each id asked for, grouped by master.
 
-    ``on_message(tag, payload)`` runs on a reading thread for every message; it must
-    be quick. Threads start on the first ``want``.
+    ``on_message(tag, payload)`` runs on a reading thread for every message, and
+    ``on_resumed(tag)`` when a subscription is confirmed again after it was lost (changes
+    made meanwhile went unheard); both must be quick. Threads start on the first ``want``.
     """
 
     def __init__(
@@ -94,12 +96,14 @@ class ShardedSubscriber:
         channel_of: Callable[[str], str],
         on_message: Callable[[str, bytes], None],
         *,
+        on_resumed: Callable[[str], None] = lambda tag: None,
         reconnect_delay: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.client = client
         self.channel_of = channel_of
         self.on_message = on_message
+        self.on_resumed = on_resumed
         self.reconnect_delay = reconnect_delay
         self.clock = clock
         self._channels: dict[str, _Channel] = {}
@@ -297,11 +301,15 @@ class ShardedSubscriber:
             channel = self._by_name.get(name)
             if channel is None or channel.shard is not shard:
                 return
+            resumed = channel.live_since is not None or channel.was_lost
             channel.live_since = self.clock()
+            channel.was_lost = False
             confirmed = channel.confirmed
             recovered, self._outage = self._outage, False
         if confirmed is not None:
             confirmed.set()
+        if resumed:
+            self.on_resumed(channel.tag)
         if recovered:
             metrics.REDIS_RECONNECTS.inc()
             log.warning("change subscriptions are being restored; cached reads of their ids start afresh")
@@ -327,6 +335,7 @@ class ShardedSubscriber:
         channel.shard = None
         channel.live_since = None
         channel.confirmed = None
+        channel.was_lost = True
         self._to_send.add(channel.tag)
 
     def _lose(self, shard: _Shard) -> None:
