@@ -7,7 +7,7 @@ once); measures Redis memory per voter, flat cost, live fan-out and the memory o
 streams; optionally runs Isso (bench/isso_peer.py) beside it; and prints one table.
 Everything it starts is stopped at the end, on Ctrl-C and on errors too.
 
-    .venv/bin/python -m bench                      # everything: about 12 minutes on 2 cores
+    .venv/bin/python -m bench                      # everything: about 15 minutes on 2 cores
     .venv/bin/python -m bench --quick              # every row, small and short: a smoke test
     .venv/bin/python -m bench --only vote,tally --seconds 5 --runs 5
     .venv/bin/python -m bench --worker-class gthread --threads 100 --only vote,tally
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import redis
 
-from bench import report, scenarios
+from bench import costs, report, scenarios
 from bench.api import Api
 from bench.cluster_bus import measure_bus
 from bench.redis_stats import RoundTripCounter, measure_voter_memory
@@ -45,6 +45,7 @@ from bench.servers import (
 )
 from bench.streams import measure_fan_out, measure_idle_streams
 from bench.wrk import ensure_wrk, wrk_version
+from service.store import Store
 from service.store.keys import Keys
 
 # What --only selects, in the table's order (the floors come first, whenever a wrk scenario runs).
@@ -67,7 +68,7 @@ QUICK = dict(
     seconds=1,
     runs=1,
     warm_up=False,
-    voters=10_000,
+    voters="1000,10000",
     streams="100",
     fanout_streams=100,
     fanout_votes=3,
@@ -94,9 +95,9 @@ def parse_options(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--voters",
-        type=int,
-        default=1_000_000,
-        help="voters loaded into one poll for memory and flat cost (default 1,000,000)",
+        default="1000,10000,100000,1000000,10000000",
+        metavar="N[,N]",
+        help="poll sizes, one poll each, for memory per voter and the vote at each size (default 1,000 to 10,000,000)",
     )
     parser.add_argument(
         "--flat-polls", type=int, default=100_000, help="polls the flat-cost votes spread over (default 100,000)"
@@ -120,8 +121,8 @@ def parse_options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smoke run: 1 s runs, 1 run, no warm-up, 10,000 voters, 1,000 flat polls, 100 streams, no Isso, "
-        "300 bus votes",
+        help="smoke run: 1 s runs, 1 run, no warm-up, polls of 1,000 and 10,000 voters, 1,000 flat polls, "
+        "100 streams, no Isso, 300 bus votes",
     )
     if "--quick" in (sys.argv[1:] if argv is None else argv):
         parser.set_defaults(**QUICK)  # options given explicitly still win
@@ -130,6 +131,7 @@ def parse_options(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         parser.error(f"--only: unknown {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
     options.streams = sorted(int(count) for count in options.streams.split(","))
+    options.voters = sorted(int(count) for count in options.voters.split(","))
     return options
 
 
@@ -142,12 +144,18 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="yaynay-bench-") as workdir:
         redis_server = start_redis(Path(workdir) / "redis")
         try:
-            machine, rows, failures = Bench(options, Path(workdir), redis_server.url).run()
+            machine, rows, cost_rows, failures = Bench(options, Path(workdir), redis_server.url).run()
         finally:
             redis_server.stop()
     print(report.render_text(machine, rows))
+    if cost_rows:
+        print("\nCPU time a request (docs/scaling.md sizes deployments from these):\n")
+        print(costs.render_text(cost_rows))
     if options.markdown:
-        options.markdown.write_text(report.render_markdown(machine, rows))
+        text = report.render_markdown(machine, rows)
+        if cost_rows:
+            text += "\nCPU time a request:\n\n" + costs.render_markdown(cost_rows)
+        options.markdown.write_text(text)
     scenarios.progress(f"done in {time.monotonic() - started:.0f} s")
     for failure in failures:
         print(f"bench: FAILED: {failure}", file=sys.stderr)
@@ -167,20 +175,22 @@ class Bench:
         # Isso's peer starts its gunicorn with this process's environment.
         os.environ.update(self.workers.env())
         self.rows: dict[str, list[report.Row]] = {}
+        self.costs: list[costs.CostRow] = []
         self.failures: list[str] = []
 
     def selected(self, section: str) -> bool:
         return section in self.options.only
 
-    def run(self) -> tuple[str, list[report.Row], list[str]]:
+    def run(self) -> tuple[str, list[report.Row], list[costs.CostRow], list[str]]:
         counter = RoundTripCounter(self.redis)
         round_trips_checked = counter.check()
         if self.selected("memory") or self.selected("flat"):
-            # Before any server connects, so that used_memory grows by the voters alone.
-            scenarios.progress(f"loading {self.options.voters:,} voters into one poll")
-            memory = measure_voter_memory(self.redis, self.keys, SECRET_KEY, scenarios.LARGE_POLL, self.options.voters)
-            if self.selected("memory"):
-                self.rows["memory"] = [report.memory_row(memory)]
+            store = Store(self.redis, self.keys.prefix)
+            for voters in self.options.voters:
+                scenarios.progress(f"loading {voters:,} voters into one poll")
+                memory = measure_voter_memory(store, SECRET_KEY, scenarios.sized_poll(voters), voters)
+                if self.selected("memory"):
+                    self.rows.setdefault("memory", []).append(report.memory_row(memory))
         if set(self.options.only) - {"memory", "rss", "bus"}:
             self.serve_and_load(counter)
         if self.selected("rss"):
@@ -200,7 +210,7 @@ class Bench:
             round_trips_checked=round_trips_checked,
         )
         rows = [row for section in ("floors", *SECTIONS) for row in self.rows.get(section, [])]
-        return machine, rows, self.failures
+        return machine, rows, self.costs, self.failures
 
     def attempt(self, section: str, name: str, step) -> None:
         """Run a step; a failure becomes a "not measured" row (and a non-zero exit), not the end of the run."""
@@ -230,14 +240,16 @@ class Bench:
                 self.keys,
                 yaynay.url,
                 only=self.selected,
-                large_voters=self.options.voters,
+                sizes=self.options.voters,
                 flat_polls=self.options.flat_polls,
             )
             loads += self.isso_scenarios(stack)
             if loads:
-                self.measure([*scenarios.floor_scenarios(floors.url), *loads], counter)
+                cpu = costs.CpuMeter(self.redis, [yaynay.process.pid, floors.process.pid])
+                self.measure([*scenarios.floor_scenarios(floors.url), *loads], counter, cpu)
             if self.selected("fanout"):
-                self.attempt("fanout", "live fan-out", lambda: self.fan_out(api, yaynay.url))
+                cpu = costs.CpuMeter(self.redis, [yaynay.process.pid])
+                self.attempt("fanout", "live fan-out", lambda: self.fan_out(api, yaynay.url, cpu))
 
     def isso_scenarios(self, stack: contextlib.ExitStack) -> list[scenarios.Scenario]:
         if not self.selected("isso"):
@@ -258,7 +270,7 @@ class Bench:
             return []
         return scenarios.isso_scenarios(peer)
 
-    def measure(self, loads: list[scenarios.Scenario], counter: RoundTripCounter) -> None:
+    def measure(self, loads: list[scenarios.Scenario], counter: RoundTripCounter, cpu: costs.CpuMeter) -> None:
         usable = []
         for scenario in loads:
             try:
@@ -274,41 +286,59 @@ class Bench:
             runs=self.options.runs,
             warm_up=self.options.warm_up,
             counter=counter,
+            cpu=cpu,
         )
+        self.costs = [measurement.cost_row() for measurement in measured.values()]
         hello, incr = measured.get("hello"), measured.get("incr")
         for measurement in measured.values():
-            if measurement.scenario.section != "flat":
+            if measurement.scenario.key not in ("flat-few", "flat-many"):
                 self.rows.setdefault(measurement.scenario.section, []).append(
                     report.throughput_row(measurement, hello, incr)
                 )
-        if "flat-large" in measured:
+        if "flat-many" in measured:
             options = self.options
-            self.rows["flat"] = [
-                report.flat_row(
-                    "flat cost: voters on one poll",
-                    measured["flat-large"],
-                    measured["flat-small"],
-                    f"{options.voters:,} vs {scenarios.FLAT_FEW_VOTERS:,} voters",
-                    options.voters,
-                    report.TARGET_VOTERS,
-                ),
-                report.flat_row(
-                    "flat cost: polls voted on",
-                    measured["flat-many"],
-                    measured["flat-few"],
-                    f"{options.flat_polls:,} vs {scenarios.FLAT_FEW_POLLS} polls",
-                    options.flat_polls,
-                    report.TARGET_POLLS,
-                ),
-            ]
+            smallest, largest = options.voters[0], options.voters[-1]
+            self.rows.setdefault("flat", []).extend(
+                [
+                    report.flat_row(
+                        "flat cost: voters on one poll",
+                        measured[f"size-{largest}"],
+                        measured[f"size-{smallest}"],
+                        f"{largest:,} vs {smallest:,} voters",
+                        largest,
+                        report.TARGET_VOTERS,
+                    ),
+                    report.flat_row(
+                        "flat cost: polls voted on",
+                        measured["flat-many"],
+                        measured["flat-few"],
+                        f"{options.flat_polls:,} vs {scenarios.FLAT_FEW_POLLS} polls",
+                        options.flat_polls,
+                        report.TARGET_POLLS,
+                    ),
+                ]
+            )
 
-    def fan_out(self, api: Api, base_url: str) -> None:
+    def fan_out(self, api: Api, base_url: str, cpu: costs.CpuMeter) -> None:
         api.create_poll("fan-out")
         scenarios.progress(f"fan-out: {self.options.fanout_streams:,} streams, {self.options.fanout_votes} votes")
+        before = cpu.read()
         result = measure_fan_out(
             base_url, api, "fan-out", streams=self.options.fanout_streams, votes=self.options.fanout_votes
         )
+        spent = cpu.read() - before
         self.rows["fanout"] = [report.fan_out_row(result)]
+        # Opening the streams is in it too: each opening is a tally read and a delivery.
+        deliveries = sum(result.delivered) + result.opened
+        self.costs.append(
+            costs.CostRow(
+                "live fan-out: a stream opened or an event delivered",
+                deliveries,
+                spent.app / max(deliveries, 1) * 1e6,
+                spent.redis / max(deliveries, 1) * 1e6,
+                None,
+            )
+        )
 
     def idle_streams(self) -> None:
         """One worker (YAYNAY_WORKERS=1) holding idle streams; its RSS at each count."""

@@ -22,8 +22,7 @@ def create_polls(api: Api, redis, keys: Keys, poll_ids: list[str]) -> None:
     api.create_poll(template)
     prefix = keys.poll(template)
     dumps = {key: redis.dump(key) for key in redis.scan_iter(match=f"{prefix}*", count=1000)}
-    registry = keys.poll_registry()
-    created_at = redis.zscore(registry, template)
+    created_at = redis.zscore(keys.poll_registry(template), template)
     batch = 1000
     for start in range(0, len(others), batch):
         chunk = others[start : start + batch]
@@ -33,7 +32,8 @@ def create_polls(api: Api, redis, keys: Keys, poll_ids: list[str]) -> None:
                     new_key = key.decode().replace(prefix, keys.poll(poll_id), 1)
                     pipe.restore(new_key, 0, dumped, replace=True)
             if created_at is not None:
-                pipe.zadd(registry, {poll_id: created_at for poll_id in chunk})
+                for poll_id in chunk:
+                    pipe.zadd(keys.poll_registry(poll_id), {poll_id: created_at})
             pipe.execute()
 
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 
 from bench import fixtures
 from bench.api import Api
-from bench.redis_stats import RoundTripCounter, load_voters
-from bench.servers import ADMIN_TOKEN, SECRET_KEY
+from bench.costs import CostRow, CpuMeter, CpuReading
+from bench.redis_stats import RoundTripCounter
+from bench.servers import ADMIN_TOKEN
 from bench.wrk import WrkRun, run_wrk
 from service.store.keys import Keys
 
@@ -29,8 +30,11 @@ THREAD_COMMENTS = 20
 POST_THREADS = 5
 PENDING_COMMENTS = 60
 FLAT_FEW_POLLS = 10
-FLAT_FEW_VOTERS = 1000
-LARGE_POLL = "flat-large-0"  # the poll the million voters are loaded into
+
+
+def sized_poll(voters: int) -> str:
+    """The poll loaded with ``voters`` voters before the servers start."""
+    return f"size-{voters}-0"
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ class Measurement:
     scenario: Scenario
     runs: list[WrkRun] = field(default_factory=list)
     round_trips: int = 0
+    cpu: CpuReading = CpuReading(0.0, 0.0)  # CPU seconds the app and Redis spent in the counted runs
 
     @property
     def median(self) -> WrkRun:
@@ -94,9 +99,24 @@ class Measurement:
         return sum(run.socket_errors for run in self.runs)
 
     @property
+    def requests(self) -> int:
+        return sum(run.requests for run in self.runs)
+
+    @property
     def round_trips_per_request(self) -> float | None:
-        requests = sum(run.requests for run in self.runs)
+        requests = self.requests
         return self.round_trips / requests if self.scenario.uses_redis and requests else None
+
+    def cost_row(self) -> CostRow:
+        """CPU microseconds a request in the app and in Redis, over the counted runs."""
+        requests = max(self.requests, 1)
+        return CostRow(
+            self.scenario.name,
+            self.requests,
+            self.cpu.app / requests * 1e6,
+            self.cpu.redis / requests * 1e6,
+            self.round_trips_per_request,
+        )
 
 
 def floor_scenarios(floors_url: str) -> list[Scenario]:
@@ -108,7 +128,7 @@ def floor_scenarios(floors_url: str) -> list[Scenario]:
 
 
 def prepare_yaynay(
-    api: Api, redis, keys: Keys, base: str, *, only: Callable[[str], bool], large_voters: int, flat_polls: int
+    api: Api, redis, keys: Keys, base: str, *, only: Callable[[str], bool], sizes: list[int], flat_polls: int
 ) -> list[Scenario]:
     """Make each selected scenario's data through ``api`` (and ``redis`` for bulk) and return them."""
     scenarios = []
@@ -186,30 +206,22 @@ def prepare_yaynay(
             )
         )
     if only("flat"):
-        fixtures.create_polls(api, redis, keys, ["flat-small-0"])
-        load_voters(redis, keys, SECRET_KEY, "flat-small-0", FLAT_FEW_VOTERS)
-        api.create_poll(LARGE_POLL)  # its voters were loaded before the servers started
+        # The sized polls were loaded before the servers started; each run adds its votes.
         fixtures.create_polls(api, redis, keys, [f"flat-few-{n}" for n in range(FLAT_FEW_POLLS)])
         fixtures.create_polls(api, redis, keys, [f"flat-many-{n}" for n in range(flat_polls)])
         scenarios += [
             Scenario(
-                "flat-small",
-                f"vote, one poll of {FLAT_FEW_VOTERS:,} voters",
+                f"size-{voters}",
+                f"vote, one poll of {voters:,} voters",
                 base,
                 "flat",
                 "vote.lua",
-                ("flat-small-", "1"),
+                (sized_poll(voters)[:-1], "1"),
                 expect=None,
-            ),
-            Scenario(
-                "flat-large",
-                f"vote, one poll of {large_voters:,} voters",
-                base,
-                "flat",
-                "vote.lua",
-                ("flat-large-", "1"),
-                expect=None,
-            ),
+            )
+            for voters in sizes
+        ]
+        scenarios += [
             Scenario(
                 "flat-few",
                 f"vote over {FLAT_FEW_POLLS} polls",
@@ -272,9 +284,17 @@ def check_answer(scenario: Scenario) -> None:
 
 
 def measure(
-    scenarios: list[Scenario], *, seconds: int, connections: int, runs: int, warm_up: bool, counter: RoundTripCounter
+    scenarios: list[Scenario],
+    *,
+    seconds: int,
+    connections: int,
+    runs: int,
+    warm_up: bool,
+    counter: RoundTripCounter,
+    cpu: CpuMeter | None = None,
 ) -> dict[str, Measurement]:
-    """A warm-up run of each scenario (not counted), then ``runs`` rounds of one run of each."""
+    """A warm-up run of each scenario (not counted), then ``runs`` rounds of one run of each,
+    with the round trips and (given a ``cpu`` meter) the CPU time each round spent."""
     for scenario in scenarios:
         check_answer(scenario)
 
@@ -298,10 +318,13 @@ def measure(
     measurements = {scenario.key: Measurement(scenario) for scenario in scenarios}
     for round_number in range(1, runs + 1):
         for scenario in scenarios:
+            cpu_before = cpu.read() if cpu else None
             before = counter.read()
             result = run(scenario)
             measurement = measurements[scenario.key]
             measurement.round_trips += counter.since(before)
+            if cpu and cpu_before:
+                measurement.cpu = measurement.cpu + (cpu.read() - cpu_before)
             measurement.runs.append(result)
             progress(f"round {round_number}/{runs}: {scenario.name}: {result.rate:,.0f} req/s")
     return measurements

@@ -28,10 +28,10 @@ UNLIMITED_SETTINGS = {
     "YAYNAY_VOTE_RATE_LIMIT": f"{UNLIMITED}/minute",
     "YAYNAY_VOTERS_PER_IP_PER_DAY": UNLIMITED,
     "YAYNAY_COMMENT_RATE_LIMITS": f"{UNLIMITED}/minute",
-    "YAYNAY_MAX_THREADS": UNLIMITED,
-    "YAYNAY_MAX_POLLS": UNLIMITED,
-    # The comment posts measure a reader's usual path: past the surge ceiling each
-    # pending comment takes one round trip more, to be flagged for moderators.
+    # No ceiling on polls (the default) and none on the new threads of the one bench client.
+    "YAYNAY_MAX_POLLS": "0",
+    "YAYNAY_NEW_THREADS_PER_IP_PER_DAY": "0",
+    # The comment posts measure a reader's usual path, not the surge hold's.
     "YAYNAY_PENDING_SURGE_PER_HOUR": UNLIMITED,
     # The fan-out and idle-stream scenarios open thousands of streams from one address.
     "YAYNAY_STREAMS_PER_IP": UNLIMITED,

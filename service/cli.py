@@ -350,6 +350,29 @@ def poll_reopen(poll_id: str) -> None:
     click.echo(f"reopened {poll_id}")
 
 
+@poll.command("compact")
+@click.argument("poll_ids", nargs=-1, metavar="[POLL_ID]...")
+@click.option(
+    "--max-voters",
+    type=click.IntRange(min=0),
+    default=polls.COMPACT_MAX_VOTERS,
+    show_default=True,
+    help="Leave legacy polls with more voters as they are (each compaction holds Redis while it runs).",
+)
+def poll_compact(poll_ids: tuple[str, ...], max_voters: int) -> None:
+    """Rewrite the voters of polls stored before voter buckets split (16,384 fixed buckets
+    a poll) into buckets that split: POLL_IDs, or every poll. One line a poll."""
+    for poll_id in poll_ids:
+        _poll_id(poll_id)
+    with command_core() as core:
+        for done in polls.compact_voters(core, list(poll_ids) or None, max_voters=max_voters):
+            if done.skipped:
+                click.echo(f"{done.poll_id}: left as it is ({done.skipped})")
+            else:
+                plural = "s" if done.buckets != 1 else ""
+                click.echo(f"{done.poll_id}: {done.voters} voters in {done.buckets} bucket{plural}")
+
+
 @poll.command("delete")
 @click.argument("poll_id", callback=lambda _ctx, _param, value: _poll_id(value))
 @click.confirmation_option(prompt="Delete this poll, its tally and every voter record?")
@@ -616,7 +639,8 @@ def notify() -> None:
 
 
 def _address(_ctx: Any, _param: Any, value: str) -> str:
-    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value.strip()):
+    # The console's pattern too, so whatever the CLI subscribes the console can unsubscribe.
+    if len(value.strip()) > 254 or re.match(EMAIL_PATTERN, value.strip()) is None:
         raise click.BadParameter(f"{value!r} is not a mail address")
     return value.strip()
 

@@ -60,6 +60,14 @@ class SpamToolNotFound(NotFound):
         self.item_id = item_id
 
 
+class SubscriberNotFound(NotFound):
+    """The address is not subscribed to the moderators' mail."""
+
+    def __init__(self, address: str):
+        super().__init__(f"{address!r} is not subscribed to the moderators' mail.")
+        self.address = address
+
+
 class Conflict(YaynayError):
     """The request is well formed, but the state of what it names refuses it."""
 
@@ -86,10 +94,6 @@ class TokenNameTaken(Conflict):
 
     def __init__(self, name: str):
         super().__init__(f"a token named {name!r} exists; revoke it first", fields={"name": ["In use."]})
-
-
-class ThreadLimitReached(Conflict):
-    """The site holds as many comment threads as it allows."""
 
 
 class PollLimitReached(Conflict):

@@ -79,3 +79,10 @@ def secret_fingerprint(secret_key: str) -> str:
 def edit_digest(secret_key: str, edit_token: str) -> str:
     """Keyed digest of a comment's edit token: Redis holds this, never the token."""
     return _keyed_hex(secret_key, "edit", edit_token)
+
+
+def form_proof(secret_key: str, comment_id: str, edit_token: str) -> str:
+    """What an iframe page's edit and delete forms carry beside the edit-token cookie: a page
+    of another site can post the form, and the browser adds the cookie, but it cannot read
+    the page to learn this value (a synchronizer token, keyed by the comment's edit token)."""
+    return _keyed_hex(secret_key, "form", f"{comment_id}\0{edit_token}")

@@ -596,7 +596,7 @@ class LogEntrySchema(Schema):
 
 
 class LogQuerySchema(PageQuerySchema):
-    cursor = cursor_field(r"^\d{1,18}-\d{1,18}$", "1795696216473-0")
+    cursor = cursor_field(r"^\d{1,18}-\d{1,18}(\.\d{1,3})?$", "1795696216473-0.7")
 
 
 class LogPageSchema(Schema):
@@ -609,7 +609,7 @@ class LogPageSchema(Schema):
 
 class AdminPageQuerySchema(StrictSchema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
-    cursor = cursor_field(r"^\d{1,9}$", "50")
+    cursor = cursor_field(r"^\d{1,17}(\.\d{1,17})?(e[+-]?\d{1,3})?:[a-z0-9-]{1,64}$", "1795696216.46141:mini-backpacks")
 
 
 class AdminPollSchema(PollSchema):
@@ -961,6 +961,18 @@ class IntegritySchema(Schema):
     refused_share = fields.Float(metadata={"description": "refused / (new + refused), 0 to 1."})
     changes = fields.Integer(metadata={"description": "Votes moved from one side to the other."})
     busiest_ips = fields.List(fields.Nested(IpCountSchema), metadata={"description": "Top 10, counts only."})
+
+
+class MailSubscriberSchema(StrictSchema):
+    email = fields.String(
+        required=True,
+        validate=[validate.Length(max=254), Pattern(EMAIL_PATTERN, error="Not a valid email address.")],
+        metadata={"description": "Where the digest of pending comments and the surge alerts go."},
+    )
+
+
+class MailSubscriberListSchema(Schema):
+    subscribers = fields.List(fields.Nested(MailSubscriberSchema))
 
 
 def present_rule(rule: Rule) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 the site-wide queue and email index, as a cron job would run them."""
 
 from service.identity import email_digest
+from service.store.keys import Keys
 
 ANN = "ann@example.com"
 
@@ -38,7 +39,7 @@ def test_check_reports_each_problem_and_repairs_indexes_only_when_asked(
     ).json["id"]
     email_index = f"yaynay:email:{{{email_digest(settings['SECRET_KEY'], ANN)}}}"
     redis_client.hincrby("yaynay:poll:{mini-backpacks}", "yay", 1)
-    redis_client.zrem("yaynay:moderation:{queue}:pending", comment_id)
+    redis_client.zrem(Keys("yaynay").queue_of("mini-backpacks", "pending"), comment_id)
     redis_client.srem(email_index, comment_id)
 
     checked = yaynay("check")
@@ -49,12 +50,14 @@ def test_check_reports_each_problem_and_repairs_indexes_only_when_asked(
         f"comment {comment_id}: not in its email index",
         "checked 1 poll and 1 thread: 3 problems",
     ]
-    assert redis_client.zscore("yaynay:moderation:{queue}:pending", comment_id) is None  # nothing repaired
+    assert (
+        redis_client.zscore(Keys("yaynay").queue_of("mini-backpacks", "pending"), comment_id) is None
+    )  # nothing repaired
 
     repaired = yaynay("check", "--repair")
     assert repaired.returncode == 1
     assert f"comment {comment_id}: not in the pending queue (repaired)" in repaired.stdout
-    assert redis_client.zscore("yaynay:moderation:{queue}:pending", comment_id) is not None
+    assert redis_client.zscore(Keys("yaynay").queue_of("mini-backpacks", "pending"), comment_id) is not None
     assert redis_client.sismember(email_index, comment_id)
 
     again = yaynay("check")
@@ -62,3 +65,24 @@ def test_check_reports_each_problem_and_repairs_indexes_only_when_asked(
         "poll mini-backpacks: yay tally 2, voter records 1",
         "checked 1 poll and 1 thread: 1 problem",
     ]
+
+
+def test_check_repair_moves_an_earlier_versions_single_queue_and_registry_into_their_shards(
+    yaynay, client, redis_client
+):
+    keys = Keys("yaynay")
+    comment_id = client.post("/api/v1/threads/old-article/comments", json={"author": "Ann", "body": "Hi"}).json["id"]
+    # As an earlier version left them: the entries in one key each.
+    score = redis_client.zscore(keys.queue_of("old-article", "pending"), comment_id)
+    redis_client.delete(keys.queue_of("old-article", "pending"), keys.thread_registry("old-article"))
+    redis_client.zadd(keys.legacy_queue("pending"), {comment_id: score})
+    redis_client.zadd(keys.legacy_thread_registry(), {"old-article": 1})
+
+    repaired = yaynay("check", "--repair")
+    assert repaired.stdout.splitlines() == [
+        "site-wide indexes: 2 entries moved from single keys to shards (repaired)",
+        "checked 0 polls and 1 thread: 1 problem",
+    ]
+    assert redis_client.zscore(keys.queue_of("old-article", "pending"), comment_id) == score
+    assert not redis_client.exists(keys.legacy_queue("pending"), keys.legacy_thread_registry())
+    assert yaynay("check").stdout.splitlines() == ["checked 0 polls and 1 thread: no problems"]

@@ -73,3 +73,30 @@ def test_threads_are_listed_with_counts_by_status_and_their_article(env, redis_u
     (row,) = [line.split("\t") for line in listed.stdout.splitlines()]
     assert row[:5] == ["mini-backpacks", "1", "0", "0", "0"]
     assert row[6] == page_url
+
+
+def test_compacting_rewrites_polls_of_the_old_voter_layout_and_leaves_the_rest(env, redis_client):
+    from service.identity import voter_digest
+    from service.store import Store
+    from service.store.voters import legacy_address
+
+    store = Store(redis_client)
+    assert yaynay("poll", "create", "fresh", "New?", env=env).returncode == 0
+    redis_client.hset(
+        store.keys.poll("old"),
+        mapping={"question": "Old?", "closes_at": "", "allow_change": "1", "created_at": 1, "yay": 30, "nay": 0},
+    )
+    redis_client.zadd(store.keys.poll_registry("old"), {"old": 1})
+    for n in range(30):
+        bucket, field = legacy_address(voter_digest("k", "old", f"reader-{n}"))
+        redis_client.hset(store.keys.legacy_voter_bucket("old", bucket), field, 1)
+
+    result = yaynay("poll", "compact", env=env)
+    assert result.returncode == 0, result.stderr
+    assert sorted(result.stdout.splitlines()) == [
+        "fresh: left as it is (already compact)",
+        "old: 30 voters in 1 bucket",
+    ]
+    assert redis_client.keys("*{old}:voters:*") == []
+    assert "voter records: {'yay': 30, 'nay': 0} (match the tally)" in yaynay("poll", "show", "old", env=env).stdout
+    assert store.polls.vote_of("old", voter_digest("k", "old", "reader-7")) == "yay"

@@ -199,9 +199,9 @@ class ThreadComments(MethodView):
         alternatives={
             201: "Published at once (moderation is off).",
             303: "Form posts: back to the article.",
-            409: "The site takes no comments on new threads right now.",
+            409: "A reply whose parent is not a published comment of the thread.",
             422: "Invalid fields (form posts: the form again, text kept).",
-            429: "Too many comments from this network; Retry-After says when to try again.",
+            429: "Too many comments, or new threads today, from this network; Retry-After says when to try again.",
         },
         pages={
             200: "Form posts without a page to return to: a confirmation page.",

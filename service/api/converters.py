@@ -8,6 +8,7 @@ from werkzeug.routing import BaseConverter
 
 from service.schemas import (
     COMMENT_ID_PATTERN,
+    EMAIL_PATTERN,
     MESSAGE_ID_PATTERN,
     POLL_ID_PATTERN,
     SPAM_TOOL_ID_PATTERN,
@@ -52,6 +53,12 @@ class SpamToolIdConverter(BaseConverter):
     regex = SPAM_TOOL_ID_PATTERN.strip("^$")
 
 
+class MailAddressConverter(BaseConverter):
+    """Subscribed mail addresses, as the moderators' mail takes them."""
+
+    regex = EMAIL_PATTERN.strip("^$")
+
+
 def init_app(app: Flask, api: Api) -> None:
     """Register the converters with Flask and document them in the OpenAPI document."""
     for name, converter, pattern in (
@@ -61,6 +68,7 @@ def init_app(app: Flask, api: Api) -> None:
         ("webhook_id", WebhookIdConverter, WEBHOOK_ID_PATTERN),
         ("message_id", MessageIdConverter, MESSAGE_ID_PATTERN),
         ("spam_tool_id", SpamToolIdConverter, SPAM_TOOL_ID_PATTERN),
+        ("mail_address", MailAddressConverter, EMAIL_PATTERN),
     ):
         app.url_map.converters[name] = converter
         api.register_converter(converter, lambda _, pattern=pattern: {"type": "string", "pattern": pattern})

@@ -10,9 +10,10 @@ from flask_smorest import Blueprint
 from service.api.context import caller, core
 from service.api.errors import refusal_body
 from service.api.io import answers, needs, takes
-from service.core import moderation, spam, threads
+from service.core import mail, moderation, spam, threads
 from service.core.moderation import DecisionOutcome, DecisionRequest
 from service.core.tokens import MODERATOR
+from service.errors import SubscriberNotFound
 from service.schemas import (
     AdminPageQuerySchema,
     BanCreateSchema,
@@ -25,6 +26,8 @@ from service.schemas import (
     IntegritySchema,
     LogPageSchema,
     LogQuerySchema,
+    MailSubscriberListSchema,
+    MailSubscriberSchema,
     QueuePageSchema,
     QueueQuerySchema,
     RuleCreateSchema,
@@ -192,6 +195,34 @@ class BanItem(MethodView):
     def delete(self, ban_id: str) -> tuple[None, int]:
         """Lift a ban now."""
         spam.lift_ban(core(), ban_id)
+        return None, 204
+
+
+@blp.route("/mail")
+class MailSubscribers(MethodView):
+    @needs(blp, MODERATOR)
+    @answers(blp, 200, MailSubscriberListSchema())
+    def get(self) -> dict[str, Any]:
+        """Every address mailed the digest of pending comments and the surge alerts."""
+        return {"subscribers": [{"email": address} for address in mail.subscribers(core())]}
+
+    @needs(blp, MODERATOR)
+    @answers(blp, 201, MailSubscriberSchema(), alternatives={200: "Already subscribed.", 422: "Not a mail address."})
+    @takes(blp, MailSubscriberSchema())
+    def post(self, new: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        """Mail ``email`` the digests and surge alerts (``yaynay worker`` sends them through SMTP_URL)."""
+        added = mail.subscribe(core(), new["email"])
+        return {"email": new["email"]}, 201 if added else 200
+
+
+@blp.route("/mail/<mail_address:email>")
+class MailSubscriber(MethodView):
+    @needs(blp, MODERATOR)
+    @answers(blp, 204, description="Unsubscribed.", alternatives={404: "That address is not subscribed."})
+    def delete(self, email: str) -> tuple[None, int]:
+        """Stop mailing ``email``."""
+        if not mail.unsubscribe(core(), email):
+            raise SubscriberNotFound(email)
         return None, 204
 
 

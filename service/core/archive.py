@@ -2,7 +2,8 @@
 
 The first line is a header, ``{"format": "yaynay-export", "version": 1, ...}``; each
 following line is one record: a poll (its hash: question, settings, tally), a voter
-bucket (the bucket's key suffix and each voter's digest field, base64, with the choice),
+bucket (the bucket's key suffix, ``"layout": "split"`` unless it is one of a legacy poll's
+16,384 fixed buckets, and each voter's digest field, base64, with the choice),
 a thread (registry score, comment counter, article URL, imported source ids), a comment
 (every field, any status; emails, email digests, IP digests and user agents left out
 with ``personal_data=False``), a moderation log entry (with its stream id) and a token

@@ -34,7 +34,12 @@ def check_everything(core: Core, summary: Summary, *, repair: bool = False) -> I
     """Each problem as it is found: a tally that differs from the voter records (choice by
     choice), a comment missing from the queue under its status or from its email index.
     With ``repair``, missing index entries are written (tallies are only reported: which
-    side is wrong takes a person)."""
+    side is wrong takes a person), after the single-key registries and queues of earlier
+    versions are moved into their shards (the queue's first read moves them too)."""
+    if repair:
+        moved = core.store.moderation.migrate_legacy_indexes()
+        if moved:
+            yield Problem("site-wide indexes", f"{moved} entries moved from single keys to shards", repaired=True)
     for poll_id in core.store.polls.ids():
         try:
             check = check_tally(core, poll_id)
@@ -47,5 +52,8 @@ def check_everything(core: Core, summary: Summary, *, repair: bool = False) -> I
                 yield Problem(f"poll {poll_id}", f"{choice} tally {tallied}, voter records {recorded}")
     for thread_id in core.store.moderation.thread_ids():
         summary.threads += 1
-        for problem in core.store.moderation.audit_thread(thread_id, repair=repair):
+        found = core.store.moderation.audit_thread(
+            thread_id, repair=repair, now=core.now(), retention=core.policy.retention
+        )
+        for problem in found:
             yield Problem(f"comment {problem.comment_id}", problem.problem, repaired=repair)

@@ -5,17 +5,17 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from service import metrics
 from service.core import Client, Core, events
 from service.core.moderation import DecisionRequest, decide
 from service.core.polls import count_refusal
-from service.core.spam import Draft, screen
+from service.core.spam import Draft, count_screening, screen
 from service.errors import CommentNotFound, EditRefused, YaynayError
 from service.identity import edit_digest, email_digest, idempotency_digest, ip_digest, text_digest, voter_digest
-from service.store.comments import Comment, Edited, NewComment, Page, Submission
+from service.store.comments import Comment, Edited, NewComment, Page, SpamListsMoved, Submission
 from service.store.keys import comment_id, new_comment_key, split_comment_id
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "count_links",
     "delete_own_comment",
     "edit_own_comment",
+    "own_comments",
     "read_thread",
     "submit_comment",
 ]
@@ -39,6 +40,8 @@ USER_AGENT_MAX = 300
 # What the moderation log names as the one who deleted a comment by its edit token.
 AUTHOR = "(author)"
 DELETED_BY_AUTHOR = "deleted by author"
+# Times a post reloads the blocklist and bans that moved under it before it stops checking.
+LISTS_RELOADS = 2
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,11 @@ def submit_comment(
     Idempotency-Key, or the same text from the same client within the duplicate window)
     answers with the comment first stored, and no edit token. A filled honeypot is
     answered as if stored, with an id and a token of the same form, and dropped. Raises
-    RateLimited, ThreadLimitReached or InvalidParent.
+    RateLimited (also past the new threads a client may start a day) or InvalidParent.
+
+    On a single Redis node this is one round trip: the store's script checks that the
+    blocklist and bans screened with are current (else they are reloaded and the comment
+    screened again) and settles the surge hold and trust as it writes.
     """
     policy = core.policy
     edit_token = secrets.token_urlsafe(24)
@@ -89,11 +96,7 @@ def submit_comment(
     idempotency_key = (idempotency_key or "")[:IDEMPOTENCY_KEY_MAX]
     author_email = email_digest(secret, draft.email) if draft.email else None
     user_agent = client.user_agent[:USER_AGENT_MAX]
-    verdict = screen(
-        core,
-        Draft(draft.author, draft.body, draft.website, draft.email, author_email, ip, user_agent, draft.page_url),
-        client,
-    )
+    screened = Draft(draft.author, draft.body, draft.website, draft.email, author_email, ip, user_agent, draft.page_url)
     comment = NewComment(
         author=draft.author,
         body=draft.body,
@@ -108,24 +111,44 @@ def submit_comment(
         idempotency_digest=idempotency_digest(secret, ip, idempotency_key) if idempotency_key else None,
         links=count_links(draft.body),
         edit_digest=edit_digest(secret, edit_token),
-        held_reason=verdict.held_reason,
+        page_url=draft.page_url,
     )
     try:
-        submission = core.store.comments.submit(
-            thread_id, comment, status=verdict.status, now=core.now(), limits=policy.comment_limits
-        )
+        submission = _screen_and_store(core, thread_id, comment, screened, client)
     except YaynayError as refusal:
         count_refusal(metrics.COMMENTS, refusal)
         raise
+    count_screening(core, submission)
     metrics.COMMENTS.labels(submission.status if submission.created else "repeated").inc()
-    if submission.created and draft.page_url:
-        core.store.comments.remember_page(thread_id, draft.page_url)
     if submission.created:
-        events.comment_submitted(core, _event_data(thread_id, submission, draft, comment))
+        events.comment_submitted(
+            core,
+            _event_data(thread_id, submission, draft, comment),
+            submitted=submission.submitted_this_hour,
+            endpoint_count=submission.webhook_endpoints,
+        )
     if submission.status not in ("pending", "approved"):
         # Never tell a spammer: a rejected or spam comment is answered as held.
         submission = replace(submission, status="pending")
     return replace(submission, edit_token=edit_token) if submission.created else submission
+
+
+def _screen_and_store(core: Core, thread_id: str, comment: NewComment, draft: Draft, client: Client) -> Submission:
+    """Screen with this process's blocklist and bans and store; when the store finds they
+    moved meanwhile, reload them and go again (a last try stores without the check, so a
+    moderator editing the lists nonstop cannot stall posts)."""
+    lists = core.store.spam.lists()
+    for attempt in range(LISTS_RELOADS + 1):
+        screening = screen(core, draft, client, lists)
+        if attempt == LISTS_RELOADS:
+            screening = replace(screening, lists_version=None)
+        try:
+            return core.store.comments.submit(
+                thread_id, comment, status=screening, now=core.now(), limits=core.policy.comment_limits
+            )
+        except SpamListsMoved:
+            lists = core.store.spam.reload()
+    raise AssertionError("the last attempt does not check the lists")
 
 
 def _event_data(thread_id: str, submission: Submission, draft: CommentDraft, comment: NewComment) -> dict[str, object]:
@@ -178,6 +201,19 @@ def delete_own_comment(core: Core, the_id: str, edit_token: str | None) -> None:
     if not edit_token or not expected or not hmac.compare_digest(expected, edit_digest(core.secret_key, edit_token)):
         raise EditRefused()
     decide(core, DecisionRequest(the_id, "delete", reason=DELETED_BY_AUTHOR, seen="*"), moderator=AUTHOR)
+
+
+def own_comments(core: Core, thread_id: str, edit_tokens: Mapping[str, str]) -> list[Comment]:
+    """The thread's comments among ``edit_tokens`` (comment id -> edit token) whose token is
+    theirs, in that order, in one round trip: what a reader sees of their own comments."""
+    ids = [the_id for the_id in edit_tokens if split_comment_id(the_id)[0] == thread_id]
+    secret = core.secret_key
+    return [
+        comment
+        for comment in core.store.comments.load(ids)
+        if comment.edit_digest
+        and hmac.compare_digest(comment.edit_digest, edit_digest(secret, edit_tokens[comment.id]))
+    ]
 
 
 def read_thread(

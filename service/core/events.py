@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import http.client
 import ipaddress
 import json
 import logging
 import secrets
 import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -68,12 +68,19 @@ def emit(
     return message_id
 
 
-def comment_submitted(core: Core, comment: Mapping[str, Any]) -> None:
+def comment_submitted(
+    core: Core, comment: Mapping[str, Any], *, submitted: int | None = None, endpoint_count: int | None = None
+) -> None:
     """A new comment was stored: ``comment.submitted``, and ``comment.surge`` (with a mail
-    to moderators) for the comment that takes the hour's count past the surge level."""
+    to moderators) for the comment that takes the hour's count past the surge level.
+    ``submitted`` (the hour's count) and ``endpoint_count``: when the write told them."""
     now = core.now()
-    # One round trip when nothing subscribes and no surge: the endpoints and the hour's count.
-    endpoints, submitted = core.store.webhooks.endpoints_and_hour_count(now)
+    if submitted is not None and endpoint_count == 0:
+        # The write told both: nothing to read when nothing subscribes (no round trip).
+        endpoints: list[Endpoint] = []
+    else:
+        # One round trip when nothing subscribes and no surge: the endpoints and the hour's count.
+        endpoints, submitted = core.store.webhooks.endpoints_and_hour_count(now)
     emit(core, "comment.submitted", comment, known=endpoints)
     if comment["status"] != "pending":
         return
@@ -86,6 +93,22 @@ def comment_submitted(core: Core, comment: Mapping[str, Any]) -> None:
             from service.core import mail
 
             core.store.jobs.enqueue(mail.send_surge_mail, surge)
+
+
+def schedule_once(core: Core, what: str, job: Callable[[], None], delay: float) -> bool:
+    """Run ``job`` in a worker ``delay`` seconds from now unless a job of that name (``what``)
+    is scheduled already: a guard key, so however many workers start, one is pending.
+    True when scheduled; the job releases the guard (``release_schedule``) when it runs."""
+    # The guard outlives the job's due time a little, so a lost job is replaced at the next start.
+    if not core.store.webhooks.claim(core.store.keys.mail_guard(what), int(delay) + 300):
+        return False
+    core.store.jobs.enqueue(job, delay=delay)
+    return True
+
+
+def release_schedule(core: Core, what: str) -> None:
+    """Let ``schedule_once`` schedule the job named ``what`` again."""
+    core.store.webhooks.release(core.store.keys.mail_guard(what))
 
 
 # -- managing endpoints --------------------------------------------------------------------
@@ -104,20 +127,36 @@ def check_url(core: Core, url: str) -> None:
     """Refuse a URL that is not http(s) with a host (InvalidInput), or whose host does not
     resolve or resolves to a loopback, private or link-local address unless
     WEBHOOK_ALLOW_PRIVATE (WebhookUrlRefused)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not core.policy.notifying.allow_private_webhooks:
+        checked_address(core, url)
+    elif not _is_web_url(url):
         raise _refuse("url", "Must be an http:// or https:// URL with a host.")
-    if core.policy.notifying.allow_private_webhooks:
-        return
+
+
+def _is_web_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def checked_address(core: Core, url: str) -> str:
+    """Resolve the URL's host and return the address to connect to, refusing as ``check_url``
+    does. A delivery connects to this very address, so a name that resolves to a public
+    address when checked and to a local one a moment later (DNS rebinding) reaches nothing."""
+    if not _is_web_url(url):
+        raise _refuse("url", "Must be an http:// or https:// URL with a host.")
+    parts = urlsplit(url)
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)}
+        found = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
     except (OSError, ValueError, UnicodeError):
         raise WebhookUrlRefused(f"The host {parts.hostname!r} does not resolve.") from None
-    for address in addresses:
-        ip = ipaddress.ip_address(str(address).split("%")[0])
-        if ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_unspecified or ip.is_multicast:
-            raise WebhookUrlRefused(f"The host resolves to {ip}, a local address (see WEBHOOK_ALLOW_PRIVATE).")
+    addresses = [str(info[4][0]) for info in found]
+    if not core.policy.notifying.allow_private_webhooks:
+        for address in addresses:
+            ip = ipaddress.ip_address(address.split("%")[0])
+            if ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_unspecified or ip.is_multicast:
+                raise WebhookUrlRefused(f"The host resolves to {ip}, a local address (see WEBHOOK_ALLOW_PRIVATE).")
+    return addresses[0]
 
 
 def _check_events(events: list[str]) -> tuple[str, ...]:
@@ -284,15 +323,53 @@ def _post(
     }
     started = time.monotonic()
     try:
-        # Checked again at delivery: the name may resolve elsewhere since it was added.
-        check_url(core, endpoint.url)
-        request = urllib.request.Request(endpoint.url, data=body, headers=headers, method="POST")
-        with urllib.request.urlopen(request, timeout=RECEIVER_TIMEOUT) as answer:  # noqa: S310 (http(s) only)
-            status, error = answer.status, None
-    except urllib.error.HTTPError as refusal:
-        status, error = refusal.code, None
+        # Resolved and checked again at delivery, and the connection goes to that address.
+        address = checked_address(core, endpoint.url)
+        status, location = _send(endpoint.url, address, body, headers)
+        # Redirects are not followed (nor are they by Svix or the Standard Webhooks
+        # reference): each hop would need the address check again, and a receiver that
+        # moved should be updated by its admin. A 3xx is a failed attempt.
+        error = f"redirect to {location[:150]} not followed" if 300 <= status < 400 else None
     except (InvalidInput, WebhookUrlRefused) as refusal:
         status, error = None, refusal.message
-    except (OSError, ValueError) as failure:
+    except (OSError, ValueError, http.client.HTTPException) as failure:
         status, error = None, f"{type(failure).__name__}: {failure}"[:200]
     return status, error, int((time.monotonic() - started) * 1000)
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """An HTTP connection to ``address``, naming the URL's host in the Host header."""
+
+    def __init__(self, host: str, port: int | None, address: str, timeout: float):
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """An HTTPS connection to ``address``, with SNI and the certificate checked for the URL's host."""
+
+    def __init__(self, host: str, port: int | None, address: str, timeout: float):
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self.address = address
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def _send(url: str, address: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, str]:
+    """POST ``body`` to ``url`` over a connection to ``address``; the status and any Location."""
+    parts = urlsplit(url)
+    kind = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
+    connection = kind(parts.hostname or "", parts.port, address, RECEIVER_TIMEOUT)
+    try:
+        path = parts.path or "/"
+        connection.request("POST", f"{path}?{parts.query}" if parts.query else path, body=body, headers=dict(headers))
+        answer = connection.getresponse()
+        answer.read(65536)
+        return answer.status, answer.getheader("location") or ""
+    finally:
+        connection.close()

@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 from service import metrics
 from service.core import Core
-from service.core.events import worker_core
+from service.core.events import release_schedule, schedule_once, worker_core
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +81,7 @@ def _mail(core: Core, kind: str, subject: str, text: str) -> bool:
 def schedule_digest(core: Core) -> bool:
     """Schedule the next digest DIGEST_MINUTES from now unless one is already scheduled
     (a guard key: however many workers start, one digest is pending); True when scheduled."""
-    seconds = core.policy.notifying.digest_minutes * 60
-    # The guard outlives the job's due time a little, so a lost job is replaced at the next start.
-    if not core.store.webhooks.claim(core.store.keys.mail_guard("digest"), seconds + 300):
-        return False
-    core.store.jobs.enqueue(send_digest, delay=seconds)
-    return True
+    return schedule_once(core, "digest", send_digest, core.policy.notifying.digest_minutes * 60)
 
 
 def digest(core: Core) -> tuple[str, str] | None:
@@ -112,7 +107,7 @@ def send_digest() -> None:
     composed = digest(core)
     if composed is not None:
         _mail(core, "digest", *composed)
-    core.store.webhooks.release(core.store.keys.mail_guard("digest"))
+    release_schedule(core, "digest")
     schedule_digest(core)
 
 
@@ -129,7 +124,10 @@ def send_surge_mail(surge: dict[str, Any]) -> None:
 def run_worker(core: Core, *, burst: bool = False, name: str | None = None) -> bool:
     """Run background jobs with ``core`` until stopped (``burst``: until none is left)."""
     from service.core.events import set_worker_core
+    from service.core.polls import schedule_closing_sweep
 
     set_worker_core(core)
     schedule_digest(core)
+    # At once: closings that fell due while no worker ran are announced without waiting.
+    schedule_closing_sweep(core, delay=0)
     return core.store.jobs.work(burst=burst, name=name)

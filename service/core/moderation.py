@@ -7,7 +7,14 @@ from dataclasses import dataclass
 
 from service.core import Core, events
 from service.store.comments import Comment, Page
-from service.store.moderation import ACTIONS, Decision, DecisionOutcome, DecisionRequest, LogEntry
+from service.store.moderation import (
+    ACTIONS,
+    Decision,
+    DecisionOutcome,
+    DecisionRequest,
+    DecisionRules,
+    LogEntry,
+)
 
 __all__ = [
     "ACTIONS",
@@ -80,21 +87,13 @@ def decide(core: Core, request: DecisionRequest, *, moderator: str) -> Decision:
 
 def decide_many(core: Core, requests: Sequence[DecisionRequest], *, moderator: str) -> list[DecisionOutcome]:
     """Apply each decision in turn; each outcome holds its Decision or its refusal. With
-    TRUSTED_AFTER_APPROVED on, each decision also counts toward (or resets) its author's trust."""
-    outcomes = core.store.moderation.decide(requests, moderator=moderator, now=core.now())
+    TRUSTED_AFTER_APPROVED on, each decision also counts toward (or resets) its author's
+    trust, in the decision's own write on a single Redis node."""
+    rules = DecisionRules(core.policy.retention, counts_trust=core.policy.trusted_after_approved > 0)
+    outcomes = core.store.moderation.decide(requests, moderator=moderator, now=core.now(), rules=rules)
     for outcome in outcomes:
         if outcome.decision is not None:
             events.emit(core, "comment.decided", outcome.decision.__dict__)
-    if core.policy.trusted_after_approved > 0:
-        decided = {o.comment_id: o.decision for o in outcomes if o.decision is not None}
-        authors = core.store.comments.load(list(decided))
-        core.store.spam.record_decisions(
-            [
-                (comment.email_digest, decided[comment.id].status == "approved")
-                for comment in authors
-                if comment.email_digest and decided[comment.id].action != "delete"
-            ]
-        )
     return outcomes
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from service.ratelimit import RateLimit
 from service.store.comments import CommentLimits
-from service.store.polls import VoteLimits
+from service.store.moderation import Retention
+from service.store.polls import NO_POLL_CEILING, VoteLimits
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class Policy:
     trusted_after_approved: int = 0
     # The Akismet-compatible content check: key ("" turns it off), endpoint, blog, timeout.
     content_check: ContentCheck | None = None
+    # Days decided comments stay in the site-wide queues and decisions in the logs.
+    retention: Retention = Retention()
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Policy:
@@ -73,10 +76,10 @@ class Policy:
         rates = settings["COMMENT_RATE_LIMITS"]
         return cls(
             vote_limits=VoteLimits(RateLimit.parse(settings["VOTE_RATE_LIMIT"]), settings["VOTERS_PER_IP_PER_DAY"]),
-            auto_create_polls_up_to=settings["MAX_POLLS"] if settings["AUTO_CREATE_POLLS"] else 0,
+            auto_create_polls_up_to=(settings["MAX_POLLS"] or NO_POLL_CEILING) if settings["AUTO_CREATE_POLLS"] else 0,
             comment_limits=CommentLimits(
                 rates=tuple(RateLimit.parse(text) for text in rates),
-                max_threads=settings["MAX_THREADS"],
+                new_threads_per_day=settings["NEW_THREADS_PER_IP_PER_DAY"],
                 surge_per_hour=settings["PENDING_SURGE_PER_HOUR"],
                 duplicate_window=settings["DUPLICATE_WINDOW"],
                 idempotency_ttl=settings["IDEMPOTENCY_TTL"],
@@ -96,6 +99,7 @@ class Policy:
                 public_url=str(settings["PUBLIC_URL"]).rstrip("/"),
             ),
             trusted_after_approved=settings["TRUSTED_AFTER_APPROVED"],
+            retention=Retention(settings["DECIDED_RETENTION_DAYS"], settings["LOG_RETENTION_DAYS"]),
             content_check=ContentCheck(
                 settings["AKISMET_KEY"],
                 settings["AKISMET_ENDPOINT"].rstrip("/"),

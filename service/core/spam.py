@@ -20,7 +20,8 @@ from service.core import Client, Core
 from service.core.policy import ContentCheck
 from service.errors import CommentNotFound, InvalidInput, NothingToBan, PollNotFound, SpamToolNotFound
 from service.identity import email_digest
-from service.store.spam import RULE_ACTIONS, RULE_KINDS, Ban, Integrity, Rule, SpamState, new_id
+from service.store.comments import Screening, Submission
+from service.store.spam import RULE_ACTIONS, RULE_KINDS, Ban, Integrity, Rule, SpamLists, new_id
 
 __all__ = [
     "RULE_ACTIONS",
@@ -31,6 +32,7 @@ __all__ = [
     "Integrity",
     "IntegrityReport",
     "Rule",
+    "Screening",
     "Verdict",
     "add_rule",
     "ask_content_check",
@@ -39,6 +41,7 @@ __all__ = [
     "lift_ban",
     "list_bans",
     "list_rules",
+    "count_screening",
     "remove_rule",
     "screen",
 ]
@@ -165,9 +168,9 @@ def _rule_hit(rule: Rule, draft: Draft, words: str, hosts: set[str]) -> bool:
     return draft.ip_digest == rule.value
 
 
-def _blocked(state: SpamState, draft: Draft, now: float) -> Verdict | None:
+def _blocked(lists: SpamLists, draft: Draft, now: float) -> Verdict | None:
     """The verdict of the bans and the blocklist; a rejection outweighs a hold."""
-    for ban in state.bans:
+    for ban in lists.bans:
         if ban.until > now and (
             (ban.ip_digest and ban.ip_digest == draft.ip_digest)
             or (ban.email_digest and ban.email_digest == draft.email_digest)
@@ -175,7 +178,7 @@ def _blocked(state: SpamState, draft: Draft, now: float) -> Verdict | None:
             return Verdict("rejected", "banned")
     words = " ".join(f"{draft.author} {draft.body}".lower().split())
     hosts = _hosts(draft)
-    hits = [rule for rule in state.rules if _rule_hit(rule, draft, words, hosts)]
+    hits = [rule for rule in lists.rules if _rule_hit(rule, draft, words, hosts)]
     if not hits:
         return None
     worst = next((rule for rule in hits if rule.action == "reject"), hits[0])
@@ -213,47 +216,39 @@ def ask_content_check(check: ContentCheck, draft: Draft, client_ip: str) -> bool
     return answer == "true"
 
 
-def _tool(verdict: Verdict) -> str:
+def _tool(held_reason: str) -> str:
     """The metrics label of the tool that decided (``yaynay_spam_tools_total{tool}``)."""
-    reason = verdict.held_reason
-    if reason.startswith("blocklist"):
+    if held_reason.startswith("blocklist"):
         return "blocklist"
     return {"content check: spam": "content_check", "content check failed": "content_check_failed"}.get(
-        reason, reason or "trusted"
+        held_reason, held_reason or "trusted"
     )
 
 
-def screen(core: Core, draft: Draft, client: Client) -> Verdict:
-    """The status a new comment is stored with (a spam tool's decision is counted in metrics)."""
-    verdict = _screen(core, draft, client)
-    if verdict.held_reason or verdict.status != core.policy.new_comment_status:
-        metrics.SPAM_TOOLS.labels(_tool(verdict)).inc()
-    return verdict
+def count_screening(core: Core, submission: Submission) -> None:
+    """Count in metrics the spam tool (or surge hold, or trust) that decided a stored comment."""
+    if submission.created and (submission.held_reason or submission.status != core.policy.new_comment_status):
+        metrics.SPAM_TOOLS.labels(_tool(submission.held_reason)).inc()
 
 
-def _screen(core: Core, draft: Draft, client: Client) -> Verdict:
-    """The status a new comment is stored with: bans and the blocklist first, then the
-    content check, then the surge hold, then trusted authors; else the moderation setting.
-    One round trip to Redis (the lists are cached per process by version)."""
+def screen(core: Core, draft: Draft, client: Client, lists: SpamLists) -> Screening:
+    """How a new comment is to be stored: the bans and the blocklist (``lists``, this
+    process's copy, whose version the store checks as it writes) first, then the content
+    check; when neither decides, the moderation setting, which the store settles with the
+    surge hold, then trusted authors, in the same step as the write."""
     policy = core.policy
-    now = core.now()
-    trusting = policy.trusted_after_approved > 0 and policy.new_comment_status == "pending"
-    state = core.store.spam.state(hour=int(now // 3600), email_digest=draft.email_digest if trusting else None)
-    blocked = _blocked(state, draft, now)
+    blocked = _blocked(lists, draft, core.now())
     if blocked is not None:
-        return blocked
+        return Screening(blocked.status, blocked.held_reason, lists_version=lists.version)
     if policy.content_check is not None:
         try:
             if ask_content_check(policy.content_check, draft, client.ip):
-                return Verdict("spam", "content check: spam")
+                return Screening("spam", "content check: spam", lists_version=lists.version)
         except ContentCheckFailed as failure:
             log.warning("content check failed: %s", failure)
-            return Verdict("pending", "content check failed")
-    if state.submitted_this_hour + 1 > policy.comment_limits.surge_per_hour:
-        return Verdict("pending", "surge")
-    if trusting and state.approved_in_a_row >= policy.trusted_after_approved:
-        return Verdict("approved")
-    return Verdict(policy.new_comment_status)
+            return Screening("pending", "content check failed", lists_version=lists.version)
+    trusting = policy.trusted_after_approved if policy.new_comment_status == "pending" else 0
+    return Screening(policy.new_comment_status, settle=True, trusted_after=trusting, lists_version=lists.version)
 
 
 # -- vote integrity ---------------------------------------------------------------------

@@ -21,14 +21,11 @@ class ThreadPage:
 
 
 def list_threads(core: Core, *, limit: int, cursor: str | None = None) -> ThreadPage:
-    """Threads newest first (by first comment), each with its comments counted by status.
-
-    The cursor is a position in the registry, as for polls (``core/polls.py``).
-    """
-    offset = int(cursor or 0)
-    found, total = core.store.comments.thread_page(offset=offset, limit=limit)
-    following = offset + limit
-    return ThreadPage(found, str(following) if following < total else None, total)
+    """Threads newest first (by first comment), each with its comments counted by status;
+    ``cursor`` is the previous page's ``next_cursor``: the last thread's place, so a page
+    costs the same at any depth and a thread started meanwhile shifts nothing."""
+    found, next_cursor, total = core.store.comments.thread_page(cursor=cursor, limit=limit)
+    return ThreadPage(found, next_cursor, total)
 
 
 @dataclass(frozen=True)

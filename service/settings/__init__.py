@@ -348,9 +348,15 @@ SETTINGS: tuple[Setting, ...] = (
         "AUTO_CREATE_POLLS",
         BOOLEAN,
         False,
-        "Let the first vote on an unknown poll id create the poll, up to MAX_POLLS polls.",
+        "Let the first vote on an unknown poll id create the poll (bounded per client IP a day, and by MAX_POLLS).",
     ),
-    Setting("MAX_POLLS", INTEGER, 10000, "Most polls that votes may create when AUTO_CREATE_POLLS is on."),
+    Setting(
+        "MAX_POLLS",
+        INTEGER,
+        0,
+        "Most polls that votes may create when AUTO_CREATE_POLLS is on; 0: no site-wide ceiling,"
+        " only AUTO_CREATE_POLLS_PER_IP_PER_DAY.",
+    ),
     Setting(
         "AUTO_CREATE_POLLS_PER_IP_PER_DAY",
         INTEGER,
@@ -394,7 +400,26 @@ SETTINGS: tuple[Setting, ...] = (
         2.0,
         "Seconds to wait for the content check; past it the comment is held with the reason.",
     ),
-    Setting("MAX_THREADS", INTEGER, 100000, "Most comment threads."),
+    Setting(
+        "NEW_THREADS_PER_IP_PER_DAY",
+        INTEGER,
+        100,
+        "New threads (first comments on articles without any) one client IP may start in a UTC day;"
+        " 0: no limit. There is no site-wide ceiling on threads.",
+    ),
+    Setting(
+        "DECIDED_RETENTION_DAYS",
+        INTEGER,
+        365,
+        "Days an approved, rejected or spam comment stays in the site-wide queue of its status,"
+        " by submission time (0: forever); the comment itself stays. Pending ones are never dropped.",
+    ),
+    Setting(
+        "LOG_RETENTION_DAYS",
+        INTEGER,
+        365,
+        "Days a moderation decision stays in the site-wide and the thread's logs (0: forever).",
+    ),
     Setting(
         "WEBHOOK_ALLOW_PRIVATE",
         BOOLEAN,

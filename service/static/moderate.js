@@ -1,5 +1,6 @@
 /* The console: a bearer token kept for the tab; for moderators the queue (single and bulk decisions,
-   with a reason), the decision log and the threads; for admins also polls and tokens.
+   with a reason), the decision log and the threads; for admins also polls and tokens. The spam and
+   notification tools are views of moderate-tools.js, which uses the helpers exported at the end.
    Comment fields are hostile: every node is built with createElement and filled with textContent. */
 (function () {
   "use strict";
@@ -55,6 +56,7 @@
   }
 
   let view = "queue";
+  const toolViews = {}; // view name -> {load, reset}, added by moderate-tools.js
   const pages = {log: null, threads: null, polls: null}; // each list's next cursor
 
   function showSignedIn(signedIn) {
@@ -69,6 +71,7 @@
     items.clear();
     ui.queue.replaceChildren();
     [ui.log, ui.threads, ui.polls, ui.tokens].forEach((body) => body.replaceChildren());
+    Object.values(toolViews).forEach((tool) => tool.reset());
     ui.newToken.hidden = true;
     ui.newTokenValue.textContent = "";
     ui.more.hidden = ui.surge.hidden = ui.empty.hidden = true;
@@ -96,6 +99,15 @@
 
   function failed(error) {
     if (!(error instanceof Unauthorized)) say("The server could not be reached; try again.");
+  }
+
+  // An error answer in words: its message, then each field named with its problems.
+  function problem(data, fallback) {
+    const messages = (value) => (typeof value === "string" ? [value]
+      : Array.isArray(value) ? value.flatMap(messages) : Object.values(value || {}).flatMap(messages));
+    const fields = Object.entries((data.errors && data.errors.json) || {})
+      .map(([name, found]) => name + ": " + messages(found).join(" "));
+    return [data.message || fallback].concat(fields).join(" ");
   }
 
   function standingText(comment, standing, fallback) {
@@ -172,6 +184,8 @@
       actions.append(el("button", "action action-" + action, label,
         {type: "button", "data-action": action, "aria-label": label + " the comment by " + comment.author}));
     }
+    actions.append(el("button", "action", "Ban…", {type: "button", "data-ban": comment.id,
+      "data-has-email": comment.email ? "true" : "false", "aria-label": "Ban the author of the comment by " + comment.author}));
     const parent = comment.parent ? [parentQuote(comment.parent)] : [];
     article.append(head, details, ...parent, el("p", "body", comment.body, {dir: "auto"}), ...signals(comment), actions);
     return article;
@@ -326,6 +340,7 @@
     else if (name === "threads") loadThreads(false);
     else if (name === "polls") loadPolls(false);
     else if (name === "tokens") loadTokens();
+    else if (toolViews[name]) toolViews[name].load();
   }
 
   async function loadLog(more) {
@@ -375,6 +390,7 @@
     actions.append(poll.state === "open"
       ? button("Close now", {"data-poll-action": "close", "aria-label": "Close " + poll.id + " now"})
       : button("Reopen", {"data-poll-action": "reopen", "aria-label": "Reopen " + poll.id}));
+    actions.append(button("Integrity", {"data-poll-action": "integrity", "aria-label": "Vote integrity of " + poll.id}));
     actions.append(button("Delete", {"data-poll-action": "delete", "aria-label": "Delete " + poll.id}, "action-delete"));
     const tally = poll.tally || {};
     tr.append(cell(poll.id), cell(el("span", "question", poll.question, {dir: "auto"})), cell(poll.state),
@@ -448,6 +464,10 @@
     if (action === "edit") return editPoll(row, poll);
     if (action === "delete") return confirmDelete(row, poll);
     if (action === "cancel") return replacePoll(poll, "edit");
+    if (action === "integrity") {
+      $("integrity-poll").value = poll.id;
+      return show("integrity", true);
+    }
     if (busy.has("poll:" + poll.id)) return;
     busy.add("poll:" + poll.id);
     const path = "/polls/" + encodeURIComponent(poll.id);
@@ -587,6 +607,11 @@
     const button = event.target.closest("button[data-action]");
     const article = button && button.closest(".queue-item");
     if (article && items.has(article.dataset.commentId)) decideOne(article.dataset.commentId, button.dataset.action);
+  });
+
+  window.yaynayConsole = Object.freeze({
+    call, el, cell, button, say, failed, problem, plural, timeNode,
+    addView(name, tool) { toolViews[name] = tool; },
   });
 
   showSignedIn(Boolean(token()));

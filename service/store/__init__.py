@@ -16,6 +16,7 @@ from service.store.polls import PollStore
 from service.store.scripts import Scripts
 from service.store.spam import SpamStore
 from service.store.tokens import TokenStore
+from service.store.voters import Layouts
 from service.store.webhooks import WebhookStore
 
 
@@ -30,8 +31,8 @@ class Store:
             redis, self.keys.change_channel, tally_of=self._tally, cache_ttl=read_cache_ttl, keepalive=keepalive
         )
         self.read_cache = self.changes.cache
-        self.polls = PollStore(redis, self.keys, self.scripts, self.read_cache)
-        self.comments = CommentStore(redis, self.keys, self.scripts, self.read_cache)
+        self.polls = PollStore(redis, self.keys, self.scripts, self.read_cache, Layouts())
+        self.comments = CommentStore(redis, self.keys, self.scripts, self.read_cache, self.polls.voter_reads)
         self.moderation = ModerationStore(redis, self.keys, self.scripts, self.comments)
         self.tokens = TokenStore(redis, self.keys)
         self.archive = ArchiveStore(redis, self.keys, self.scripts, self.comments)

@@ -25,8 +25,10 @@ from redis.exceptions import ResponseError
 
 from service.store.comments import STATUSES, CommentStore, queue_score
 from service.store.connection import translate_errors
-from service.store.keys import VOTER_BUCKETS, Keys, comment_id, new_comment_key
+from service.store.keys import Keys, comment_id, new_comment_key, split_comment_id
 from service.store.scripts import Scripts
+from service.store.shards import every_member
+from service.store.voters import LEGACY_BUCKETS
 
 # Records written per pipeline: large enough that a round trip is not the cost, small
 # enough that a restore's memory stays flat.
@@ -81,12 +83,15 @@ class ArchiveStore:
         keys = [new_comment_key() for _ in batch]
         # The registry first, as a submission does: it is how `yaynay check` finds a thread,
         # so a crash after it leaves nothing that check cannot see. It is scored by a
-        # thread's first comment; MAX_THREADS does not apply to what an administrator imports.
+        # thread's first comment; the per-client new-thread limit does not apply to an import.
         first_comment: dict[str, float] = {}
         for item in batch:
             first_comment[item.thread_id] = min(item.created_at, first_comment.get(item.thread_id, item.created_at))
         if first_comment:
-            self.redis.zadd(self.keys.thread_registry(), first_comment, lt=True)
+            with self.redis.pipeline(transaction=False) as pipe:
+                for thread_id, first in first_comment.items():
+                    pipe.zadd(self.keys.thread_registry(thread_id), {thread_id: first}, lt=True)
+                pipe.execute()
         replies = self.scripts.run_together(
             *(
                 (
@@ -120,7 +125,7 @@ class ArchiveStore:
             with self.redis.pipeline(transaction=False) as pipe:
                 for item, key in created:
                     the_id = comment_id(item.thread_id, key)
-                    pipe.zadd(self.keys.queue(item.status), {the_id: queue_score(item.created_at)})
+                    pipe.zadd(self.keys.queue_of(item.thread_id, item.status), {the_id: queue_score(item.created_at)})
                     if item.email_digest:
                         pipe.sadd(self.keys.email_comments(item.email_digest), the_id)
                 pipe.execute()
@@ -138,7 +143,8 @@ class ArchiveStore:
         """Every poll, voter bucket, thread, comment, log entry and token holder, as plain records."""
         yield from self._export_polls()
         yield from self._export_threads(personal_data)
-        yield from self._export_log(None, self.keys.moderation_log())
+        for stream in self.keys.moderation_logs():
+            yield from self._export_log(None, stream)
         for name, raw in sorted(self.redis.hgetall(self.keys.tokens_by_name()).items()):
             record = json.loads(raw)
             yield {
@@ -150,25 +156,26 @@ class ArchiveStore:
             }
 
     def _export_polls(self) -> Iterator[dict[str, Any]]:
-        for poll_id, score in self.redis.zrange(self.keys.poll_registry(), 0, -1, withscores=True):
-            fields = self.redis.hgetall(self.keys.poll(poll_id.decode()))
-            yield {"type": "poll", "id": poll_id.decode(), "registered_at": score, "fields": _text_fields(fields)}
-        # One pass over the keyspace for every poll's voters: walking 16,384 buckets a poll
-        # would cost far more than the few keys most polls have.
-        for bucket_key in self.redis.scan_iter(match=f"{self.keys.prefix}:poll:*:voters:*", count=1000):
-            name = bucket_key.decode()
-            poll_id = name[name.index(":poll:{") + 7 : name.rindex("}:voters:")]
-            records = self.redis.hgetall(bucket_key)
-            yield {
-                "type": "voters",
-                "poll": poll_id,
-                "bucket": name.rpartition(":")[2],
-                "records": [[_b64(field), value.decode()] for field, value in sorted(records.items())],
-            }
+        for poll_id, score in every_member(self.redis, self.keys.poll_registries()):
+            fields = self.redis.hgetall(self.keys.poll(poll_id))
+            yield {"type": "poll", "id": poll_id, "registered_at": score, "fields": _text_fields(fields)}
+        # One pass over the keyspace for every poll's voters (the legacy buckets, then those
+        # that split): walking 16,384 buckets a legacy poll would cost more than its few keys.
+        for family, layout in (("voters", {}), ("v", {"layout": "split"})):
+            for bucket_key in self.redis.scan_iter(match=f"{self.keys.prefix}:poll:*:{family}:*", count=1000):
+                name = bucket_key.decode()
+                poll_id = name[name.index(":poll:{") + 7 : name.rindex(f"}}:{family}:")]
+                records = self.redis.hgetall(bucket_key)
+                yield {
+                    "type": "voters",
+                    "poll": poll_id,
+                    "bucket": name.rpartition(":")[2],
+                    **layout,
+                    "records": [[_b64(field), value.decode()] for field, value in sorted(records.items())],
+                }
 
     def _export_threads(self, personal_data: bool) -> Iterator[dict[str, Any]]:
-        for raw_id, score in self.redis.zrange(self.keys.thread_registry(), 0, -1, withscores=True):
-            thread_id = raw_id.decode()
+        for thread_id, score in every_member(self.redis, self.keys.thread_registries()):
             with self.redis.pipeline(transaction=False) as pipe:
                 pipe.get(self.keys.thread_seq(thread_id))
                 pipe.hgetall(self.keys.thread_meta(thread_id))
@@ -251,23 +258,27 @@ class ArchiveStore:
                 raise reply
 
     def _restore_poll(self, pipe: Any, record: dict[str, Any]) -> None:
-        pipe.zadd(self.keys.poll_registry(), {record["id"]: record["registered_at"]})
+        pipe.zadd(self.keys.poll_registry(record["id"]), {record["id"]: record["registered_at"]})
         if record["fields"]:
             pipe.hset(self.keys.poll(record["id"]), mapping=record["fields"])
 
     def _restore_voters(self, pipe: Any, record: dict[str, Any]) -> None:
+        """A bucket goes back under its own name: the poll record brought its layout
+        (``voter_buckets``, absent for a legacy poll) with it."""
         bucket = int(record["bucket"], 16)
-        if not 0 <= bucket < VOTER_BUCKETS:
+        split = record.get("layout") == "split"
+        if not 0 <= bucket < (1 << 32 if split else LEGACY_BUCKETS):
             raise ValueError(f"voter bucket {record['bucket']!r} is out of range")
+        name = self.keys.voter_bucket if split else self.keys.legacy_voter_bucket
         if record["records"]:
             pipe.hset(
-                self.keys.voter_bucket(record["poll"], bucket),
+                name(record["poll"], bucket),
                 mapping={base64.b64decode(field): value for field, value in record["records"]},
             )
 
     def _restore_thread(self, pipe: Any, record: dict[str, Any]) -> None:
         thread_id = record["id"]
-        pipe.zadd(self.keys.thread_registry(), {thread_id: record["registered_at"]}, lt=True)
+        pipe.zadd(self.keys.thread_registry(thread_id), {thread_id: record["registered_at"]}, lt=True)
         # A merge keeps the higher counter, so no restored comment shares a seq with a later one.
         # (Read apart from the pipeline: Redis Cluster pipelines take no scripts.)
         seq_key = self.keys.thread_seq(thread_id)
@@ -289,13 +300,16 @@ class ArchiveStore:
             raise ValueError(f"comment {the_id} has an unknown status {status!r}")
         pipe.hset(self.keys.comment(thread_id, key), mapping=stored)
         pipe.zadd(self.keys.thread_status(thread_id, status), {key: int(fields["seq"])})
-        pipe.zadd(self.keys.queue(status), {the_id: queue_score(float(fields["created_at"]))})
+        pipe.zadd(self.keys.queue_of(thread_id, status), {the_id: queue_score(float(fields["created_at"]))})
         if fields.get("email_digest"):
             pipe.sadd(self.keys.email_comments(fields["email_digest"]), the_id)
 
     def _restore_log(self, pipe: Any, record: dict[str, Any]) -> None:
         thread_id = record["thread"]
-        stream = self.keys.thread_log(thread_id) if thread_id else self.keys.moderation_log()
+        if thread_id:
+            stream = self.keys.thread_log(thread_id)
+        else:
+            stream = self.keys.moderation_log_of(split_comment_id(record["fields"].get("comment", ""))[0])
         pipe.xadd(stream, record["fields"], id=record["id"])
 
 

@@ -1,9 +1,11 @@
 """Comments: submitting one to its thread, and reading threads.
 
-On a single Redis node a submission is one script that also writes the site-wide indexes
-(queue, surge, text and email indexes); on Redis Cluster those follow the thread's script
-in a second step, with a "to index" mark in between, as ``keys.py`` explains. The
-moderation queue, decisions and the log are in ``moderation.py``.
+On a single Redis node a submission is one script, one round trip: it checks the process
+screened the comment with the current blocklist and bans, settles the surge hold and
+trusted authors, and writes the thread and the site-wide indexes (queue, surge, text and
+email indexes, thread registry). On Redis Cluster those follow the thread's script in
+further steps, with a "to index" mark in between, as ``keys.py`` explains. The moderation
+queue, decisions and the log are in ``moderation.py``.
 """
 
 from __future__ import annotations
@@ -18,25 +20,27 @@ from service.errors import (
     EditWindowClosed,
     InvalidParent,
     RateLimited,
-    ThreadLimitReached,
 )
 from service.ratelimit import RateLimit, RateState
 from service.store.cache import ReadCache
 from service.store.connection import translate_errors
-from service.store.keys import Keys, comment_id, new_comment_key, split_comment_id
-from service.store.polls import choice_of
+from service.store.keys import SHARDS, Keys, comment_id, new_comment_key, shard_of, split_comment_id
+from service.store.polls import DAY, choice_of
 from service.store.scripts import Scripts
+from service.store.shards import registry_page
+from service.store.voters import VoterAddress, VoterReads
 
 STATUSES = ("pending", "approved", "rejected", "spam")
 # How long a comment body counts toward the "same text seen before" signal.
 TEXT_SEEN_TTL = 30 * 86400
 # The site-wide submissions counter of an hour lives through the next hour too.
 SURGE_COUNTER_TTL = 2 * 3600
-# Each process remembers this many threads it admitted under MAX_THREADS, then starts over.
+# Redis Cluster: each process remembers this many threads it registered, then starts over.
 REGISTERED_THREADS_REMEMBERED = 100_000
 # Counts a client's comments in the hour (the "recent from this IP" signal); never refuses.
 HOURLY_SUBMISSIONS = RateLimit.counter(3600)
-THREAD_LIMIT_MESSAGE = "This site takes no comments on new articles right now."
+# What a submission without a lists version passes the script: never stale.
+_ANY_LISTS = "*"
 
 
 @dataclass(frozen=True)
@@ -98,8 +102,29 @@ class NewComment:
     links: int
     # Keyed hash of the edit token handed to the reader; "" when none was handed out.
     edit_digest: str = ""
-    # Why the spam tools held or rejected it ('' when they did not).
+    # The article it was written on: recorded as the thread's page_url unless one is.
+    page_url: str | None = None
+
+
+class SpamListsMoved(Exception):
+    """The blocklist or the bans changed since this process loaded them: reload, screen again."""
+
+
+@dataclass(frozen=True)
+class Screening:
+    """What the spam tools decided before the store, and what the store settles as it stores.
+
+    ``status`` is the tools' verdict, or the moderation setting when none decided
+    (``settle``): then the surge hold and trusted authors settle it in the same step as the
+    write. ``lists_version`` is the blocklist and bans version screened with; the store
+    refuses with SpamListsMoved when it moved (None: no check).
+    """
+
+    status: str
     held_reason: str = ""
+    settle: bool = False
+    trusted_after: int = 0
+    lists_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +132,8 @@ class CommentLimits:
     """Bounds on submissions: per-IP rates (site-wide), the thread ceiling, the surge level, repeats."""
 
     rates: tuple[RateLimit, ...]
-    max_threads: int
+    # Threads one client IP may start (first comments on new articles) in a UTC day; 0: no limit.
+    new_threads_per_day: int
     surge_per_hour: int
     duplicate_window: int
     idempotency_ttl: int
@@ -121,6 +147,12 @@ class Submission:
     status: str
     created: bool
     rate: RateState | None = None
+    # Why the spam tools or the surge hold held or rejected it ('' when nothing did).
+    held_reason: str = ""
+    # Known from the write on one node (None: not read): comments site-wide this hour, with
+    # this one, and how many webhook endpoints exist, so the events need no read of their own.
+    submitted_this_hour: int | None = None
+    webhook_endpoints: int | None = None
     # Handed to the reader once, with the first answer; a retry gets None.
     edit_token: str | None = None
 
@@ -157,11 +189,12 @@ def text(value: bytes | None) -> str | None:
 class CommentStore:
     """Writes new comments and reads threads; every method takes the current time as ``now``."""
 
-    def __init__(self, redis: Any, keys: Keys, scripts: Scripts, read_cache: ReadCache):
+    def __init__(self, redis: Any, keys: Keys, scripts: Scripts, read_cache: ReadCache, voter_reads: VoterReads):
         self.redis = redis
         self.keys = keys
         self.scripts = scripts
         self.read_cache = read_cache
+        self.voter_reads = voter_reads
         self._registered_threads: set[str] = set()
 
     def published_changed(self, thread_ids: Iterable[str]) -> None:
@@ -174,43 +207,65 @@ class CommentStore:
 
     @translate_errors
     def submit(
-        self, thread_id: str, comment: NewComment, *, status: str, now: float, limits: CommentLimits
+        self,
+        thread_id: str,
+        comment: NewComment,
+        *,
+        status: str | Screening,
+        now: float,
+        limits: CommentLimits,
     ) -> Submission:
-        """Store a reader's comment with ``status`` (pending, approved, rejected or spam), unless it repeats one.
+        """Store a reader's comment with the status screening gave it (a Screening, or a bare
+        status to store as it is), unless it repeats one.
 
         A repeat (same Idempotency-Key, or the same text from the same client within the
         duplicate window) answers with the stored comment, creates nothing and uses none of
         the client's limits; a repeat of a comment whose indexes were lost heals them.
-        Raises RateLimited, ThreadLimitReached or InvalidParent.
+        Raises RateLimited (also past the new threads a client may start a day),
+        InvalidParent, or SpamListsMoved (nothing stored: reload the lists, screen again).
         """
+        screening = status if isinstance(status, Screening) else Screening(status)
         if self.scripts.on_one_node:
-            submission = self._submit_on_one_node(thread_id, comment, status, now, limits)
+            submission = self._submit_on_one_node(thread_id, comment, screening, now, limits)
         else:
-            submission = self._submit_in_two_steps(thread_id, comment, status, now, limits)
-        if submission.created and status == "approved":
+            submission = self._submit_in_steps(thread_id, comment, screening, now, limits)
+        if submission.created and submission.status == "approved":
             self.published_changed([thread_id])
         return submission
 
     def _submit_on_one_node(
-        self, thread_id: str, comment: NewComment, status: str, now: float, limits: CommentLimits
+        self, thread_id: str, comment: NewComment, screening: Screening, now: float, limits: CommentLimits
     ) -> Submission:
-        """One script, one round trip: repeat check, limits, thread ceiling, store and indexes."""
+        """One script, one round trip: lists version, repeat check, limits, new-thread limit,
+        surge hold and trust, store and indexes."""
         key = new_comment_key()
         new_id = comment_id(thread_id, key)
         counters, limit_args = self._rate_counters(comment, now, limits)
+        new_threads, new_threads_args = self._new_threads_counter(comment, now, limits)
+        hour, shard = int(now // 3600), shard_of(thread_id)
+        surges = [self.keys.surge(hour, shard), *(self.keys.surge(hour, n) for n in range(SHARDS) if n != shard)]
         reply = self.scripts.submit_comment_on_one_node(
             keys=[
-                *self._thread_keys(thread_id, key, status, comment),
-                self.keys.queue(status),
-                self.keys.surge(int(now // 3600)),
+                self.keys.comment(thread_id, key),
+                self.keys.thread_seq(thread_id),
+                *(self.keys.thread_status(thread_id, one) for one in STATUSES),
+                self._idempotency_key(thread_id, comment),
+                self._duplicate_key(thread_id, comment),
+                *(self.keys.queue(one, shard) for one in STATUSES),
                 self.keys.text_seen(comment.text_digest),
                 self.keys.email_comments(comment.email_digest or "-"),
-                self.keys.thread_registry(),
+                self.keys.thread_registry(thread_id),
+                new_threads,
+                self.keys.spam_version(),
+                self.keys.trust(comment.email_digest or "-"),
+                self.keys.webhook_endpoints(),
+                self.keys.thread_meta(thread_id),
+                *surges,
                 *counters,
             ],
             args=[
                 key,
-                status,
+                screening.status,
                 repr(now),
                 self._parent_key(comment),
                 self._idempotency_ttl(comment, limits),
@@ -222,13 +277,21 @@ class CommentStore:
                 "1" if comment.email_digest else "",
                 limits.surge_per_hour,
                 thread_id,
-                limits.max_threads,
+                *new_threads_args,
+                _ANY_LISTS if screening.lists_version is None else screening.lists_version,
+                "1" if screening.settle else "",
+                screening.trusted_after if comment.email_digest else 0,
+                screening.held_reason,
+                comment.page_url or "",
+                len(surges),
                 len(counters),
                 *limit_args,
                 *self._fields(comment),
             ],
         )
         outcome = reply[0].decode()
+        if outcome == "stale":
+            raise SpamListsMoved()
         if outcome == "existing":
             return self._existing(thread_id, reply[1].decode())
         if outcome == "limited":
@@ -236,37 +299,56 @@ class CommentStore:
         if outcome == "bad_parent":
             raise InvalidParent(comment.parent_id or "")
         if outcome == "thread_limit":
-            raise ThreadLimitReached(THREAD_LIMIT_MESSAGE)
-        return Submission(id=new_id, status=status, created=True, rate=self._rate_state(limits, reply[2], reply[3]))
+            raise self._thread_refusal(limits, int(reply[1]))
+        return Submission(
+            id=new_id,
+            status=reply[4].decode(),
+            created=True,
+            rate=self._rate_state(limits, reply[2], reply[3]),
+            held_reason=reply[5].decode(),
+            submitted_this_hour=int(reply[6]),
+            webhook_endpoints=int(reply[7]),
+        )
 
-    def _submit_in_two_steps(
-        self, thread_id: str, comment: NewComment, status: str, now: float, limits: CommentLimits
+    def _submit_in_steps(
+        self, thread_id: str, comment: NewComment, screening: Screening, now: float, limits: CommentLimits
     ) -> Submission:
-        """Redis Cluster: the thread's script stores the comment marked "to index", the site-wide
-        indexes follow, then the mark is cleared; ``reconcile_indexes`` finishes what a crash
-        between the steps left. Concurrent retries may each be counted once against the
-        client's limits here (the repeat check and the count run before the store script)."""
+        """Redis Cluster: what screening reads (lists version, surge, trust) first; then the
+        repeat check and the limits; the thread's registry shard; the thread's script stores
+        the comment marked "to index", the site-wide indexes follow, then the mark is
+        cleared. ``reconcile_indexes`` finishes what a crash between the steps left.
+        Concurrent retries may each be counted once against the client's limits here (the
+        repeat check and the count run before the store script)."""
+        screening, surge = self._settle_in_python(screening, comment, now, limits)
         repeat, rate, recent_from_ip = self._check_repeat_and_count(thread_id, comment, now, limits)
         if repeat:
             return repeat
-        self._register_thread(thread_id, now, limits)
+        self._register_thread(thread_id, comment, now, limits)
         self.redis.zadd(self.keys.marked_threads(), {thread_id: now})
 
         key = new_comment_key()
         mark = f"{now!r} {comment.email_digest or ''}"
+        fields = [*self._fields(comment), "recent_from_ip", recent_from_ip]
+        if screening.held_reason:
+            fields += ["held_reason", screening.held_reason]
+        if screening.status == "pending" and surge > limits.surge_per_hour:
+            fields += ["surge", 1]
         reply = self.scripts.submit_comment(
-            keys=[*self._thread_keys(thread_id, key, status, comment), self.keys.index_marker(thread_id)],
+            keys=[
+                *self._thread_keys(thread_id, key, screening.status, comment),
+                self.keys.index_marker(thread_id),
+                self.keys.thread_meta(thread_id),
+            ],
             args=[
                 key,
-                status,
+                screening.status,
                 repr(now),
                 self._parent_key(comment),
                 self._idempotency_ttl(comment, limits),
                 limits.duplicate_window,
                 comment.email_digest or "",
-                *self._fields(comment),
-                "recent_from_ip",
-                recent_from_ip,
+                comment.page_url or "",
+                *fields,
             ],
         )
         outcome = reply[0].decode()
@@ -275,9 +357,38 @@ class CommentStore:
         if outcome == "existing":
             return self._existing(thread_id, reply[1].decode())
         new_id = comment_id(thread_id, key)
-        self._index_new(thread_id, key, new_id, comment, status, now, limits)
+        self._index_new(thread_id, new_id, comment, screening.status, now)
         self.clear_index_marks(thread_id, {key: mark})
-        return Submission(id=new_id, status=status, created=True, rate=rate)
+        return Submission(
+            id=new_id, status=screening.status, created=True, rate=rate, held_reason=screening.held_reason
+        )
+
+    def _settle_in_python(
+        self, screening: Screening, comment: NewComment, now: float, limits: CommentLimits
+    ) -> tuple[Screening, int]:
+        """Redis Cluster: read the lists version, the hour's surge shards and the author's trust
+        in one pipeline (several slots) and settle the status as ``lib/settle.lua`` does on
+        one node; returns the settled screening and the surge count with this comment.
+        Raises SpamListsMoved."""
+        trusting = screening.trusted_after > 0 and bool(comment.email_digest)
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(self.keys.spam_version())
+            for surge_key in self.keys.surges(int(now // 3600)):
+                pipe.get(surge_key)
+            if trusting:
+                pipe.get(self.keys.trust(comment.email_digest or "-"))
+            version, *counts = pipe.execute()
+        approvals = int(counts.pop() or 0) if trusting else 0
+        if screening.lists_version is not None and (version or b"").decode() != screening.lists_version:
+            raise SpamListsMoved()
+        surge = 1 + sum(int(count or 0) for count in counts)
+        if not screening.settle:
+            return screening, surge
+        if surge > limits.surge_per_hour:
+            return replace(screening, status="pending", held_reason="surge"), surge
+        if trusting and screening.status == "pending" and approvals >= screening.trusted_after:
+            return replace(screening, status="approved"), surge
+        return screening, surge
 
     def _thread_keys(self, thread_id: str, key: str, status: str, comment: NewComment) -> list[str]:
         """The thread's keys a new comment writes, in the order both submit scripts take them."""
@@ -311,14 +422,7 @@ class CommentStore:
             "links": comment.links,
             "edit_digest": comment.edit_digest,
         }
-        if comment.held_reason:
-            fields["held_reason"] = comment.held_reason
         return [item for pair in fields.items() for item in pair]
-
-    @translate_errors
-    def remember_page(self, thread_id: str, page_url: str) -> None:
-        """Record the thread's article URL unless one is recorded: the first comment names it."""
-        self.redis.hsetnx(self.keys.thread_meta(thread_id), "page_url", page_url)
 
     @translate_errors
     def page_urls(self, thread_ids: Sequence[str]) -> dict[str, str | None]:
@@ -329,15 +433,12 @@ class CommentStore:
             return {thread_id: text(url) for thread_id, url in zip(thread_ids, pipe.execute(), strict=True)}
 
     @translate_errors
-    def thread_page(self, *, offset: int, limit: int) -> tuple[list[ThreadSummary], int]:
-        """Threads newest first, ``limit`` of them from ``offset`` in the registry, each with its
-        comments counted by status and its article URL; and how many threads there are."""
-        registry = self.keys.thread_registry()
-        with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zrevrange(registry, offset, offset + limit - 1, withscores=True)
-            pipe.zcard(registry)
-            rows, total = pipe.execute()
-        threads = [(thread_id.decode(), score) for thread_id, score in rows]
+    def thread_page(self, *, cursor: str | None, limit: int) -> tuple[list[ThreadSummary], str | None, int]:
+        """Threads newest first, ``limit`` of them past ``cursor``, each with its comments
+        counted by status and its article URL; the next page's cursor; and how many threads
+        there are."""
+        rows, next_cursor, total = registry_page(self.redis, self.keys.thread_registries(), cursor=cursor, limit=limit)
+        threads = [(thread_id, score) for score, thread_id in rows]
         with self.redis.pipeline(transaction=False) as pipe:
             for thread_id, _ in threads:
                 for status in STATUSES:
@@ -353,20 +454,37 @@ class CommentStore:
                     thread_id, float(score), dict(zip(STATUSES, map(int, counts), strict=True)), text(page_url)
                 )
             )
-        return summaries, int(total)
+        return summaries, next_cursor, total
 
-    def _register_thread(self, thread_id: str, now: float, limits: CommentLimits) -> None:
-        """Admit the thread under the MAX_THREADS ceiling; a thread is never unregistered,
-        so each process asks Redis once per thread, not once per comment."""
+    def _register_thread(self, thread_id: str, comment: NewComment, now: float, limits: CommentLimits) -> None:
+        """Redis Cluster: register a new thread in its shard, counted against the threads the
+        client may start today (RateLimited past them). A thread is never unregistered, so
+        each process asks Redis once per thread, not once per comment."""
         if thread_id in self._registered_threads:
             return
-        if not self.scripts.admit_to_registry(
-            keys=[self.keys.thread_registry()], args=[thread_id, repr(now), limits.max_threads]
-        ):
-            raise ThreadLimitReached(THREAD_LIMIT_MESSAGE)
+        registry = self.keys.thread_registry(thread_id)
+        if self.redis.zscore(registry, thread_id) is None and limits.new_threads_per_day > 0:
+            counter, args = self._new_threads_counter(comment, now, limits)
+            counted = self.scripts.count_rate_limits(keys=[counter], args=[repr(now), *args])
+            if counted[0] == 0:
+                raise self._thread_refusal(limits, int(counted[2]))
+        self.redis.zadd(registry, {thread_id: now}, nx=True)
         if len(self._registered_threads) >= REGISTERED_THREADS_REMEMBERED:
             self._registered_threads.clear()
         self._registered_threads.add(thread_id)
+
+    def _new_threads_counter(self, comment: NewComment, now: float, limits: CommentLimits) -> tuple[str, list[int]]:
+        """The client's counter of threads started today, and its limit's count, window and start."""
+        start = RateLimit(max(1, limits.new_threads_per_day), DAY).window_start(now)
+        return self.keys.new_threads(comment.ip_digest, start), [limits.new_threads_per_day, DAY, start]
+
+    @staticmethod
+    def _thread_refusal(limits: CommentLimits, reset: int) -> RateLimited:
+        count = limits.new_threads_per_day
+        state = RateState("new threads", count, DAY, 0, reset)
+        return RateLimited(
+            f"Your network has started comments on {count} new articles today; try again in {reset} s.", rate=state
+        )
 
     def _idempotency_key(self, thread_id: str, comment: NewComment) -> str:
         return self.keys.idempotency(thread_id, comment.idempotency_digest or "-")
@@ -448,22 +566,18 @@ class CommentStore:
         shown = "approved" if status == b"approved" else "pending"
         return Submission(id=comment_id(thread_id, key), status=shown, created=False)
 
-    def _index_new(
-        self, thread_id: str, key: str, new_id: str, comment: NewComment, status: str, now: float, limits: CommentLimits
-    ) -> None:
+    def _index_new(self, thread_id: str, new_id: str, comment: NewComment, status: str, now: float) -> None:
         """Redis Cluster: the site-wide indexes of a new comment: queue, surge, same-text and email."""
-        hour = int(now // 3600)
+        surge = self.keys.surge(int(now // 3600), shard_of(thread_id))
         with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(self.keys.queue(status), {new_id: queue_score(now)})
-            pipe.incr(self.keys.surge(hour))
-            pipe.expire(self.keys.surge(hour), SURGE_COUNTER_TTL)
+            pipe.zadd(self.keys.queue_of(thread_id, status), {new_id: queue_score(now)})
+            pipe.incr(surge)
+            pipe.expire(surge, SURGE_COUNTER_TTL)
             pipe.incr(self.keys.text_seen(comment.text_digest))
             pipe.expire(self.keys.text_seen(comment.text_digest), TEXT_SEEN_TTL)
             if comment.email_digest:
                 pipe.sadd(self.keys.email_comments(comment.email_digest), new_id)
-            _, submitted_this_hour, *_ = pipe.execute()
-        if status == "pending" and submitted_this_hour > limits.surge_per_hour:
-            self.redis.hset(self.keys.comment(thread_id, key), "surge", 1)
+            pipe.execute()
 
     # -- keeping the site-wide indexes complete ----------------------------------------
 
@@ -497,10 +611,10 @@ class CommentStore:
                 comment = found.get(the_id)
                 for status in STATUSES:
                     if comment is None or status != comment.status:
-                        pipe.zrem(self.keys.queue(status), the_id)
+                        pipe.zrem(self.keys.queue_of(thread_id, status), the_id)
                 marked_digest = marks[key].partition(" ")[2]
                 if comment is not None:
-                    pipe.zadd(self.keys.queue(comment.status), {the_id: queue_score(comment.created_at)})
+                    pipe.zadd(self.keys.queue_of(thread_id, comment.status), {the_id: queue_score(comment.created_at)})
                     if comment.email_digest:
                         pipe.sadd(self.keys.email_comments(comment.email_digest), the_id)
                 elif marked_digest:
@@ -534,7 +648,7 @@ class CommentStore:
             self.keys.thread_status(thread_id, "approved"),
         ]
         if self.scripts.on_one_node:
-            keys = [*thread_keys, self.keys.queue("pending"), self.keys.queue("approved")]
+            keys = [*thread_keys, self.keys.queue_of(thread_id, "pending"), self.keys.queue_of(thread_id, "approved")]
         else:
             self.redis.zadd(self.keys.marked_threads(), {thread_id: now})
             keys = [*thread_keys, self.keys.index_marker(thread_id)]
@@ -643,18 +757,23 @@ class CommentStore:
         """Add each author's live vote on the thread's poll and the same-text count."""
         if not comments or not (with_votes or with_signals):
             return comments
+        guesses: list[VoterAddress] = []
         with self.redis.pipeline(transaction=False) as pipe:
             for comment in comments:
                 if with_votes and comment.voter:
-                    pipe.hget(*self.keys.voter_record(comment.thread_id, comment.voter))
+                    guesses.append(self.voter_reads.queue(pipe, comment.thread_id, comment.voter))
                 if with_signals:
                     pipe.get(self.keys.text_seen(comment.text_digest))
             answers = iter(pipe.execute())
+        guessed = iter(guesses)
         decorated = []
         for comment in comments:
             vote = same_text = None
             if with_votes and comment.voter:
-                vote = choice_of(next(answers))
+                layout, code = next(answers), next(answers)
+                vote = choice_of(
+                    self.voter_reads.resolve(comment.thread_id, comment.voter, next(guessed), layout, code)
+                )
             if with_signals:
                 same_text = int(next(answers) or 0)
             decorated.append(replace(comment, vote=vote, same_text_count=max(0, (same_text or 1) - 1)))

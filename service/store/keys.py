@@ -1,38 +1,48 @@
 """Every Redis key yaynay uses, built here and nowhere else.
 
-Keys that belong to a poll carry the poll id as a hash tag, ``{prefix}:poll:{<id>}:...``,
-so all of them live in one Redis Cluster slot and each Lua script that receives them
-in KEYS touches a single slot.
+Every key is hash-tagged. Keys that belong to a poll carry the poll id as a hash tag,
+``{prefix}:poll:{<id>}:...``, so all of them live in one Redis Cluster slot and each Lua
+script that receives them in KEYS touches a single slot. The site-wide indexes (the
+poll and thread registries, the moderation queue, its log and the surge counter) are
+split into SHARDS (16) shards, ``{reg:<n>}`` and ``{queue:<n>}``, by a CRC-32 of the
+poll or thread id, so no one slot takes every comment, decision or new thread; reads
+merge the shards (``shards.py``, ``ModerationStore.log``).
 
 | key | type | lifetime | holds |
 | --- | --- | --- | --- |
-| ``P:poll:{id}`` | hash | permanent | question, closes_at, allow_change, created_at, and the tally: yay, nay, version |
-| ``P:poll:{id}:voters:<bucket>`` | hash | permanent | voter digest (6 bytes) -> 1 (yay) or 2 (nay); one of VOTER_BUCKETS buckets |
+| ``P:poll:{id}`` | hash | permanent | question, closes_at, allow_change, created_at, the tally (yay, nay, version) and voter_buckets (absent: legacy layout) |
+| ``P:poll:{id}:v:<bucket>`` | hash | permanent | voter digest (7 bytes) -> 1 (yay) or 2 (nay); buckets 0 .. voter_buckets - 1 (hex), see store/voters.py |
+| ``P:poll:{id}:voters:<bucket>`` | hash | permanent | legacy layout (a poll without voter_buckets): voter digest (6 bytes) -> 1 or 2, in 16,384 fixed buckets (04x) |
 | ``P:poll:{id}:rl:vote:<ip>:<window>`` | string | window + 1 s | votes from one client IP in one rate-limit window |
 | ``P:poll:{id}:newvoters:<ip>:<day>`` | string | 1 day + 1 h | new voters brought by one client IP in one UTC day |
 | ``P:poll:{id}:integrity:<hour>`` | hash | 25 h | vote integrity: ``m<minute>`` -> votes cast or changed that minute, ``new``, ``refused`` (new voters over the per-IP ceiling), ``changes`` |
 | ``P:poll:{id}:ips:<hour>`` | sorted set | 25 h | vote integrity: IP digest -> votes and refusals that hour, cut to the top 60 past 120 |
-| ``P:polls`` | sorted set | permanent | every poll id, scored by creation time: the ceiling on auto-created polls |
+| ``P:polls:{reg:<n>}`` | sorted set | permanent | shard n of the poll registry: poll ids scored by creation time (the MAX_POLLS count, when set, sums the shards) |
+| ``P:polls:{closing}`` | sorted set | until announced | poll id -> its future closes_at: the worker's sweep takes the due ones and emits ``poll.closed`` |
 | ``P:thread:{id}:comment:<key>`` | hash | permanent | one comment: text, email, hashed IP, status, signals; id is ``<thread>.<key>`` |
 | ``P:thread:{id}:seq`` | string | permanent | comment counter of the thread: the order of its comments |
 | ``P:thread:{id}:status:<status>`` | sorted set | permanent | comment keys by status (pending, approved, rejected, spam), scored by seq |
 | ``P:thread:{id}:meta`` | hash | permanent | what is known of the thread's article: page_url (set once, by its first comment that names it) |
 | ``P:thread:{id}:imported`` | hash | permanent | source comment id (Disqus, WordPress) -> comment key it became: a second import adds nothing |
-| ``P:thread:{id}:log`` | stream | permanent | the thread's moderation decisions, written with the decision |
+| ``P:thread:{id}:log`` | stream | entries LOG_RETENTION_DAYS | the thread's moderation decisions, written with the decision |
 | ``P:thread:{id}:idem:<digest>`` | string | IDEMPOTENCY_TTL | comment key answered for one client's Idempotency-Key |
 | ``P:thread:{id}:unindexed`` | hash | until indexed | Redis Cluster only: comment key -> "<time> <email digest>" of a write whose site-wide indexes may be missing |
 | ``P:thread:{id}:same:<digest>`` | string | DUPLICATE_WINDOW | comment key of one client's identical submission |
-| ``P:threads`` | sorted set | permanent | every thread id, scored by first comment: the ceiling on threads |
+| ``P:threads:{reg:<n>}`` | sorted set | permanent | shard n of the thread registry: thread ids scored by first comment |
 | ``P:ip:{<ip>}:rl:comment:<window>:<start>`` | string | window + 1 s | one client IP's comments in one window (site-wide) |
 | ``P:ip:{<ip>}:rl:autopoll:<day start>`` | string | 1 day + 1 s | polls one client IP created by first votes in one UTC day |
-| ``P:moderation:{queue}:<status>`` | sorted set | permanent | comment ids of every thread by status, scored by submission time (µs) |
-| ``P:moderation:{queue}:log`` | stream | permanent | every decision of every thread, newest last |
-| ``P:moderation:{queue}:surge:<hour>`` | string | 2 h | comments submitted site-wide in one hour |
+| ``P:ip:{<ip>}:rl:newthreads:<day start>`` | string | 1 day + 1 s | threads one client IP started in one UTC day (NEW_THREADS_PER_IP_PER_DAY) |
+| ``P:moderation:{queue:<n>}:<status>`` | sorted set | pending: permanent; others DECIDED_RETENTION_DAYS | shard n of the site-wide queue: comment ids of its threads by status, scored by submission time (µs) |
+| ``P:moderation:{queue:<n>}:log`` | stream | entries LOG_RETENTION_DAYS | shard n of the site-wide log: its threads' decisions, newest last |
+| ``P:moderation:{queue:<n>}:surge:<hour>`` | string | 2 h | comments submitted to shard n's threads in one hour; the site-wide count is the sum |
+| ``P:polls``, ``P:threads``, ``P:moderation:{queue}:<status>`` / ``:log`` | | until moved | earlier versions' single keys: the first queue read or ``yaynay check --repair`` moves the registries and queues into their shards; the single log is read, never written, as one more shard |
 | ``P:text:{<digest>}`` | string | 30 days | how many times a comment body was submitted (the "same text" signal) |
 | ``P:email:{<digest>}`` | set | permanent | comment ids submitted with one email address, for privacy export and delete |
 | ``P:index:{repair}:threads`` | sorted set | until repaired | Redis Cluster only: threads that may hold "to index" marks, scored by the last marking write |
 | ``P:index:{repair}:lock`` | string | INDEX_REPAIR_INTERVAL | held by the worker that runs the index repair in this interval |
-| ``P:spam:{tools}:blocklist`` / ``:bans`` | hash | permanent (a ban ends at its time) | blocklist rules and bans, id -> JSON |
+| ``P:spam:{tools}:blocklist`` | hash | permanent | blocklist rules, id -> JSON |
+| ``P:spam:{tools}:ban:<id>`` | string | until the ban ends | one ban (JSON): Redis frees it when it ends |
+| ``P:spam:{tools}:ban-ends`` | sorted set | permanent, pruned | ban id -> its end time: the list of bans; ended ones are cut at every ban added, listed or reloaded |
 | ``P:spam:{tools}:version`` | string | permanent | bumped by every blocklist or ban change; each process reloads both when it moves |
 | ``P:trust:{<email digest>}`` | string | 1 year | an author's approved comments in a row (TRUSTED_AFTER_APPROVED) |
 | ``P:tokens:{auth}:by-hash`` / ``:by-name`` | hash | permanent | moderator tokens: SHA-256 of the token -> name, name -> role and metadata |
@@ -41,7 +51,7 @@ in KEYS touches a single slot.
 | ``P:webhooks:{webhooks}:message:<msg id>`` | string | 3 days | one emitted event (JSON), for its retries and redelivery |
 | ``P:notify:{notify}:subscribers`` | set | permanent | moderators' mail addresses |
 | ``P:notify:{notify}:digest:sent`` | string | permanent | when the last digest of pending comments went out |
-| ``P:notify:{notify}:guard:<what>`` | string | its interval | "a digest is scheduled" / "this hour's surge was announced": one holder each |
+| ``P:notify:{notify}:guard:<what>`` | string | its interval | "a digest is scheduled" / "a closing sweep is scheduled" / "this hour's surge was announced": one holder each |
 | ``yaynay:{jobs}:*`` | (RQ's own) | RQ's | background jobs: RQ names its keys under ``RQ_KEY_PREFIX``, which ``store/jobs.py`` sets to this |
 
 Pub/sub channels are not keys and hold nothing, but live in slots too: ``P:changes:{id}``
@@ -51,17 +61,24 @@ shard that owns the id carries the message (``subscriptions.py``).
 
 Voters are bucketed so each bucket stays a small listpack-encoded hash (Redis keeps a
 hash compact up to ``hash-max-listpack-entries``; config/redis.conf and the embedded
-Redis set 512): with 16,384 buckets a million voters on one poll average 61 a bucket,
-about 13 bytes each, and a poll stays compact up to about 8 million voters. Past that,
-or on a Redis left at the default of 128 (2 million), full buckets become plain hash
-tables one at a time: the layout and every script work the same, at about four times
-the memory for those buckets. Buckets and fields are slices of one keyed digest, so
-neither reveals the token.
+Redis set 512). The buckets split one at a time as the poll grows (linear hashing,
+store/voters.py): a poll has one bucket per 200 voters, so a voter costs about 13 bytes
+(MEMORY USAGE of the poll's keys, ``./dev bench``: 12.9 B at 1,000 voters, 12.3 at
+10,000, 12.9 at 100,000, 12.6 at 1,000,000, 12.3 at 10,000,000) and the vote touches one
+bucket, plus two when it splits one, whatever the size. On a Redis left at the default of 128 entries the buckets are
+plain hash tables: the layout and every script work the same, at about four times the
+memory. Buckets and fields are slices of one keyed digest, so neither reveals the token.
+A poll stored before buckets split keeps the legacy layout (16,384 fixed buckets, 109 B
+a voter at 1,000 voters) until ``yaynay poll compact`` rewrites it.
 
-``P:polls`` lives in its own slot. Creating a poll writes it and the poll hash in two
-steps, registry first; both steps are idempotent, so a failure between them is repaired
-by the next attempt, and a registry entry without a poll hash only lowers the ceiling.
-``<ip>`` is a keyed hash of the client address, never the address itself.
+A poll's registry shard is in a slot of its own. Creating a poll writes it and the poll
+hash in two steps, registry first; both steps are idempotent, so a failure between them
+is repaired by the next attempt, and a registry entry without a poll hash is skipped by
+the listings. There is no site-wide ceiling on polls or threads by default: auto-created
+polls are bounded per client IP a day (AUTO_CREATE_POLLS_PER_IP_PER_DAY), new threads
+likewise (NEW_THREADS_PER_IP_PER_DAY); MAX_POLLS, when set, is checked by summing the
+shards' sizes before the write, so creations racing at the ceiling may pass it by as
+many as race. ``<ip>`` is a keyed hash of the client address, never the address itself.
 
 The vote-integrity keys cost about 59 KiB per poll per day of steady voting (MEMORY USAGE
 after a simulated day of 3,000 votes an hour from 1,500 IP digests: 48 keys, 60,160 bytes,
@@ -69,20 +86,34 @@ all listpack-encoded); the IP set is cut to its top 60 past 120 members so it ne
 the listpack encoding.
 
 Comments span slots too: a comment and its thread's keys share the thread's slot, while
-the site-wide indexes (the moderation queue, the surge counter, the same-text and email
-indexes, the site-wide log) live in slots of their own. How they stay complete depends
-on the deployment:
+the site-wide indexes (the thread's shard of the registry, the queue, the surge counter
+and the log; the same-text and email indexes; the author's trust count) live in slots
+of their own. How they stay complete depends on the deployment:
 
 - On a single Redis node (not Cluster), which lets one script touch keys of several
   slots as long as every key is passed in KEYS, submitting is ONE script
-  (``submit_comment_on_one_node.lua``): repeat check, the client's rate limits (counted
-  only when the comment is stored, so the Idempotency-Key is reserved with the hit and
-  concurrent retries count once), the MAX_THREADS registry, the thread's keys and every
-  site-wide index. A decision is one script likewise (``decide_comment_on_one_node.lua``).
-  Nothing can separate a comment from its indexes, and a post is one round trip.
-- On Redis Cluster the thread's script (``submit_comment.lua``, ``decide_comment.lua``)
-  also writes the comment's key into the thread's ``unindexed`` hash; the site-wide
-  writes follow, then the mark is cleared (``clear_index_marker.lua``, only if no later
+  (``submit_comment_on_one_node.lua``) and one round trip: the check that the process
+  screened with the current blocklist and bans (``P:spam:{tools}:version``; "stale" makes
+  it reload them and screen again), repeat check, the client's rate limits (counted only
+  when the comment is stored, so the Idempotency-Key is reserved with the hit and
+  concurrent retries count once), the client's new threads of the day, the surge hold
+  (all 16 surge shards summed) and the trusted-author check, the thread's keys, its
+  article URL and every site-wide index; it also answers the hour's count and how many
+  webhook endpoints exist, so the events need no read. A decision is one script likewise
+  (``decide_comment_on_one_node.lua``), with its author's trust count; only its
+  author's email digest is read before it (the script's keys name it). Nothing can
+  separate a comment from its indexes.
+- On Redis Cluster a post takes the round trips its slots require, most in parallel:
+  a pipeline reads the lists version, the 16 surge shards and the author's trust (the
+  status is settled in Python as the one-node script does); the repeat check and the
+  rate limits (two scripts, one each in the thread's and the client's slot); the first
+  comment on a thread checks its registry shard and counts the client's new threads
+  (up to three, once per thread and process); the ``P:index:{repair}:threads`` record;
+  the thread's script; the site-wide pipeline; the mark's clearing; the events' read of
+  the webhook endpoints and the hour's count. That is 8 round trips a post (up to 11 on
+  a thread new to the process), against 1 on one node. The thread's script (``submit_comment.lua``,
+  ``decide_comment.lua``) also writes the comment's key into the thread's
+  ``unindexed`` hash; the site-wide writes follow, then the mark is cleared (``clear_index_marker.lua``, only if no later
   write re-marked it). Before its script, the writer records the thread in
   ``P:index:{repair}:threads`` (its own slot), scored by time. ``reconcile_indexes``
   (``core.moderation.reconcile``) walks that registry, re-indexes marks older than
@@ -112,9 +143,19 @@ from __future__ import annotations
 
 import base64
 import os
+import zlib
 from dataclasses import dataclass
 
-VOTER_BUCKETS = 16384
+# Site-wide indexes (the poll and thread registries, the moderation queue, its log and the
+# surge counter) are split into this many shards, each its own hash tag, so on Redis
+# Cluster their writes spread over up to this many slots. Fixed: changing it would move
+# entries between shards. A read merges every shard in one pipeline.
+SHARDS = 16
+
+
+def shard_of(item_id: str) -> int:
+    """The shard of a site-wide index that holds a poll or a thread: a CRC-32 of its id."""
+    return zlib.crc32(item_id.encode()) % SHARDS
 
 
 def new_comment_key() -> str:
@@ -144,13 +185,12 @@ class Keys:
         return f"{self.prefix}:poll:{{{poll_id}}}"
 
     def voter_bucket(self, poll_id: str, bucket: int) -> str:
-        """One bucket of the poll's voter records."""
-        return f"{self.poll(poll_id)}:voters:{bucket:04x}"
+        """One bucket of the poll's voter records (store/voters.py says which)."""
+        return f"{self.poll(poll_id)}:v:{bucket:x}"
 
-    def voter_record(self, poll_id: str, voter: bytes) -> tuple[str, bytes]:
-        """The bucket key and field holding one voter's record, from the voter's 8-byte digest."""
-        bucket = int.from_bytes(voter[:2], "big") % VOTER_BUCKETS
-        return self.voter_bucket(poll_id, bucket), voter[2:]
+    def legacy_voter_bucket(self, poll_id: str, bucket: int) -> str:
+        """One of the 16,384 fixed buckets of a poll stored before buckets split."""
+        return f"{self.poll(poll_id)}:voters:{bucket:04x}"
 
     def vote_rate(self, poll_id: str, ip_digest: str, window_start: int) -> str:
         """Counter of one client IP's votes on the poll in one rate-limit window."""
@@ -160,9 +200,24 @@ class Keys:
         """Counter of new voters one client IP brought to the poll on one UTC day."""
         return f"{self.poll(poll_id)}:newvoters:{ip_digest}:{day}"
 
-    def poll_registry(self) -> str:
-        """Sorted set of every poll id, scored by creation time."""
+    def _registry(self, kind: str, shard: int) -> str:
+        return f"{self.prefix}:{kind}:{{reg:{shard}}}"
+
+    def poll_registry(self, poll_id: str) -> str:
+        """The registry shard holding the poll: poll ids scored by creation time."""
+        return self._registry("polls", shard_of(poll_id))
+
+    def poll_registries(self) -> list[str]:
+        """Every shard of the poll registry."""
+        return [self._registry("polls", shard) for shard in range(SHARDS)]
+
+    def legacy_poll_registry(self) -> str:
+        """The one poll registry of earlier versions: read only to migrate it."""
         return f"{self.prefix}:polls"
+
+    def closing_schedule(self) -> str:
+        """Sorted set of polls with a closing time still to come, scored by it (its own slot)."""
+        return f"{self.prefix}:polls:{{closing}}"
 
     def change_channel(self, poll_or_thread_id: str) -> str:
         """Shard pub/sub channel (not a key) of every change a public read of the poll or the
@@ -200,7 +255,16 @@ class Keys:
     def duplicate(self, thread_id: str, digest: str) -> str:
         return f"{self.thread(thread_id)}:same:{digest}"
 
-    def thread_registry(self) -> str:
+    def thread_registry(self, thread_id: str) -> str:
+        """The registry shard holding the thread: thread ids scored by first comment."""
+        return self._registry("threads", shard_of(thread_id))
+
+    def thread_registries(self) -> list[str]:
+        """Every shard of the thread registry."""
+        return [self._registry("threads", shard) for shard in range(SHARDS)]
+
+    def legacy_thread_registry(self) -> str:
+        """The one thread registry of earlier versions: read only to migrate it."""
         return f"{self.prefix}:threads"
 
     def index_marker(self, thread_id: str) -> str:
@@ -221,14 +285,47 @@ class Keys:
     def auto_created_polls(self, ip_digest: str, day_start: int) -> str:
         return f"{self.prefix}:ip:{{{ip_digest}}}:rl:autopoll:{day_start}"
 
-    def queue(self, status: str) -> str:
+    def new_threads(self, ip_digest: str, day_start: int) -> str:
+        """Threads one client IP started (first comments on new articles) in one UTC day."""
+        return f"{self.prefix}:ip:{{{ip_digest}}}:rl:newthreads:{day_start}"
+
+    def queue(self, status: str, shard: int) -> str:
+        """One shard of the site-wide queue of a status."""
+        return f"{self.prefix}:moderation:{{queue:{shard}}}:{status}"
+
+    def queue_of(self, thread_id: str, status: str) -> str:
+        """The queue shard of a status that holds the thread's comments."""
+        return self.queue(status, shard_of(thread_id))
+
+    def queues(self, status: str) -> list[str]:
+        """Every shard of the site-wide queue of a status."""
+        return [self.queue(status, shard) for shard in range(SHARDS)]
+
+    def legacy_queue(self, status: str) -> str:
+        """The one queue of a status of earlier versions: read only to migrate it."""
         return f"{self.prefix}:moderation:{{queue}}:{status}"
 
-    def moderation_log(self) -> str:
+    def moderation_log(self, shard: int) -> str:
+        """One shard of the site-wide moderation log."""
+        return f"{self.prefix}:moderation:{{queue:{shard}}}:log"
+
+    def moderation_log_of(self, thread_id: str) -> str:
+        return self.moderation_log(shard_of(thread_id))
+
+    def moderation_logs(self) -> list[str]:
+        """Every shard of the site-wide log, then the one log of earlier versions (read only)."""
+        return [*(self.moderation_log(shard) for shard in range(SHARDS)), self.legacy_moderation_log()]
+
+    def legacy_moderation_log(self) -> str:
         return f"{self.prefix}:moderation:{{queue}}:log"
 
-    def surge(self, hour: int) -> str:
-        return f"{self.prefix}:moderation:{{queue}}:surge:{hour}"
+    def surge(self, hour: int, shard: int) -> str:
+        """One shard of the count of comments submitted site-wide in an hour."""
+        return f"{self.prefix}:moderation:{{queue:{shard}}}:surge:{hour}"
+
+    def surges(self, hour: int) -> list[str]:
+        """Every shard of an hour's surge counter: their sum is the site-wide count."""
+        return [self.surge(hour, shard) for shard in range(SHARDS)]
 
     def text_seen(self, digest: str) -> str:
         return f"{self.prefix}:text:{{{digest}}}"
@@ -240,9 +337,13 @@ class Keys:
         """Hash of the blocklist rules: id -> JSON."""
         return f"{self.prefix}:spam:{{tools}}:blocklist"
 
-    def bans(self) -> str:
-        """Hash of the bans: id -> JSON with the end time."""
-        return f"{self.prefix}:spam:{{tools}}:bans"
+    def ban(self, ban_id: str) -> str:
+        """One ban (JSON), expiring when the ban ends."""
+        return f"{self.prefix}:spam:{{tools}}:ban:{ban_id}"
+
+    def ban_ends(self) -> str:
+        """Sorted set of ban ids scored by their end time: the index of the bans."""
+        return f"{self.prefix}:spam:{{tools}}:ban-ends"
 
     def spam_version(self) -> str:
         """Counter bumped by every blocklist or ban change: processes reload when it moves."""
@@ -282,5 +383,6 @@ class Keys:
         return f"{self.prefix}:notify:{{notify}}:digest:sent"
 
     def mail_guard(self, what: str) -> str:
-        """One holder at a time: ``digest`` (a digest is scheduled), ``surge:<hour>`` (announced)."""
+        """One holder at a time: ``digest`` (a digest is scheduled), ``closing-sweep`` (likewise),
+        ``surge:<hour>`` (announced)."""
         return f"{self.prefix}:notify:{{notify}}:guard:{what}"

@@ -43,7 +43,6 @@ class Scripts:
     def __init__(self, redis: Any):
         self.redis = redis
         self.cast_vote: Script = self._register("cast_vote")
-        self.admit_to_registry: Script = self._register("admit_to_registry")
         self.count_rate_limits: Script = self._register("count_rate_limits")
         self.find_repeat: Script = self._register("find_repeat")
         self.submit_comment: Script = self._register("submit_comment")
@@ -53,6 +52,9 @@ class Scripts:
         self.clear_index_marker: Script = self._register("clear_index_marker")
         self.forget_indexed_thread: Script = self._register("forget_indexed_thread")
         self.set_poll_closing: Script = self._register("set_poll_closing")
+        self.take_due: Script = self._register("take_due")
+        self.save_poll: Script = self._register("save_poll")
+        self.compact_voters: Script = self._register("compact_voters")
         self.import_comment: Script = self._register("import_comment")
         self.edit_comment: Script = self._register("edit_comment")
 

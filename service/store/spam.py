@@ -1,15 +1,21 @@
 """Moderators' spam tools in Redis: blocklist rules, bans, trusted authors' counts, and the
 per-poll vote-integrity figures (written by ``cast_vote.lua``, read here).
 
+Each ban is a key of its own that Redis expires when the ban ends, listed in a sorted
+set by end time that is cut back past ``now`` whenever a ban is added or listed (and past
+the bans Redis has expired whenever they are reloaded): an ended ban costs nothing.
+
 The blocklist and the bans are small, change rarely and are read on every comment post,
-so each process keeps them in memory with the version it loaded; a post asks Redis for
-the version (in the same round trip as the surge and trust counters) and reloads both
-lists only when a moderator changed one.
+so each process keeps them in memory with the version it loaded. A post screens with
+them and hands the version to the store, whose write checks it in the same step
+(``SpamListsMoved`` when a moderator changed a list: reload both, screen again). The
+trust counts are written with each decision, by ``ModerationStore``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,13 +65,12 @@ class Ban:
 
 
 @dataclass(frozen=True)
-class SpamState:
-    """What a comment post needs to know, read in one round trip."""
+class SpamLists:
+    """The blocklist and the bans as this process loaded them, and their version ('' none set)."""
 
     rules: tuple[Rule, ...]
     bans: tuple[Ban, ...]
-    submitted_this_hour: int
-    approved_in_a_row: int
+    version: str
 
 
 @dataclass(frozen=True)
@@ -85,54 +90,51 @@ class SpamStore:
     def __init__(self, redis: Any, keys: Keys):
         self.redis = redis
         self.keys = keys
-        self._loaded_version: bytes | None = None
-        self._rules: tuple[Rule, ...] = ()
-        self._bans: tuple[Ban, ...] = ()
+        self._loaded: SpamLists | None = None
 
     # -- the hot path -------------------------------------------------------------------
 
     @translate_errors
-    def state(self, *, hour: int, email_digest: str | None) -> SpamState:
-        """The rules and bans (reloaded only when their version moved), the site-wide
-        submissions of ``hour`` and the author's approvals in a row, in one round trip."""
-        with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(self.keys.spam_version())
-            pipe.get(self.keys.surge(hour))
-            if email_digest:
-                pipe.get(self.keys.trust(email_digest))
-            version, this_hour, *trust = pipe.execute()
-        if version != self._loaded_version:
-            self._reload(version)
-        return SpamState(self._rules, self._bans, int(this_hour or 0), int((trust or [0])[0] or 0))
+    def lists(self) -> SpamLists:
+        """The rules and bans this process holds (loaded from Redis the first time only)."""
+        if self._loaded is None:
+            return self.reload()
+        return self._loaded
 
-    def _reload(self, version: bytes | None) -> None:
-        with self.redis.pipeline(transaction=False) as pipe:
+    @translate_errors
+    def reload(self) -> SpamLists:
+        """Load the rules, the bans and their version again, in one round trip."""
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.get(self.keys.spam_version())
             pipe.hgetall(self.keys.blocklist())
-            pipe.hgetall(self.keys.bans())
-            rules, bans = pipe.execute()
-        self._rules = tuple(sorted((Rule(**json.loads(v)) for v in rules.values()), key=lambda r: r.created_at))
-        self._bans = tuple(sorted((Ban(**json.loads(v)) for v in bans.values()), key=lambda b: b.created_at))
-        self._loaded_version = version
+            pipe.zrange(self.keys.ban_ends(), 0, -1)
+            version, rules, ban_ids = pipe.execute()
+        self._loaded = SpamLists(
+            tuple(sorted((Rule(**json.loads(v)) for v in rules.values()), key=lambda r: r.created_at)),
+            tuple(self._load_bans([ban_id.decode() for ban_id in ban_ids])),
+            (version or b"").decode(),
+        )
+        return self._loaded
+
+    def _load_bans(self, ban_ids: list[str]) -> list[Ban]:
+        """The bans with these ids that Redis still holds, oldest first; the index forgets the rest."""
+        if not ban_ids:
+            return []
+        found = self.redis.mget([self.keys.ban(ban_id) for ban_id in ban_ids])
+        expired = [ban_id for ban_id, raw in zip(ban_ids, found, strict=True) if raw is None]
+        if expired:
+            self.redis.zrem(self.keys.ban_ends(), *expired)
+        return sorted((Ban(**json.loads(raw)) for raw in found if raw is not None), key=lambda b: b.created_at)
 
     # -- blocklist and bans -------------------------------------------------------------
-
-    def _put(self, hash_key: str, item_id: str, item: Rule | Ban) -> None:
-        with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(hash_key, item_id, json.dumps(item.__dict__))
-            pipe.incr(self.keys.spam_version())
-            pipe.execute()
-
-    def _remove(self, hash_key: str, item_id: str) -> bool:
-        with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hdel(hash_key, item_id)
-            pipe.incr(self.keys.spam_version())
-            removed, _ = pipe.execute()
-        return bool(removed)
 
     @translate_errors
     def add_rule(self, rule: Rule) -> None:
         """Store a blocklist rule; every process sees it at its next post."""
-        self._put(self.keys.blocklist(), rule.id, rule)
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.blocklist(), rule.id, json.dumps(rule.__dict__))
+            pipe.incr(self.keys.spam_version())
+            pipe.execute()
 
     @translate_errors
     def rules(self) -> list[Rule]:
@@ -143,45 +145,42 @@ class SpamStore:
     @translate_errors
     def remove_rule(self, rule_id: str) -> bool:
         """Delete a rule; False when there was none with that id."""
-        return self._remove(self.keys.blocklist(), rule_id)
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(self.keys.blocklist(), rule_id)
+            pipe.incr(self.keys.spam_version())
+            removed, _ = pipe.execute()
+        return bool(removed)
 
     @translate_errors
     def add_ban(self, ban: Ban) -> None:
-        """Store a ban; every process sees it at its next post."""
-        self._put(self.keys.bans(), ban.id, ban)
+        """Store a ban that Redis forgets when it ends (``until``, counted from ``created_at``);
+        every process sees it at its next post."""
+        lasts = max(1, math.ceil(ban.until - ban.created_at))
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self.keys.ban(ban.id), json.dumps(ban.__dict__), ex=lasts)
+            pipe.zadd(self.keys.ban_ends(), {ban.id: ban.until})
+            pipe.zremrangebyscore(self.keys.ban_ends(), "-inf", ban.created_at)
+            pipe.incr(self.keys.spam_version())
+            pipe.execute()
 
     @translate_errors
     def bans(self, now: float) -> list[Ban]:
-        """Bans still in force, oldest first; ended ones are dropped on the way."""
-        rows = self.redis.hgetall(self.keys.bans())
-        every = [Ban(**json.loads(v)) for v in rows.values()]
-        ended = [ban.id for ban in every if ban.until <= now]
-        if ended:
-            self.redis.hdel(self.keys.bans(), *ended)
-        return sorted((ban for ban in every if ban.until > now), key=lambda b: b.created_at)
+        """Bans still in force, oldest first; ended ones are cut from the index on the way."""
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(self.keys.ban_ends(), "-inf", now)
+            pipe.zrange(self.keys.ban_ends(), 0, -1)
+            _, ban_ids = pipe.execute()
+        return [ban for ban in self._load_bans([ban_id.decode() for ban_id in ban_ids]) if ban.until > now]
 
     @translate_errors
     def remove_ban(self, ban_id: str) -> bool:
-        """Lift a ban; False when there was none with that id."""
-        return self._remove(self.keys.bans(), ban_id)
-
-    # -- trusted authors ----------------------------------------------------------------
-
-    @translate_errors
-    def record_decisions(self, outcomes: list[tuple[str, bool]]) -> None:
-        """Count each (email digest, approved) decision: an approval adds one to the author's
-        approvals in a row, anything else sets it back to zero."""
-        if not outcomes:
-            return
-        with self.redis.pipeline(transaction=False) as pipe:
-            for digest, approved in outcomes:
-                key = self.keys.trust(digest)
-                if approved:
-                    pipe.incr(key)
-                    pipe.expire(key, TRUST_TTL)
-                else:
-                    pipe.delete(key)
-            pipe.execute()
+        """Lift a ban; False when there was none with that id (or it had ended)."""
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zrem(self.keys.ban_ends(), ban_id)
+            pipe.delete(self.keys.ban(ban_id))
+            pipe.incr(self.keys.spam_version())
+            listed, held, _ = pipe.execute()
+        return bool(listed or held)
 
     # -- vote integrity -----------------------------------------------------------------
 

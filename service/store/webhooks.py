@@ -169,13 +169,14 @@ class WebhookStore:
     @translate_errors
     def pending_since(self, since: float, limit: int) -> tuple[list[str], int]:
         """Ids of pending comments submitted after ``since`` (oldest first, at most ``limit``), and their count."""
-        queue = self.keys.queue("pending")
         low = f"({int(since * 1_000_000)}"
         with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zrangebyscore(queue, low, "+inf", start=0, num=limit)
-            pipe.zcount(queue, low, "+inf")
-            ids, count = pipe.execute()
-        return [value.decode() for value in ids], int(count)
+            for queue in self.keys.queues("pending"):
+                pipe.zrangebyscore(queue, low, "+inf", start=0, num=limit, withscores=True)
+                pipe.zcount(queue, low, "+inf")
+            replies = pipe.execute()
+        rows = sorted((score, value.decode()) for rows in replies[::2] for value, score in rows)
+        return [value for _, value in rows[:limit]], sum(int(count) for count in replies[1::2])
 
     @translate_errors
     def endpoints_and_hour_count(self, now: float) -> tuple[list[Endpoint], int]:
@@ -183,9 +184,11 @@ class WebhookStore:
         in one round trip: what a new comment's events need to know."""
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.hvals(self.keys.webhook_endpoints())
-            pipe.get(self.keys.surge(int(now // 3600)))
-            raw_endpoints, submitted = pipe.execute()
+            for surge in self.keys.surges(int(now // 3600)):
+                pipe.get(surge)
+            raw_endpoints, *counts = pipe.execute()
+        submitted = sum(int(count or 0) for count in counts)
         found = sorted(
             (_endpoint(raw) for raw in raw_endpoints), key=lambda endpoint: (endpoint.created_at, endpoint.id)
         )
-        return found, int(submitted or 0)
+        return found, submitted

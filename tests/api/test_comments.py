@@ -234,26 +234,27 @@ def test_the_daily_comment_limit_holds_across_minutes(settings, redis_client, cl
     assert refused.headers["RateLimit-Policy"] == '"comments";q=7;w=86400'
 
 
-def test_the_thread_ceiling_bounds_new_threads(settings, redis_client):
-    settings["MAX_THREADS"] = 2
+def test_new_threads_are_bounded_per_client_a_day_not_site_wide(settings, redis_client, clock):
+    settings["NEW_THREADS_PER_IP_PER_DAY"] = 2
     client = create_app(settings).test_client()
     for n, thread in enumerate(("one", "two")):
         response = client.post(f"/api/v1/threads/{thread}/comments", json={"author": "A", "body": f"b{n}"})
         assert response.status_code == 202
-    refused = client.post(
-        "/api/v1/threads/three/comments",
-        json={"author": "A", "body": "b3"},
-        environ_base={"REMOTE_ADDR": "198.51.100.3"},
-    )
-    assert refused.status_code == 409
+    refused = client.post("/api/v1/threads/three/comments", json={"author": "A", "body": "b3"})
+    assert refused.status_code == 429
+    assert "new articles" in refused.get_json()["message"]
+    assert refused.headers["RateLimit-Policy"] == '"new threads";q=2;w=86400'
+    # An existing thread takes the same client's comments; another client may start new ones.
+    assert client.post("/api/v1/threads/one/comments", json={"author": "A", "body": "again"}).status_code == 202
+    other = {"REMOTE_ADDR": "198.51.100.3"}
     assert (
         client.post(
-            "/api/v1/threads/one/comments",
-            json={"author": "A", "body": "again"},
-            environ_base={"REMOTE_ADDR": "198.51.100.3"},
+            "/api/v1/threads/three/comments", json={"author": "A", "body": "b3"}, environ_base=other
         ).status_code
         == 202
     )
+    clock.advance(86400)
+    assert client.post("/api/v1/threads/four/comments", json={"author": "A", "body": "b4"}).status_code == 202
 
 
 def test_a_surge_is_flagged_to_moderators_but_comments_keep_coming(settings, redis_client, admin, clock):

@@ -133,7 +133,10 @@ def test_the_iframe_page_takes_a_comment_without_javascript(no_js, server):
     assert posted.status == 303
     assert page.url == f"{embed}#{PENDING}"
     expect(notice).to_be_visible()
-    expect(page.locator("ol.comments > li")).to_have_count(0)  # held for moderation
+    mine = page.locator("ol.comments > li.pending")  # held for moderation, shown to its author alone
+    expect(mine).to_have_count(1)
+    expect(mine.locator(".await")).to_have_text("Awaiting moderation: only you see this.")
+    expect(page.locator("#responses")).to_have_text("No responses yet")
 
     [pending] = approve_pending(server)
     assert pending["email"] == "noscript.reader@example.com"  # moderators see it, readers never do
@@ -194,13 +197,18 @@ def test_the_iframe_page_says_only_the_publisher_may_frame_it(no_js, server):
     assert policy["script-src"] == "'self'"
 
 
-def test_the_publisher_can_frame_the_iframe_page_and_others_cannot(new_page, server):
+def article_framing(new_page, server: str) -> Page:
+    """A page without JavaScript on which every https://<host>/article frames the iframe page."""
     embed = f"{server}/embed/{DEMO_POLL}"
-    article = f'<!doctype html><title>Article</title><iframe src="{embed}" title="poll"></iframe>'
+    article = f'<!doctype html><title>Article</title><iframe src="{embed}" title="poll" height="900"></iframe>'
     # Public https pages framing the loopback test server need Chromium's local network permission.
     page = new_page(java_script_enabled=False, permissions=["local-network-access"])
     page.route("https://*/article", lambda route: route.fulfill(content_type="text/html", body=article))
+    return page
 
+
+def test_the_publisher_can_frame_the_iframe_page_and_others_cannot(new_page, server):
+    page = article_framing(new_page, server)
     page.goto(f"{ALLOWED_ORIGIN}/article")
     expect(page.frame_locator("iframe").locator("h1#question")).to_have_text(DEMO_QUESTION)
     page.goto("https://elsewhere.example/article")
@@ -234,3 +242,39 @@ def test_the_badge_is_a_cacheable_svg_of_the_percentages(server):
         "5 votes",
         "NAY 40%",
     ]
+
+
+def test_the_iframe_page_lets_a_reader_edit_and_delete_their_comment_without_javascript(no_js, server):
+    embed = f"{server}/embed/{DEMO_POLL}"
+    page = no_js(embed)
+    page.locator("#author").fill("Own Reader")
+    page.locator("#body").fill("First thoughts.")
+    submit(page, page.get_by_role("button", name="Post comment"))
+    [pending] = approve_pending(server)
+    page.goto(embed)
+    mine = page.locator(f"ol.comments > li[id='comment-{pending['id']}']")
+    expect(mine.locator(".await")).to_have_count(0)
+
+    mine.get_by_text("Edit", exact=True).click()
+    mine.get_by_label("Your comment").fill("Second thoughts.")
+    edited = submit(page, mine.get_by_role("button", name="Save edit"))
+    assert edited.status == 303
+    expect(mine.locator(".body")).to_have_text("Second thoughts.")
+    expect(mine.locator(".await")).to_be_visible()  # pre-moderation: the edit waits for a moderator again
+
+    deleted = submit(page, mine.get_by_role("button", name="Delete"))
+    assert deleted.status == 303
+    expect(page.locator("ol.comments > li")).to_have_count(0)
+    assert call("GET", f"{server}/api/v1/moderation/queue?status=pending", headers=ADMIN)[2].count(b"Second") == 0
+
+
+def test_a_reader_sees_their_pending_comment_in_a_third_party_iframe(new_page, server):
+    page = article_framing(new_page, server)
+    page.goto(f"{ALLOWED_ORIGIN}/article")
+    frame = page.frame_locator("iframe")
+    frame.locator("#author").fill("Framed Reader")
+    frame.locator("#body").fill("Written inside the publisher's page.")
+    frame.get_by_role("button", name="Post comment").click()
+    mine = frame.locator("ol.comments > li.pending")
+    expect(mine.locator(".body")).to_have_text("Written inside the publisher's page.")
+    expect(mine.get_by_role("button", name="Delete")).to_be_visible()

@@ -225,14 +225,13 @@ def examine(redis_url: str, ledger: Ledger) -> Outcome:
             if write.acked_at is not None and stored != write.value:
                 votes_lost.append(write)
         comments_lost, unqueued, unindexed = [], [], []
-        pending = store.keys.queue("pending")
         for write in ledger.acknowledged(ledger.comments):
             assert write.comment_id is not None
             comment = store.comments.get(write.comment_id)
             if comment is None:
                 comments_lost.append(write)
                 continue
-            if client.zscore(pending, write.comment_id) is None:
+            if client.zscore(store.keys.queue_of(write.target, "pending"), write.comment_id) is None:
                 unqueued.append(write)
             email_index = store.keys.email_comments(email_digest(LIVE_SECRET, write.value))
             if not client.sismember(email_index, write.comment_id):

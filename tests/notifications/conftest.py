@@ -2,18 +2,61 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
+import os
+import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 from standardwebhooks import Webhook
 
+from service.core import events
 from service.store.embedded import free_port
+
+
+@pytest.fixture
+def core(app):
+    """The app's core, also the one jobs run with (``run_jobs`` runs them in this process)."""
+    core = app.extensions["yaynay"]
+    events.set_worker_core(core)
+    yield core
+    events.set_worker_core(None)
+
+
+@dataclass
+class WorkerRun:
+    process: subprocess.Popen
+    errors: str = ""  # what it wrote to stderr, once stopped
+
+
+@contextlib.contextmanager
+def worker_process(settings, var_dir) -> Iterator[WorkerRun]:
+    """``yaynay worker`` on the test's Redis, stopped (and waited for) on the way out."""
+    env = dict(
+        os.environ,
+        YAYNAY_REDIS_URL=settings["REDIS_URL"],
+        YAYNAY_SECRET_KEY=settings["SECRET_KEY"],
+        YAYNAY_VAR_DIR=str(var_dir),
+        YAYNAY_WEBHOOK_ALLOW_PRIVATE="true",
+    )
+    worker = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), "yaynay"), "worker"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    run = WorkerRun(worker)
+    try:
+        yield run
+    finally:
+        worker.terminate()
+        _, run.errors = worker.communicate(timeout=15)
 
 
 @dataclass
@@ -26,6 +69,8 @@ class Receiver:
     secret: str | None = None
     received: list[dict] = field(default_factory=list)
     bad_signatures: int = 0
+    # Where a 3xx answer points (its Location header).
+    location: str = ""
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list[dict]:
         deadline = time.monotonic() + timeout
@@ -34,8 +79,9 @@ class Receiver:
         return self.received
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
+@contextlib.contextmanager
+def running_receiver(tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
+    """A Receiver listening on 127.0.0.1 (over TLS with ``tls``) until the block ends."""
     state = Receiver()
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -53,18 +99,54 @@ def receiver() -> Iterator[Receiver]:
             status = state.statuses.pop(0) if len(state.statuses) > 1 else state.statuses[0]
             state.received.append({"headers": headers, "json": json.loads(body), "answered": status})
             self.send_response(status)
+            if state.location:
+                self.send_header("Location", state.location)
             self.end_headers()
 
         def log_message(self, *args):
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if tls is not None else "http"
+    state.url = f"{scheme}://127.0.0.1:{server.server_address[1]}/hook"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with running_receiver() as state:
+        yield state
+
+
+def self_signed(directory: Path, host: str) -> Path:
+    """A certificate and key (one PEM file) for ``host``, made with the openssl command."""
+    pem = directory / f"{host}.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={host}",
+         "-addext", f"subjectAltName=DNS:{host}", "-keyout", str(pem), "-out", str(pem)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return pem
+
+
+@pytest.fixture
+def tls_receiver(tmp_path, monkeypatch) -> Iterator[Receiver]:
+    """A receiver over https whose certificate names hooks.example.com, trusted by this process
+    (SSL_CERT_FILE) and by nothing else."""
+    pem = self_signed(tmp_path, "hooks.example.com")
+    monkeypatch.setenv("SSL_CERT_FILE", str(pem))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pem)
+    with running_receiver(context) as state:
+        yield state
 
 
 @dataclass

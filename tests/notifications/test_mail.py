@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from service.core import events, mail
+from service.core import mail
 
 
 @pytest.fixture
@@ -20,14 +20,6 @@ def settings(settings, mailbox):
         "PENDING_SURGE_PER_HOUR": 2,
         "DIGEST_MINUTES": 15,
     }
-
-
-@pytest.fixture
-def core(app):
-    core = app.extensions["yaynay"]
-    events.set_worker_core(core)
-    yield core
-    events.set_worker_core(None)
 
 
 def submit(client, body):

@@ -3,17 +3,16 @@ every signature with the standardwebhooks library."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import dataclasses
+import socket
 import time
-from pathlib import Path
 
 import pytest
 
 from service import create_app
 from service.core import events, mail
 from service.store.webhooks import Attempt
+from tests.notifications.conftest import worker_process
 
 HOOKS = "/api/v1/webhooks"
 
@@ -22,14 +21,6 @@ HOOKS = "/api/v1/webhooks"
 def settings(settings):
     # Signatures carry the real time: the receiver's library refuses one five minutes off.
     return {**settings, "CLOCK": time.time, "WEBHOOK_ALLOW_PRIVATE": True}
-
-
-@pytest.fixture
-def core(app):
-    core = app.extensions["yaynay"]
-    events.set_worker_core(core)
-    yield core
-    events.set_worker_core(None)
 
 
 def run_jobs(core) -> None:
@@ -129,7 +120,7 @@ def test_an_endpoint_failing_for_a_day_is_disabled(client, admin, core, receiver
     listed = client.get(f"{HOOKS}/{hook['id']}", headers=admin).json
     assert listed["disabled"] is True
     assert "disabled" in caplog.text
-    assert core.store.jobs.counts() == {"queued": 0, "scheduled": 1}  # the next digest, no retry
+    assert core.store.jobs.counts() == {"queued": 0, "scheduled": 2}  # the next digest and sweep, no retry
     submit(client, body="Another one, NAY.")
     assert core.store.jobs.counts()["queued"] == 0  # a disabled endpoint is not sent to
     enabled = client.patch(f"{HOOKS}/{hook['id']}", json={"disabled": False}, headers=admin).json
@@ -188,27 +179,120 @@ def test_the_worker_process_retries_after_a_500_and_the_receiver_verifies_it(
 ):
     receiver.statuses = [500, 200]
     hook = add_hook(client, admin, receiver)
-    env = dict(
-        os.environ,
-        YAYNAY_REDIS_URL=settings["REDIS_URL"],
-        YAYNAY_SECRET_KEY=settings["SECRET_KEY"],
-        YAYNAY_VAR_DIR=str(tmp_path / "var"),
-        YAYNAY_WEBHOOK_ALLOW_PRIVATE="true",
-    )
-    worker = subprocess.Popen(
-        [str(Path(sys.executable).parent / "yaynay"), "worker"], env=env, stderr=subprocess.PIPE, text=True
-    )
-    try:
+    with worker_process(settings, tmp_path / "var") as worker:
         started = time.monotonic()
         submit(client)
         received = receiver.wait_for(2, timeout=25)
         took = time.monotonic() - started
-    finally:
-        worker.terminate()
-        _, errors = worker.communicate(timeout=15)
-    assert [delivery["answered"] for delivery in received] == [500, 200], errors
+    assert [delivery["answered"] for delivery in received] == [500, 200], worker.errors
     assert receiver.bad_signatures == 0
     assert took < 15
     attempts = client.get(f"{HOOKS}/{hook['id']}/deliveries", headers=admin).json["deliveries"]
     assert [(a["attempt"], a["status_code"]) for a in attempts] == [(1, 200), (0, 500)]
-    assert worker.returncode == 0, errors
+    assert worker.process.returncode == 0, worker.errors
+
+
+@pytest.fixture
+def second_receiver(receiver):
+    """Another receiver, for a redirect to point at (the fixture is per test, so build one more)."""
+    import http.server
+    import threading
+
+    hits: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/elsewhere", hits
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_not_followed_and_counts_as_a_failed_attempt(
+    client, admin, core, receiver, second_receiver, status
+):
+    elsewhere, hits = second_receiver
+    receiver.statuses, receiver.location = [status], elsewhere
+    hook = add_hook(client, admin, receiver)
+    submit(client)
+    run_jobs(core)
+    assert len(receiver.received) == 1 and hits == []
+    (attempt,) = client.get(f"{HOOKS}/{hook['id']}/deliveries", headers=admin).json["deliveries"]
+    assert attempt["status_code"] == status
+    assert "not followed" in attempt["error"] and elsewhere in attempt["error"]
+    assert client.get(f"{HOOKS}/{hook['id']}", headers=admin).json["failing_since"] is not None
+
+
+@pytest.fixture
+def resolver(monkeypatch):
+    """A resolver the test controls (DNS is the attacker's, in a rebinding): names in ``answers``
+    resolve to that address; every lookup is counted."""
+    answers: dict[str, str] = {}
+    lookups: list[str] = []
+    real = socket.getaddrinfo
+
+    def resolve(host, port, *args, **kwargs):
+        lookups.append(host)
+        if host in answers:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[host], port))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    return answers, lookups
+
+
+def test_a_delivery_connects_to_the_address_it_checked_and_names_the_host(client, admin, core, receiver, resolver):
+    answers, lookups = resolver
+    answers["hooks.example.com"] = "127.0.0.1"
+    add_hook(client, admin, receiver, url=receiver.url.replace("127.0.0.1", "hooks.example.com"))
+    submit(client)
+    lookups.clear()
+    run_jobs(core)
+    (delivery,) = receiver.received
+    assert delivery["headers"]["host"].startswith("hooks.example.com:")
+    assert lookups.count("hooks.example.com") == 1  # the connection does not resolve it again
+
+
+def test_a_name_that_resolves_to_a_local_address_at_delivery_is_not_sent_to(
+    client, admin, core, receiver, resolver, monkeypatch
+):
+    """DNS rebinding: a public address when registered, a loopback one when delivering."""
+    answers, _ = resolver
+    answers["hooks.example.com"] = "93.184.215.14"
+    strict = dataclasses.replace(
+        core.policy, notifying=dataclasses.replace(core.policy.notifying, allow_private_webhooks=False)
+    )
+    monkeypatch.setattr(core, "policy", strict)
+    hook = add_hook(client, admin, receiver, url=receiver.url.replace("127.0.0.1", "hooks.example.com"))
+    answers["hooks.example.com"] = "127.0.0.1"
+    submit(client)
+    run_jobs(core)
+    assert receiver.received == []
+    (attempt,) = client.get(f"{HOOKS}/{hook['id']}/deliveries", headers=admin).json["deliveries"]
+    assert attempt["status_code"] is None and "local address" in attempt["error"]
+
+
+def test_https_is_verified_against_the_urls_host_while_connecting_to_the_checked_address(
+    client, admin, core, tls_receiver, resolver
+):
+    answers, _ = resolver
+    answers["hooks.example.com"] = "127.0.0.1"
+    hook = add_hook(client, admin, tls_receiver, url=tls_receiver.url.replace("127.0.0.1", "hooks.example.com"))
+    submit(client)
+    run_jobs(core)
+    assert len(tls_receiver.received) == 1 and tls_receiver.bad_signatures == 0
+    client.patch(f"{HOOKS}/{hook['id']}", json={"url": tls_receiver.url}, headers=admin)  # the certificate names no IP
+    submit(client, body="Another one, NAY.")
+    run_jobs(core)
+    assert len(tls_receiver.received) == 1
+    latest = client.get(f"{HOOKS}/{hook['id']}/deliveries", headers=admin).json["deliveries"][0]
+    assert latest["status_code"] is None and "CERTIFICATE_VERIFY_FAILED" in latest["error"]

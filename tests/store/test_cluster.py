@@ -11,7 +11,9 @@ from service.identity import email_digest
 from service.store import moderation as moderation_store
 from service.store.comments import CommentStore
 from service.store.embedded import RedisProcess, free_port, redis_server_binary
+from service.store.keys import shard_of
 from service.store.moderation import ModerationStore
+from tests.api.test_spam_tools import BANS, block, client_with, queued, submitted, trusted_after_two_approvals
 from tests.test_import import run_import
 
 
@@ -235,7 +237,7 @@ def test_every_worker_repairs_lost_index_writes_in_the_background(cluster_url, s
     lost = post_dying(monkeypatch, client, "background-a", {"author": "Ann", "body": "Lost"})
     clock.advance(moderation_store.REPAIR_AGE + 1)
     deadline = time.monotonic() + 10
-    while core.store.redis.zscore(core.store.keys.queue("pending"), lost) is None:
+    while core.store.redis.zscore(core.store.keys.queue_of("background-a", "pending"), lost) is None:
         assert time.monotonic() < deadline, "the background repair never ran"
         time.sleep(0.2)
 
@@ -296,3 +298,108 @@ def test_a_reader_edits_and_deletes_their_own_comment_on_redis_cluster(cluster_u
     assert [(c["id"], c["body"]) for c in queue] == [(posted["id"], "Second words.")]
     assert client.delete(f"{url}/{posted['id']}", headers=headers).status_code == 204
     assert client.get("/api/v1/moderation/queue", headers=admin).json["comments"] == []
+
+
+def test_voter_buckets_split_and_are_read_on_redis_cluster(cluster_url):
+    from service.identity import voter_digest
+    from service.ratelimit import RateLimit
+    from service.store import Store
+    from service.store.connection import connect
+    from service.store.polls import VoteLimits
+    from service.store.voters import VOTERS_PER_BUCKET
+
+    limits = VoteLimits(RateLimit(count=1_000_000, window=60), new_voters_per_day=1_000_000)
+    store = Store(connect(cluster_url, cluster=True), prefix="cluster-voters")
+    store.polls.save("split", question="Q?", closes_at=None, allow_change=True, now=1_790_000_000.0)
+    voters = [voter_digest("k", "split", f"reader-{n}") for n in range(2 * VOTERS_PER_BUCKET + 1)]
+    for voter in voters:
+        store.polls.cast_vote("split", voter=voter, choice="nay", ip="ip", now=1_790_000_000.0, limits=limits)
+
+    assert store.polls.layout("split") == 3
+    fresh = Store(connect(cluster_url, cluster=True), prefix="cluster-voters")
+    assert {fresh.polls.vote_of("split", voter) for voter in voters[::50]} == {"nay"}
+    assert fresh.polls.count_voter_records("split") == {"yay": 0, "nay": len(voters)}
+    assert fresh.polls.delete("split")
+    assert fresh.polls.count_voter_records("split") == {"yay": 0, "nay": 0}
+
+
+def test_the_sharded_queue_and_log_page_across_nodes_on_redis_cluster(cluster_url, settings, admin, clock):
+    app, client, core = cluster_app(cluster_url, settings, "sharded")
+    posted = []
+    for n in range(12):  # threads in many shards, on every node
+        clock.advance(1)
+        response = client.post(
+            f"/api/v1/threads/sharded-{n}/comments",
+            json={"author": "Ann", "body": f"Comment {n}"},
+            environ_base={"REMOTE_ADDR": f"198.51.100.{n}"},
+        )
+        assert response.status_code == 202, response.json
+        posted.append(response.json["id"])
+    assert len({shard_of(f"sharded-{n}") for n in range(12)}) > 6
+
+    def every_page(path, items):
+        seen, cursor = [], None
+        while True:
+            page = client.get(path, headers=admin, query_string={"limit": 5, **({"cursor": cursor} if cursor else {})})
+            assert page.status_code == 200, page.json
+            seen += [entry["id"] if items == "comments" else entry["comment_id"] for entry in page.json[items]]
+            cursor = page.json["next_cursor"]
+            if cursor is None:
+                return seen
+
+    assert every_page("/api/v1/moderation/queue", "comments") == posted
+    for comment_id in posted:
+        clock.advance(1)
+        client.post(f"/api/v1/moderation/comments/{comment_id}", json={"action": "approve"}, headers=admin)
+    assert every_page("/api/v1/moderation/log", "entries") == list(reversed(posted))
+    assert moderation.pending_summary(core)[0] == 0
+    app.extensions["yaynay"].close()
+
+
+def test_the_spam_tools_work_on_redis_cluster(cluster_url, settings, admin):
+    with client_with(
+        settings, REDIS_URL=cluster_url, REDIS_CLUSTER=True, KEY_PREFIX="spam", TRUSTED_AFTER_APPROVED=2
+    ) as client:
+        block(client, admin, "word", "cheap pills")
+        held = submitted(client, body="Buy cheap pills", ip="198.51.100.40")
+        assert queued(client, admin)[held["id"]]["signals"]["held_reason"] == "blocklist word: cheap pills"
+        first = submitted(client, email="troll@example.com", body="Troll", ip="198.51.100.41")
+        ban = client.post(BANS, json={"comment_id": first["id"], "email": True}, headers=admin)
+        assert ban.status_code == 201, ban.json
+        again = submitted(client, email="troll@example.com", body="Again", ip="198.51.100.42")
+        assert queued(client, admin, "rejected")[again["id"]]["signals"]["held_reason"] == "banned"
+        trusted_after_two_approvals(client, admin)
+
+
+def test_a_surge_holds_comments_on_redis_cluster(cluster_url, settings, admin):
+    overrides = {"REDIS_URL": cluster_url, "REDIS_CLUSTER": True, "KEY_PREFIX": "surge", "MODERATION": "off"}
+    with client_with(settings, PENDING_SURGE_PER_HOUR=2, **overrides) as client:
+        statuses = [
+            submitted(client, body=f"Comment {n}", thread=f"surge-{n}", ip=f"198.51.100.{n}")["status"]
+            for n in range(3)
+        ]
+        assert statuses == ["approved", "approved", "pending"]
+        (held,) = queued(client, admin).values()
+        assert held["signals"]["held_reason"] == "surge"
+
+
+def test_an_earlier_versions_single_queue_moves_into_its_shards_on_redis_cluster(cluster_url, settings, admin):
+    app, client, core = cluster_app(cluster_url, settings, "legacy")
+    keys, redis = core.store.keys, core.store.redis
+    posted = [
+        client.post(
+            f"/api/v1/threads/legacy-{n}/comments",
+            json={"author": "Ann", "body": f"Old {n}"},
+            environ_base={"REMOTE_ADDR": f"198.51.100.{n}"},
+        ).json["id"]
+        for n in range(6)
+    ]
+    for n, comment_id in enumerate(posted):  # as an earlier version left them: one key
+        thread = f"legacy-{n}"
+        score = redis.zscore(keys.queue_of(thread, "pending"), comment_id)
+        redis.zrem(keys.queue_of(thread, "pending"), comment_id)
+        redis.zadd(keys.legacy_queue("pending"), {comment_id: score})
+
+    assert queued_ids(client, admin) == sorted(posted)
+    assert not redis.exists(keys.legacy_queue("pending"))
+    app.extensions["yaynay"].close()

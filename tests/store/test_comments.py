@@ -10,13 +10,13 @@ from redis.crc import key_slot
 from service.ratelimit import RateLimit
 from service.store import Store
 from service.store.comments import CommentLimits, NewComment
-from service.store.keys import Keys
+from service.store.keys import SHARDS, Keys, shard_of
 from service.store.moderation import DecisionRequest
 
 NOW = 1_790_000_000.0
 LIMITS = CommentLimits(
     rates=(RateLimit(1_000_000, 60),),
-    max_threads=1000,
+    new_threads_per_day=1000,
     surge_per_hour=10**9,
     duplicate_window=600,
     idempotency_ttl=86400,
@@ -97,8 +97,16 @@ def test_the_keys_of_a_thread_share_one_slot_with_its_poll():
         keys.voter_bucket("t", 7),
     ]
     assert len({key_slot(key.encode()) for key in thread_keys}) == 1
-    site_wide = [keys.queue("pending"), keys.queue("spam"), keys.moderation_log(), keys.surge(5)]
-    assert len({key_slot(key.encode()) for key in site_wide}) == 1
+    shard = shard_of("t")
+    shard_keys = [
+        keys.queue("pending", shard),
+        keys.queue("spam", shard),
+        keys.moderation_log(shard),
+        keys.surge(5, shard),
+    ]
+    assert len({key_slot(key.encode()) for key in shard_keys}) == 1
+    every_queue = keys.queues("pending")
+    assert len({key_slot(key.encode()) for key in every_queue}) == SHARDS, "the shards spread over slots"
 
 
 def test_a_stale_queue_entry_is_repaired_when_read(redis_client):
@@ -106,8 +114,8 @@ def test_a_stale_queue_entry_is_repaired_when_read(redis_client):
     comment_id = store.comments.submit("t", new_comment(1), status="pending", now=NOW, limits=LIMITS).id
     store.moderation.decide([DecisionRequest(comment_id, "approve")], moderator="m", now=NOW)
     # As if the process died between the decision's script and its site-wide index:
-    redis_client.zadd(store.keys.queue("pending"), {comment_id: 1})
-    redis_client.zrem(store.keys.queue("approved"), comment_id)
+    redis_client.zadd(store.keys.queue_of("t", "pending"), {comment_id: 1})
+    redis_client.zrem(store.keys.queue_of("t", "approved"), comment_id)
 
     assert store.moderation.queue("pending", thread_id=None, limit=10, cursor=None).items == []
     approved = store.moderation.queue("approved", thread_id=None, limit=10, cursor=None).items
@@ -143,12 +151,14 @@ def test_on_one_node_a_comment_and_its_site_wide_indexes_are_one_script_and_one_
     )
     assert sent == [b"evalsha"]
     [comment_id] = [
-        member for member in redis_client.zrange(store.keys.queue("pending"), 0, -1) if member.startswith(b"thread-1.")
+        member
+        for member in redis_client.zrange(store.keys.queue_of("thread-1", "pending"), 0, -1)
+        if member.startswith(b"thread-1.")
     ]
     assert comment_id.decode().startswith("thread-1.")
     assert redis_client.smembers(store.keys.email_comments("email1")) == {comment_id}
     assert redis_client.get(store.keys.text_seen("text1")) == b"1"
-    assert redis_client.get(store.keys.surge(int(NOW // 3600))) == b"2"
+    assert store.moderation.submitted_this_hour(NOW) == 2
     assert not redis_client.keys("*unindexed*"), "a single node needs no 'to index' marks"
 
 
@@ -162,10 +172,10 @@ def test_on_one_node_a_decision_and_its_site_wide_indexes_are_one_script(redis_c
         monkeypatch, lambda: store.moderation.decide([DecisionRequest(gone, "delete")], moderator="maria", now=NOW)
     )
     assert sent == [b"hget", b"evalsha"]  # the email digest, then everything at once
-    assert redis_client.zrange(store.keys.queue("approved"), 0, -1) == [kept.encode()]
-    assert redis_client.zcard(store.keys.queue("pending")) == 0
+    assert redis_client.zrange(store.keys.queue_of("thread-0", "approved"), 0, -1) == [kept.encode()]
+    assert redis_client.zcard(store.keys.queue_of("thread-0", "pending")) == 0
     assert redis_client.smembers(store.keys.email_comments("email1")) == set()
-    assert [entry[b"comment"] for _, entry in redis_client.xrange(store.keys.moderation_log())] == [
+    assert [entry[b"comment"] for _, entry in redis_client.xrange(store.keys.moderation_log_of("thread-0"))] == [
         kept.encode(),
         gone.encode(),
     ]

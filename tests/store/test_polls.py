@@ -9,8 +9,9 @@ from redis.crc import key_slot
 from service.identity import voter_digest
 from service.ratelimit import RateLimit
 from service.store import Store
-from service.store.keys import VOTER_BUCKETS, Keys
+from service.store.keys import Keys
 from service.store.polls import VoteLimits
+from service.store.voters import address
 
 NOW = 1_790_000_000.0
 GENEROUS = VoteLimits(RateLimit(count=1_000_000, window=60), new_voters_per_day=1_000_000)
@@ -59,7 +60,8 @@ def test_every_key_of_a_poll_shares_one_cluster_slot():
     poll_keys = [
         keys.poll("mini-backpacks"),
         keys.voter_bucket("mini-backpacks", 0),
-        keys.voter_bucket("mini-backpacks", VOTER_BUCKETS - 1),
+        keys.voter_bucket("mini-backpacks", 65_535),
+        keys.legacy_voter_bucket("mini-backpacks", 16_383),
         keys.vote_rate("mini-backpacks", "aXBoYXNo", 1_790_000_000),
         keys.new_voters("mini-backpacks", "aXBoYXNo", 20_717),
     ]
@@ -88,11 +90,11 @@ def test_voter_records_are_compact_digests_never_the_token(store, redis_client):
     store.polls.cast_vote(
         "compact", voter=voter_digest("secret", "compact", token), choice="nay", ip="ip", now=NOW, limits=GENEROUS
     )
-    buckets = redis_client.keys("yaynay-test:poll:{compact}:voters:*")
+    buckets = redis_client.keys("yaynay-test:poll:{compact}:v:*")
     assert len(buckets) == 1
     assert redis_client.object("encoding", buckets[0]) in (b"listpack", b"ziplist")
     ((field, value),) = redis_client.hgetall(buckets[0]).items()
-    assert len(field) == 6 and value == b"2"
+    assert len(field) == 7 and value == b"2"
     everything = b"".join(redis_client.dump(key) for key in redis_client.keys("*"))
     assert token.encode() not in everything
 
@@ -130,9 +132,24 @@ def test_votes_still_count_once_buckets_outgrow_listpack_encoding(store, redis_c
     for voter, _ in ballots[:500]:
         store.polls.cast_vote("huge", voter=voter, choice="nay", ip=voter.hex(), now=NOW, limits=GENEROUS)
 
-    sample = store.keys.voter_record("huge", voters[0])[0]
+    sample = address(store.keys, "huge", voters[0], store.polls.layout("huge")).key
     assert redis_client.object("encoding", sample) == b"hashtable"
     poll = store.polls.get("huge")
     assert store.polls.count_voter_records("huge") == {"yay": poll.yay, "nay": poll.nay}
     assert poll.total == 5_000
     assert store.polls.vote_of("huge", voters[1]) == "nay" and store.polls.vote_of("huge", voters[1000]) == "yay"
+
+
+def test_the_integrity_keys_live_their_day_and_the_ip_set_is_cut_to_its_busiest(store, redis_client):
+    from service.store.spam import INTEGRITY_TTL, TOP_IPS_KEPT
+
+    store.polls.save("watched", question="Q?", closes_at=None, allow_change=True, now=NOW)
+    for n in range(2 * TOP_IPS_KEPT + 5):
+        voter = voter_digest("secret", "watched", f"voter-{n}")
+        store.polls.cast_vote("watched", voter=voter, choice="yay", ip=f"ip{n}", now=NOW + n, limits=GENEROUS)
+    hour = int(NOW // 3600)
+    integrity, ips = store.keys.vote_integrity("watched", hour), store.keys.vote_ips("watched", hour)
+    assert INTEGRITY_TTL - 5 <= redis_client.ttl(integrity) <= INTEGRITY_TTL
+    assert INTEGRITY_TTL - 5 <= redis_client.ttl(ips) <= INTEGRITY_TTL
+    assert redis_client.zcard(ips) <= 2 * TOP_IPS_KEPT
+    assert int(redis_client.hget(integrity, "new")) == 2 * TOP_IPS_KEPT + 5

@@ -10,11 +10,12 @@
 -- ARGV[1] comment key   ARGV[2] action: approve, reject, spam or delete
 -- ARGV[3] the status the moderator saw ('' means pending, '*' any: privacy erasure)
 -- ARGV[4] moderator name   ARGV[5] reason   ARGV[6] now (epoch seconds)
+-- ARGV[7] how long the thread's log keeps entries, in ms ('0': forever)
 --
 -- Returns {'decided', new status, old status, created_at, email digest, log entry id}
 --      or {'not_found'} | {'conflict', status, decided_by, decided_at, reason}
 local sets = {pending = KEYS[2], approved = KEYS[3], rejected = KEYS[4], spam = KEYS[5]}
-local reply = decide_in_thread(KEYS[1], sets, KEYS[6], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+local reply = decide_in_thread(KEYS[1], sets, KEYS[6], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 if reply[1] == 'decided' then
   redis.call('HSET', KEYS[7], ARGV[1], ARGV[6] .. ' ' .. reply[5])
 end

@@ -7,11 +7,13 @@
 -- KEYS[3] status set the comment joins    KEYS[4] the thread's approved set (for replies)
 -- KEYS[5] idempotency key of this client  KEYS[6] duplicate guard of this client and text
 -- KEYS[7] the thread's "to index" marker (hash: comment key -> "<now> <email digest>")
+-- KEYS[8] the thread's meta hash (its article's page_url, set by its first comment naming one)
 -- ARGV[1] the new comment's key           ARGV[2] its status (pending or approved)
 -- ARGV[3] now (epoch seconds)             ARGV[4] parent comment key, or ''
 -- ARGV[5] idempotency TTL (s), 0 when the client sent no Idempotency-Key
 -- ARGV[6] duplicate window (s)            ARGV[7] the comment's email digest, or ''
--- ARGV[8...] the comment's fields, as name, value pairs
+-- ARGV[8] the article's URL, or ''
+-- ARGV[9...] the comment's fields, as name, value pairs
 --
 -- Returns {'created', key}, or {'existing', key of the comment this repeats, 1 when it is
 -- still marked "to index" else 0}, or {'bad_parent'} when the parent is not an approved
@@ -28,6 +30,9 @@ end
 if parent_missing(approved, parent) then
   return {'bad_parent'}
 end
-store_comment(comment, seq_key, status_set, idem, duplicate, key, status, now, idem_ttl, duplicate_ttl, argv_from(8))
+store_comment(comment, seq_key, status_set, idem, duplicate, key, status, now, idem_ttl, duplicate_ttl, argv_from(9))
 redis.call('HSET', marker, key, now .. ' ' .. ARGV[7])
+if ARGV[8] ~= '' then
+  redis.call('HSETNX', KEYS[8], 'page_url', ARGV[8])
+end
 return {'created', key}
