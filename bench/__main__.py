@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import dataclasses
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -29,6 +30,7 @@ import redis
 
 from bench import costs, report, scenarios
 from bench.api import Api
+from bench.cluster_bus import measure_bus
 from bench.redis_stats import RoundTripCounter, measure_voter_memory
 from bench.servers import (
     ADMIN_TOKEN,
@@ -47,7 +49,21 @@ from service.store import Store
 from service.store.keys import Keys
 
 # What --only selects, in the table's order (the floors come first, whenever a wrk scenario runs).
-SECTIONS = ("vote", "tally", "tally-304", "batch", "thread", "post", "queue", "isso", "fanout", "memory", "flat", "rss")
+SECTIONS = (
+    "vote",
+    "tally",
+    "tally-304",
+    "batch",
+    "thread",
+    "post",
+    "queue",
+    "isso",
+    "fanout",
+    "memory",
+    "flat",
+    "rss",
+    "bus",
+)
 QUICK = dict(
     seconds=1,
     runs=1,
@@ -58,6 +74,7 @@ QUICK = dict(
     fanout_votes=3,
     flat_polls=1000,
     no_isso=True,
+    bus_votes=300,
 )
 
 
@@ -86,10 +103,16 @@ def parse_options(argv: list[str] | None) -> argparse.Namespace:
         "--flat-polls", type=int, default=100_000, help="polls the flat-cost votes spread over (default 100,000)"
     )
     parser.add_argument(
-        "--streams", default="1000,5000", help="idle streams one worker holds when its RSS is read (default 1000,5000)"
+        "--streams",
+        default="1000,5000,20000",
+        help="idle streams one worker holds when its RSS is read (default 1000,5000,20000; "
+        "at most what the open-files limit allows, both ends needing a descriptor a stream)",
     )
     parser.add_argument("--fanout-streams", type=int, default=1000, help="streams of the fan-out (default 1,000)")
     parser.add_argument("--fanout-votes", type=int, default=20, help="votes the fan-out times (default 20)")
+    parser.add_argument(
+        "--bus-votes", type=int, default=3000, help="votes on the 3+3 cluster of the bus measure (default 3,000)"
+    )
     parser.add_argument("--worker-class", default="gevent", help="gunicorn worker class (default gevent)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument("--threads", type=int, default=1, help="threads a worker, for gthread (default 1)")
@@ -99,7 +122,7 @@ def parse_options(argv: list[str] | None) -> argparse.Namespace:
         "--quick",
         action="store_true",
         help="smoke run: 1 s runs, 1 run, no warm-up, polls of 1,000 and 10,000 voters, 1,000 flat polls, "
-        "100 streams, no Isso",
+        "100 streams, no Isso, 300 bus votes",
     )
     if "--quick" in (sys.argv[1:] if argv is None else argv):
         parser.set_defaults(**QUICK)  # options given explicitly still win
@@ -168,10 +191,12 @@ class Bench:
                 memory = measure_voter_memory(store, SECRET_KEY, scenarios.sized_poll(voters), voters)
                 if self.selected("memory"):
                     self.rows.setdefault("memory", []).append(report.memory_row(memory))
-        if set(self.options.only) - {"memory", "rss"}:
+        if set(self.options.only) - {"memory", "rss", "bus"}:
             self.serve_and_load(counter)
         if self.selected("rss"):
             self.attempt("rss", "idle streams RSS", self.idle_streams)
+        if self.selected("bus"):
+            self.attempt("bus", "cluster bus per vote", self.cluster_bus)
         machine = report.machine_line(
             redis_version=self.redis.info("server")["redis_version"],
             worker_class=self.workers.worker_class,
@@ -318,20 +343,33 @@ class Bench:
     def idle_streams(self) -> None:
         """One worker (YAYNAY_WORKERS=1) holding idle streams; its RSS at each count."""
         workers = dataclasses.replace(self.workers, workers=1)
+        # Each stream holds a descriptor in the worker and one here; keep room for the rest.
+        most = resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 1000
+        counts = sorted({min(count, most) for count in self.options.streams})
+        if counts[-1] < max(self.options.streams):
+            scenarios.progress(
+                f"idle streams: the open-files limit allows {counts[-1]:,}, not {max(self.options.streams):,}"
+            )
         env = yaynay_env(
             self.redis_url,
             self.workdir / "var",
             workers,
-            YAYNAY_WORKER_CONNECTIONS=str(max(self.options.streams) + 1000),
-            YAYNAY_STREAMS_PER_WORKER=str(max(self.options.streams) + 500),
+            YAYNAY_WORKER_CONNECTIONS=str(max(counts) + 1000),
+            YAYNAY_STREAMS_PER_WORKER=str(max(counts) + 500),
         )
         with Gunicorn("service.wsgi:app", env, self.workdir / "idle-streams.log") as server:
             with contextlib.closing(Api(server.url, ADMIN_TOKEN)) as api:
                 api.create_poll("idle")
             (worker,) = server.workers()
-            scenarios.progress(f"idle streams: {', '.join(f'{n:,}' for n in self.options.streams)} on one worker")
-            held = measure_idle_streams(server.url, "idle", worker, self.options.streams)
+            scenarios.progress(f"idle streams: {', '.join(f'{n:,}' for n in counts)} on one worker")
+            held = measure_idle_streams(server.url, "idle", worker, counts)
         self.rows["rss"] = report.idle_streams_rows(held)
+
+    def cluster_bus(self) -> None:
+        """Bus messages a vote costs on a 3+3 cluster, and changes a worker decodes, before and after."""
+        scenarios.progress(f"cluster bus: a 3+3 cluster, {self.options.bus_votes:,} votes over 100 polls")
+        cost = measure_bus(self.workdir / "cluster", votes=self.options.bus_votes)
+        self.rows["bus"] = report.bus_rows(cost)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import gunicorn
 
+from bench.cluster_bus import BUS_MESSAGE_OVERHEAD, BusCost
 from bench.redis_stats import VoterMemory
 from bench.scenarios import Measurement
 from bench.streams import FanOut, HeldStreams
@@ -173,6 +174,34 @@ def idle_streams_rows(held: list[HeldStreams]) -> list[Row]:
             )
         )
     return rows
+
+
+def bus_rows(cost: BusCost) -> list[Row]:
+    """Cluster-bus messages and bytes a vote costs, and what a worker decodes a vote, before and after."""
+    before = cost.per_vote(cost.publish_messages)
+    after = cost.per_vote(cost.shard_messages)
+    decoded_before = [cost.per_vote(count) for count in cost.decoded_before]
+    decoded_after = [cost.per_vote(count) for count in cost.decoded_after]
+    share = cost.served / cost.polls
+    return [
+        Row(
+            "cluster bus per vote",
+            f"{after:.2f} messages ≈ {after * (BUS_MESSAGE_OVERHEAD + cost.shard_bytes) / 1000:.1f} KB "
+            f"(SPUBLISH, the poll's shard); before {before:.2f} ≈ "
+            f"{before * (BUS_MESSAGE_OVERHEAD + cost.publish_bytes) / 1000:.1f} KB (PUBLISH, every node); "
+            f"3 masters + 3 replicas, {cost.votes:,} votes",
+            target="only the poll's shard (≤ 1 with 1 replica)",
+            met=_met(after <= 1.0),
+        ),
+        Row(
+            "changes a worker decodes per vote",
+            f"{' / '.join(f'{value:.2f}' for value in decoded_after)} (2 workers, each streaming "
+            f"{cost.served} of {cost.polls} polls); before "
+            f"{' / '.join(f'{value:.2f}' for value in decoded_before)} (every change to every worker)",
+            target=f"its polls only (≈ {share:.2f})",
+            met=_met(all(value <= share * 1.1 for value in decoded_after)),
+        ),
+    ]
 
 
 def machine_line(

@@ -29,7 +29,9 @@ def redis_cli() -> str:
     return str(redis_server_binary()).replace("redis-server", "redis-cli")
 
 
-def start_node(directory: Path, *, node_timeout_ms: int, persist: bool) -> RedisProcess:
+def start_node(
+    directory: Path, *, node_timeout_ms: int, persist: bool, extra_args: list[str] | None = None
+) -> RedisProcess:
     """A cluster-enabled redis-server on a free port whose bus port (port + 10000) is free too."""
     for _ in range(10):
         port = free_port()
@@ -47,6 +49,7 @@ def start_node(directory: Path, *, node_timeout_ms: int, persist: bool) -> Redis
                 "--cluster-node-timeout",
                 str(node_timeout_ms),
                 *NO_SYNC_DELAY,
+                *(extra_args or []),
             ],
         )
         try:
@@ -72,12 +75,14 @@ class Cluster:
         replicas: int = 1,
         node_timeout_ms: int = 2000,
         persist: bool = False,
+        extra_args: list[str] | None = None,
     ):
         self.directory = directory
         self.master_count = masters
         self.replicas = replicas
         self.node_timeout_ms = node_timeout_ms
         self.persist = persist
+        self.extra_args = extra_args or []  # more redis-server options for every node
         self.nodes: list[RedisProcess] = []
         self.frozen: set[int] = set()  # ports of nodes stopped with SIGSTOP
 
@@ -91,7 +96,12 @@ class Cluster:
         try:
             for _ in range(self.master_count * (1 + self.replicas)):
                 self.nodes.append(
-                    start_node(self.directory, node_timeout_ms=self.node_timeout_ms, persist=self.persist)
+                    start_node(
+                        self.directory,
+                        node_timeout_ms=self.node_timeout_ms,
+                        persist=self.persist,
+                        extra_args=self.extra_args,
+                    )
                 )
             created = subprocess.run(
                 [

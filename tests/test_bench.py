@@ -28,6 +28,8 @@ ROWS = [
     "flat cost: voters on one poll",
     "flat cost: polls voted on",
     "idle streams RSS (100)",
+    "cluster bus per vote",
+    "changes a worker decodes per vote",
 ]
 
 

@@ -77,6 +77,28 @@ def test_without_a_redis_url_the_embedded_redis_socket_is_used(tmp_path):
     assert settings["REDIS_URL"] == f"unix://{tmp_path}/redis/redis.sock"
 
 
+def test_sentinels_replace_the_redis_url_and_are_checked_at_start():
+    settings = load_settings(
+        environ={
+            "YAYNAY_ENV": "production",
+            "YAYNAY_SECRET_KEY": "k",
+            "YAYNAY_REDIS_SENTINELS": "sentinel-1:26379, sentinel-2:26379",
+        }
+    )
+    assert settings["REDIS_SENTINELS"] == ["sentinel-1:26379", "sentinel-2:26379"]
+    assert settings["REDIS_SENTINEL_MASTER"] == "mymaster" and settings["REDIS_EMBEDDED"] is False
+    with pytest.raises(ConfigError, match="REDIS_SENTINELS"):
+        load_settings(environ={"YAYNAY_SECRET_KEY": "k", "YAYNAY_REDIS_SENTINELS": "sentinel-1"})
+    with pytest.raises(ConfigError, match="exclude each other"):
+        load_settings(
+            environ={
+                "YAYNAY_SECRET_KEY": "k",
+                "YAYNAY_REDIS_SENTINELS": "sentinel-1:26379",
+                "YAYNAY_REDIS_CLUSTER": "true",
+            }
+        )
+
+
 @pytest.mark.parametrize(
     "text, expected",
     [("30/minute", (30, 60)), ("5 per second", (5, 1)), ("50/day", (50, 86400)), ("2 per hours", (2, 3600))],

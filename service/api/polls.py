@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
@@ -13,10 +15,11 @@ from flask_smorest import Blueprint
 from werkzeug.wrappers import Response as BaseResponse
 
 from service.api.caching import Rendered, cached_answer, public_cache_headers
+from service.api.connections import gevent_is_serving
 from service.api.context import client, core, now
 from service.api.errors import rate_limit_headers
 from service.api.io import answers, needs, takes
-from service.core import Inbox, polls
+from service.core import KEEP_ALIVE, ChangeFeed, Inbox, TallyUpdate, polls
 from service.core.polls import Poll
 from service.core.tokens import ADMIN
 from service.errors import PollNotFound
@@ -164,6 +167,11 @@ def tally_event(poll: Poll) -> bytes:
     return f"id: {poll.version}\nevent: tally\ndata: {data}\n\n".encode()
 
 
+def opening_events(poll: Poll, last_event_id: str | None) -> bytes:
+    """What a stream starts with: the reconnection delay, and the tally unless the client has it."""
+    return b"retry: 3000\n\n" + (tally_event(poll) if last_event_id != str(poll.version) else b"")
+
+
 def tally_stream(
     poll: Poll, inbox: Inbox, last_event_id: str | None, stop_listening: Callable[[], None]
 ) -> Iterator[bytes]:
@@ -173,9 +181,7 @@ def tally_stream(
     when the server closes the stream (the client left).
     """
     try:
-        yield b"retry: 3000\n\n"
-        if last_event_id != str(poll.version):
-            yield tally_event(poll)
+        yield opening_events(poll, last_event_id)
         sent = poll.version
         while True:
             update = inbox.wait()
@@ -184,12 +190,81 @@ def tally_stream(
             if inbox.closed:  # the server is stopping; the client reconnects to another worker
                 return
             if update is None:
-                yield b": keep-alive\n\n"
+                yield KEEP_ALIVE
             elif update.version > sent:
                 sent = update.version
-                yield tally_event(replace(poll, yay=update.yay, nay=update.nay, version=update.version))
+                yield tally_event(poll_at(poll, update))
     finally:
         stop_listening()
+
+
+def poll_at(poll: Poll, update: TallyUpdate) -> Poll:
+    """``poll`` with the tally of ``update``."""
+    return replace(poll, yay=update.yay, nay=update.nay, version=update.version)
+
+
+class TallyStream(Response):
+    """The live stream's answer. Under gunicorn's gevent worker, on plain HTTP/1.x, it writes its
+    head and opening events itself and hands the connection to the change feed
+    (``ChangeFeed.adopt``), so no greenlet waits on an idle stream; elsewhere (other workers,
+    TLS terminated by gunicorn, HTTP/2, the test client) it streams ``tally_stream``."""
+
+    def __init__(
+        self, feed: ChangeFeed, poll: Poll, inbox: Inbox, last_event_id: str | None, release: Callable[[], None]
+    ):
+        """``release`` frees the stream's place in the budget; it runs when the stream ends."""
+
+        def stop_listening() -> None:
+            feed.forget(poll.id, inbox)
+            release()
+
+        super().__init__(
+            tally_stream(poll, inbox, last_event_id, stop_listening),
+            mimetype="text/event-stream",
+            direct_passthrough=True,
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        self.feed, self.poll, self.inbox, self.last_event_id = feed, poll, inbox, last_event_id
+        self.release, self.stop_listening = release, stop_listening
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        connection = environ.get("gunicorn.socket")
+        if (
+            connection is None
+            or not gevent_is_serving()
+            or isinstance(connection, ssl.SSLSocket)  # its bytes must go through TLS
+            or not environ.get("SERVER_PROTOCOL", "").startswith("HTTP/1.")  # HTTP/2 frames its own
+        ):
+            return super().__call__(environ, start_response)
+        from gunicorn.workers.base_async import ALREADY_HANDLED
+
+        headers = self.get_wsgi_headers(environ)
+        headers["Connection"] = "close"
+        head = f"HTTP/1.1 {self.status}\r\n" + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        opening = head.encode("latin-1") + b"\r\n" + opening_events(self.poll, self.last_event_id)
+        fileno = os.dup(connection.fileno())  # gunicorn closes its own once the view returns
+        # ...at once, not after waiting its keep-alive out for another request on it.
+        gunicorn_request = getattr(getattr(start_response, "__self__", None), "req", None)
+        if gunicorn_request is not None:
+            gunicorn_request.must_close = True
+        try:
+            written = os.write(fileno, opening)  # a new connection's buffer takes it at once
+        except OSError:
+            written = -1
+        if written != len(opening):
+            os.close(fileno)
+            self.stop_listening()
+            return ALREADY_HANDLED
+        poll = self.poll
+        self.feed.adopt(
+            poll.id,
+            self.inbox,
+            fileno,
+            sent=poll.version,
+            render=lambda update: tally_event(poll_at(poll, update)),
+            on_end=self.release,
+        )
+        return ALREADY_HANDLED
 
 
 @blp.route("/<resource_id:poll_id>/events")
@@ -221,25 +296,15 @@ class PollEvents(MethodView):
         # Listen first, then read the tally: a change in between reaches the inbox, and
         # a cached tally older than that change is not served (store/cache.py).
         inbox = feed.listen(poll_id, fileno=stream_socket_fileno())
-
-        def stop_listening() -> None:
-            feed.forget(poll_id, inbox)
-            budget.release(ip)
-
         try:
             poll = core().read_cache.load(("poll-state", poll_id), poll_id, lambda: polls.find_poll(core(), poll_id))
             if poll is None:
                 raise PollNotFound(poll_id)
         except BaseException:
-            stop_listening()
+            feed.forget(poll_id, inbox)
+            budget.release(ip)
             raise
-        stream = tally_stream(poll, inbox, request.headers.get("Last-Event-ID"), stop_listening)
-        return Response(
-            stream,
-            mimetype="text/event-stream",
-            direct_passthrough=True,
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        return TallyStream(feed, poll, inbox, request.headers.get("Last-Event-ID"), lambda: budget.release(ip))
 
 
 def stream_socket_fileno() -> int:

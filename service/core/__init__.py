@@ -17,16 +17,38 @@ from service.core.streams import StreamBudget
 from service.store import Store
 from service.store.cache import ReadCache
 from service.store.connection import problem_with, redacted
-from service.store.events import ChangeFeed, Inbox
+from service.store.events import KEEP_ALIVE, ChangeFeed, Inbox, TallyUpdate
 
-__all__ = ["ChangeFeed", "Client", "Core", "Inbox", "Policy", "ReadCache", "StreamBudget", "store_problem"]
+__all__ = [
+    "KEEP_ALIVE",
+    "ChangeFeed",
+    "Client",
+    "Core",
+    "Inbox",
+    "Policy",
+    "ReadCache",
+    "StreamBudget",
+    "TallyUpdate",
+    "store_problem",
+]
 
 
 def store_problem(settings: Mapping[str, Any]) -> str | None:
     """One line saying why the configured Redis cannot be used and how to fix it, or None."""
-    problem = problem_with(str(settings["REDIS_URL"]), cluster=bool(settings["REDIS_CLUSTER"]))
+    problem = problem_with(
+        str(settings["REDIS_URL"]),
+        cluster=bool(settings["REDIS_CLUSTER"]),
+        sentinels=settings["REDIS_SENTINELS"],
+        sentinel_master=settings["REDIS_SENTINEL_MASTER"],
+    )
     if problem is None:
         return None
+    if settings["REDIS_SENTINELS"]:
+        return (
+            f"YAYNAY_REDIS_SENTINELS={','.join(settings['REDIS_SENTINELS'])} (master "
+            f"{settings['REDIS_SENTINEL_MASTER']!r}) {problem}; check the sentinels, the master's name and the "
+            "credentials in YAYNAY_REDIS_URL"
+        )
     return (
         f"YAYNAY_REDIS_URL={redacted(str(settings['REDIS_URL']))} {problem}; "
         "fix the URL (redis://host:6379/0, rediss://..., unix:///path) or start that Redis"

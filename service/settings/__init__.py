@@ -189,6 +189,20 @@ class TextList(SettingType):
         return [self.entry.from_value(item) for item in value]
 
 
+class HostPort(SettingType):
+    """``host:port``, a TCP address; the port a number."""
+
+    expected = "an address like 'sentinel-1:26379' (host:port)"
+
+    def from_value(self, value: object) -> object:
+        if not isinstance(value, str):
+            raise BadValue(value)
+        host, _, port = value.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise BadValue(value)
+        return value.strip()
+
+
 class Origin(SettingType):
     """``scheme://host[:port]``: what a browser sends in ``Origin``; one trailing slash is dropped."""
 
@@ -275,6 +289,20 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting("REDIS_CLUSTER", BOOLEAN, False, "Set when REDIS_URL names a Redis Cluster node."),
+    Setting(
+        "REDIS_SENTINELS",
+        TextList(HostPort(), expected="addresses like 'sentinel-1:26379,sentinel-2:26379' (host:port)"),
+        [],
+        "Redis Sentinels (`host:port`, comma-separated) to ask where the master is; "
+        "REDIS_URL then gives only the password and database. Empty: no Sentinel.",
+        shown="(none)",
+    ),
+    Setting(
+        "REDIS_SENTINEL_MASTER",
+        STRING,
+        "mymaster",
+        "The name the sentinels monitor the master under (REDIS_SENTINELS).",
+    ),
     Setting(
         "REDIS_SOCKET_TIMEOUT",
         NUMBER,
@@ -553,7 +581,9 @@ def load_settings(overrides: Mapping | None = None, environ: Mapping[str, str] |
         settings["DEMO"] = settings["ENV"] != "production"
     if settings["LOG_FORMAT"] is None:
         settings["LOG_FORMAT"] = "json" if settings["ENV"] == "production" else "text"
-    settings["REDIS_EMBEDDED"] = not settings["REDIS_URL"]
+    if settings["REDIS_SENTINELS"] and settings["REDIS_CLUSTER"]:
+        raise ConfigError(f"{ENV_PREFIX}REDIS_SENTINELS and {ENV_PREFIX}REDIS_CLUSTER exclude each other")
+    settings["REDIS_EMBEDDED"] = not settings["REDIS_URL"] and not settings["REDIS_SENTINELS"]
     if settings["REDIS_EMBEDDED"]:
         if settings["ENV"] == "production":
             raise ConfigError(f"{ENV_PREFIX}REDIS_URL is required when {ENV_PREFIX}ENV=production")

@@ -8,7 +8,7 @@ from typing import Any
 from service.store.archive import ArchiveStore
 from service.store.comments import CommentStore
 from service.store.connection import UNAVAILABLE_ERRORS, connect
-from service.store.events import ChangeFeed
+from service.store.events import ChangeFeed, TallyUpdate
 from service.store.jobs import Jobs
 from service.store.keys import Keys
 from service.store.moderation import ModerationStore
@@ -44,7 +44,9 @@ class Store:
                 redis, replicas=replicas if replicated_votes else 0, timeout_ms=replica_wait_ms
             ),
         )
-        self.changes = ChangeFeed(redis, self.keys.change_channel(), cache_ttl=read_cache_ttl, keepalive=keepalive)
+        self.changes = ChangeFeed(
+            redis, self.keys.change_channel, tally_of=self._tally, cache_ttl=read_cache_ttl, keepalive=keepalive
+        )
         self.read_cache = self.changes.cache
         self.polls = PollStore(redis, self.keys, self.scripts, self.read_cache, Layouts())
         self.comments = CommentStore(redis, self.keys, self.scripts, self.read_cache, self.polls.voter_reads)
@@ -57,10 +59,13 @@ class Store:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Store:
-        """Connect as the settings say (``REDIS_URL``, ``REDIS_CLUSTER``, timeouts, ``KEY_PREFIX``)."""
+        """Connect as the settings say (``REDIS_URL``, ``REDIS_CLUSTER`` or ``REDIS_SENTINELS``,
+        timeouts, ``KEY_PREFIX``)."""
         client = connect(
             settings["REDIS_URL"],
             cluster=settings["REDIS_CLUSTER"],
+            sentinels=settings["REDIS_SENTINELS"],
+            sentinel_master=settings["REDIS_SENTINEL_MASTER"],
             socket_timeout=settings["REDIS_SOCKET_TIMEOUT"],
             connect_timeout=settings["REDIS_CONNECT_TIMEOUT"],
             max_connections=settings["REDIS_MAX_CONNECTIONS"],
@@ -75,6 +80,11 @@ class Store:
             replica_wait_ms=settings["REPLICA_WAIT_MS"],
             replicated_votes=settings["REPLICA_WAIT_VOTES"],
         )
+
+    def _tally(self, poll_id: str) -> TallyUpdate | None:
+        """The poll's tally as Redis holds it now, for streams whose subscription came back."""
+        poll = self.polls.get(poll_id)
+        return None if poll is None else TallyUpdate(poll_id, poll.version, poll.yay, poll.nay)
 
     def close(self) -> None:
         """Stop the change feed and drop the connections (a worker's end, or a test's)."""

@@ -1,18 +1,20 @@
 """A per-process cache of public reads, kept fresh by the change feed.
 
 Tallies and published comments are read far more often than they change, and every
-change is announced on the change channel (``events.py``): the vote script publishes
+change is announced on the id's change channel (``events.py``): the vote script publishes
 each new tally, and poll and comment writes publish the id they touched. Each worker
 process therefore keeps what it last read (the rendered answer, typically) and drops it
 the moment a change to its id arrives, so a read costs Redis nothing until something
 changes.
 
-Staleness bound: an entry is served only while the process's subscription is confirmed
-by Redis, and for at most ``ttl`` seconds after it was loaded; a change makes it stale
-as soon as its message reaches the process (well under a millisecond on one host). A
-load that was under way when a change arrived is not kept, and a (re)subscription
-clears everything, since messages sent while unsubscribed are lost. With the
-subscription down, every read goes to Redis.
+Staleness bound: an entry is served only while the process's subscription to its id's
+channel is confirmed by Redis (``watch``, which also subscribes on first use), only if it
+was loaded after that confirmation (messages sent while unsubscribed are lost), and for
+at most ``ttl`` seconds after it was loaded; a change makes it stale as soon as its
+message reaches the process (well under a millisecond on one host). A load that was
+under way when a change arrived is not kept. An id whose subscription is down (its
+Redis Cluster master is failing over, say) is read from Redis every time; other ids are
+not affected.
 """
 
 from __future__ import annotations
@@ -42,12 +44,14 @@ class ReadCache:
         *,
         ttl: float = 5.0,
         max_entries: int = 10_000,
-        is_live: Callable[[], bool] = lambda: True,
+        watch: Callable[[str], float | None] = lambda tag: float("-inf"),
         clock: Callable[[], float] = time.monotonic,
     ):
+        """``watch(tag)`` subscribes to the tag's changes if not yet done and answers since
+        when (``clock``) the subscription is confirmed, or None while it is not."""
         self.ttl = ttl
         self.max_entries = max_entries
-        self.is_live = is_live
+        self.watch = watch
         self.clock = clock
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         # tag -> when it last changed, oldest first; kept for ttl seconds, which covers
@@ -58,12 +62,12 @@ class ReadCache:
 
     def get(self, key: Hashable, tag: str) -> Any | None:
         """The cached value, or None when there is none or it may be stale."""
-        if self.ttl <= 0 or not self.is_live():  # is_live also starts the feed
-            metrics.CACHE_MISS.inc()
-            return None
-        entry = self._entries.get(key)
+        live_since = self.watch(tag) if self.ttl > 0 else None
+        entry = self._entries.get(key) if live_since is not None else None
         if (
             entry is None
+            or live_since is None
+            or entry.loaded_at < live_since
             or self.clock() - entry.loaded_at >= self.ttl
             or entry.loaded_at <= self._cleared_at
             or entry.loaded_at <= self._changed.get(tag, float("-inf"))
@@ -80,7 +84,7 @@ class ReadCache:
 
     def refresh(self, key: Hashable, tag: str, loader: Callable[[], Any]) -> Any:
         """``loader()``'s value, kept unless ``tag`` changed meanwhile (None is not kept)."""
-        live = self.ttl > 0 and self.is_live()
+        live = self.ttl > 0 and self.watch(tag) is not None
         started = self.clock()
         value = loader()
         if value is not None and live:

@@ -200,7 +200,7 @@ class CommentStore:
     def published_changed(self, thread_ids: Iterable[str]) -> None:
         """Tell every process (and this one at once) that these threads' public pages changed."""
         for thread_id in set(thread_ids):
-            self.redis.publish(self.keys.change_channel(), thread_id)
+            self.redis.spublish(self.keys.change_channel(thread_id), thread_id)
             self.read_cache.changed(thread_id)
 
     # -- submitting -----------------------------------------------------------------

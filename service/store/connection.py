@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, ParamSpec, TypeVar
 
 import redis
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
+from redis.sentinel import Sentinel, SentinelConnectionPool
 
 from service import metrics
 from service.errors import StoreUnavailable
@@ -26,10 +27,17 @@ UNAVAILABLE_ERRORS = (
 )
 
 
+class BlockingSentinelPool(SentinelConnectionPool, redis.BlockingConnectionPool):
+    """redis-py's Sentinel pool (connections go to the master the sentinels name now), with
+    the bounded wait of a BlockingConnectionPool instead of an error when all are in use."""
+
+
 def connect(
     url: str,
     *,
     cluster: bool = False,
+    sentinels: Sequence[str] = (),
+    sentinel_master: str = "",
     socket_timeout: float = 0.5,
     connect_timeout: float = 0.5,
     max_connections: int = 50,
@@ -42,15 +50,41 @@ def connect(
     is bounded: under a burst (a thousand streams opening at once in one gevent worker)
     requests wait up to ``pool_timeout`` for a connection instead of each opening its
     own and timing out together.
+
+    With ``sentinels`` (``host:port`` each), the client asks them for the address of
+    ``sentinel_master`` before each new connection, so after a failover it reconnects to
+    the promoted replica; ``url`` then gives only the credentials and the database.
     """
     retry = Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,))
-    options = dict(
+    options: dict[str, Any] = dict(
         socket_timeout=socket_timeout, socket_connect_timeout=connect_timeout, retry=retry, health_check_interval=30
     )
     if cluster:
         return RedisCluster.from_url(url, max_connections=max_connections, **options)
+    if sentinels:
+        return _through_sentinels(url, sentinels, sentinel_master, options, max_connections, pool_timeout)
     pool = redis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=pool_timeout, **options)
     return redis.Redis(connection_pool=pool, retry=retry)
+
+
+def _through_sentinels(
+    url: str, sentinels: Sequence[str], master: str, options: dict[str, Any], max_connections: int, pool_timeout: float
+) -> redis.Redis:
+    """A client of the master the sentinels name, with ``url``'s credentials and database."""
+    found = redis.connection.parse_url(url) if url else {}
+    credentials = {name: found[name] for name in ("username", "password", "db") if name in found}
+    timeouts = {name: options[name] for name in ("socket_timeout", "socket_connect_timeout")}
+    addresses = [(host, int(port)) for host, _, port in (address.rpartition(":") for address in sentinels)]
+    # The sentinels' own password, if any, is not the data's: redis-py asks for it apart.
+    sentinel = Sentinel(addresses, sentinel_kwargs=timeouts)
+    return sentinel.master_for(
+        master,
+        connection_pool_class=BlockingSentinelPool,
+        max_connections=max_connections,
+        timeout=pool_timeout,
+        **options,
+        **credentials,
+    )
 
 
 P = ParamSpec("P")
@@ -76,10 +110,20 @@ def redacted(url: str) -> str:
     return re.sub(r"//[^/@]*@", "//***@", url)
 
 
-def problem_with(url: str, *, cluster: bool = False, timeout: float = 2.0) -> str | None:
-    """Why Redis at ``url`` cannot be used, in a few words, or None when it answers a PING."""
+def problem_with(
+    url: str, *, cluster: bool = False, sentinels: Sequence[str] = (), sentinel_master: str = "", timeout: float = 2.0
+) -> str | None:
+    """Why Redis at ``url`` (or the sentinels' master) cannot be used, in a few words, or
+    None when it answers a PING."""
     try:
-        client = connect(url, cluster=cluster, socket_timeout=timeout, connect_timeout=timeout)
+        client = connect(
+            url,
+            cluster=cluster,
+            sentinels=sentinels,
+            sentinel_master=sentinel_master,
+            socket_timeout=timeout,
+            connect_timeout=timeout,
+        )
     except ValueError as error:  # redis-py's word for a URL it cannot read
         return f"is not a Redis URL ({error})"
     except UNAVAILABLE_ERRORS as error:  # a cluster client connects at once

@@ -1,9 +1,10 @@
-"""Changes, as Redis announces them: one subscription per worker process, used twice.
+"""Changes, as Redis announces them: one sharded subscription per id a worker serves, used twice.
 
-The vote script publishes every new tally on ``Keys.change_channel()`` as
-``"<poll id> <version> <yay> <nay>"``; poll settings and comment writes publish the bare
-poll or thread id. Each process holds a single ``ChangeFeed``: one thread (a greenlet
-under gevent) reads the channel and
+The vote script SPUBLISHes every new tally on the poll's ``Keys.change_channel(poll id)``
+as ``"<poll id> <version> <yay> <nay>"``; poll settings and comment writes publish the
+bare poll or thread id on its channel. Each process holds a single ``ChangeFeed``, which
+subscribes to the ids it serves (``subscriptions.py``); a reading thread (a greenlet
+under gevent) per Redis master
 
 - marks the id changed in the process's ``ReadCache`` at once (``cache.py``), and
 - for tallies, another thread flushes the latest tally of each changed poll to every
@@ -23,15 +24,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import select
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from service import metrics
+from service.errors import StoreUnavailable
 from service.store.cache import ReadCache
 from service.store.connection import UNAVAILABLE_ERRORS
+from service.store.subscriptions import ShardedSubscriber
 
 log = logging.getLogger(__name__)
 
@@ -106,48 +111,91 @@ class Inbox:
         return update
 
 
+KEEP_ALIVE = b": keep-alive\n\n"
+
+
+class AdoptedStream:
+    """A live stream whose socket the feed writes to itself, with no greenlet waiting on it.
+
+    Under gunicorn's gevent worker a stream's greenlet, its Python frames, gunicorn's request
+    objects and the WSGI environ cost most of a stream's memory while it idles (about 20 KiB
+    a stream, see the README's Performance); once the response head and the opening tally
+    are written, the view hands the connection (a duplicate of its file descriptor) to the
+    feed, and the greenlet ends. Events are then written by the flush thread with one
+    non-blocking write each: a client so far behind that its socket buffer is full is
+    closed, and reconnects with Last-Event-ID.
+    """
+
+    __slots__ = ("poll_id", "fileno", "sent", "render", "on_end", "gone")
+
+    def __init__(
+        self, poll_id: str, fileno: int, sent: int, render: Callable[[TallyUpdate], bytes], on_end: Callable[[], None]
+    ):
+        self.poll_id = poll_id
+        self.fileno = fileno
+        self.sent = sent  # the tally version the client has
+        self.render = render  # a TallyUpdate as the event's bytes
+        self.on_end = on_end
+        self.gone = False
+
+
 class ChangeFeed:
     """Keeps the process's ReadCache fresh and fans tally changes out to live streams.
 
+    Subscribes (``subscriptions.py``) to the change channel of each poll or thread id this
+    process holds a live stream or a cached answer for, and lets an id go once it has had
+    neither for ``idle`` seconds: the cache's ttl, past which no entry of it is served.
     Starts its threads on first use: the first cached read or the first stream.
     """
+
+    # How often idle subscriptions are looked for: a pass walks every subscribed id.
+    RELEASE_EVERY = 1.0
 
     def __init__(
         self,
         redis,
-        channel: str,
+        channel_of: Callable[[str], str],
         *,
+        tally_of: Callable[[str], TallyUpdate | None] = lambda poll_id: None,
         interval: float = 0.25,
         reconnect_delay: float = 1.0,
         cache_ttl: float = 5.0,
         keepalive: float = 15.0,
         liveness_interval: float = 1.0,
     ):
-        self.redis = redis
-        self.channel = channel
         self.interval = interval
-        self.reconnect_delay = reconnect_delay
         self.keepalive = keepalive
         self.liveness_interval = liveness_interval
-        self._listeners: dict[str, set[Inbox]] = defaultdict(set)
+        self.idle = cache_ttl
+        self._listeners: dict[str, set[Inbox | AdoptedStream]] = defaultdict(set)
         self._latest: dict[str, TallyUpdate] = {}
         self._lock = threading.Lock()
         self._started = False
         self._stopped = threading.Event()
         self._closing = False
-        self.subscribed = threading.Event()
-        self.cache = ReadCache(ttl=cache_ttl, is_live=self.is_live)
+        self.received = 0  # change messages this process has decoded (the benchmark counts them)
+        self.tally_of = tally_of
+        self._resumed: set[str] = set()
+        self.subscriptions = ShardedSubscriber(
+            redis, channel_of, self._receive, on_resumed=self._resumed.add, reconnect_delay=reconnect_delay
+        )
+        self.cache = ReadCache(ttl=cache_ttl, watch=self.watch)
 
-    def is_live(self) -> bool:
-        """True while the subscription is confirmed: only then may cached reads be served."""
+    def watch(self, tag: str) -> float | None:
+        """Subscribe to ``tag``'s changes if not yet done; since when (monotonic clock) they
+        are confirmed, or None: only a cached entry loaded after that may be served."""
         if not self._started:
             self._start()
-        return self.subscribed.is_set()
+        return self.subscriptions.want(tag)
+
+    def is_live(self, tag: str) -> bool:
+        """True while ``tag``'s subscription is confirmed (subscribing if need be)."""
+        return self.watch(tag) is not None
 
     def stop(self) -> None:
         """End the threads within about a second (tests; a worker simply exits)."""
         self._stopped.set()
-        self.subscribed.clear()
+        self.subscriptions.stop()
 
     def close_streams(self) -> None:
         """End every live stream now and any opened later: the worker is shutting down, and
@@ -156,7 +204,10 @@ class ChangeFeed:
             self._closing = True
             inboxes = [inbox for listeners in self._listeners.values() for inbox in listeners]
         for inbox in inboxes:
-            inbox.close()
+            if isinstance(inbox, AdoptedStream):
+                self._end(inbox)
+            else:
+                inbox.close()
 
     def listen(self, poll_id: str, *, wait: float = 2.0, fileno: int = -1) -> Inbox:
         """An Inbox that receives the poll's TallyUpdates, and a nudge every ``keepalive``
@@ -164,7 +215,7 @@ class ChangeFeed:
         nudge with ``gone`` set within about ``liveness_interval`` seconds of its client
         hanging up.
 
-        Returns once the process's subscription is confirmed by Redis (or after ``wait``
+        Returns once the poll's subscription is confirmed by Redis (or after ``wait``
         seconds), so a tally read after this call misses no later change.
         """
         self._start()
@@ -174,8 +225,54 @@ class ChangeFeed:
             if self._closing:
                 inbox.close()
         metrics.STREAMS_OPEN.inc()
-        self.subscribed.wait(wait)
+        self.subscriptions.want(poll_id)
+        self.subscriptions.wait_live(poll_id, wait)
         return inbox
+
+    def adopt(
+        self,
+        poll_id: str,
+        inbox: Inbox,
+        fileno: int,
+        *,
+        sent: int,
+        render: Callable[[TallyUpdate], bytes],
+        on_end: Callable[[], None],
+    ) -> None:
+        """Write the poll's events to the socket ``fileno`` (now the feed's to close) in place of
+        ``inbox``'s stream; ``on_end`` runs once it is closed (the client left, fell behind, or
+        the worker stops). The client has the tally of version ``sent``."""
+        os.set_blocking(fileno, False)
+        adopted = AdoptedStream(poll_id, fileno, sent, render, on_end)
+        with self._lock:
+            listeners = self._listeners[poll_id]
+            listeners.discard(inbox)
+            listeners.add(adopted)
+            closing = self._closing
+        if closing:
+            self._end(adopted)
+
+    def _write(self, stream: AdoptedStream, data: bytes) -> None:
+        try:
+            written = os.write(stream.fileno, data)
+        except OSError:  # the client left (EPIPE, ECONNRESET) or is too far behind (EAGAIN)
+            written = -1
+        if written != len(data):
+            self._end(stream)
+
+    def _end(self, stream: AdoptedStream) -> None:
+        """Close an adopted stream's socket and free its place (once)."""
+        with self._lock:
+            listeners = self._listeners.get(stream.poll_id)
+            if listeners is None or stream not in listeners:
+                return
+            listeners.discard(stream)
+            if not listeners:
+                del self._listeners[stream.poll_id]
+        with contextlib.suppress(OSError):
+            os.close(stream.fileno)
+        metrics.STREAMS_OPEN.dec()
+        stream.on_end()
 
     def forget(self, poll_id: str, inbox: Inbox) -> None:
         """Stop delivering to ``inbox`` (its stream ended)."""
@@ -192,44 +289,12 @@ class ChangeFeed:
             if self._started:
                 return
             self._started = True
-        threading.Thread(target=self._read_channel, name="yaynay-change-feed", daemon=True).start()
         threading.Thread(target=self._flush, name="yaynay-tally-flush", daemon=True).start()
 
-    def _read_channel(self) -> None:
-        """Keep one subscription open, reconnecting after Redis outages."""
-        lost = False
-        while not self._stopped.is_set():
-            pubsub = self.redis.pubsub()
-            try:
-                pubsub.subscribe(self.channel)
-                while not self._stopped.is_set():
-                    message = pubsub.get_message(timeout=1.0)
-                    if message and message["type"] == "subscribe":
-                        # Redis confirmed: from now on nothing is missed, but anything
-                        # cached before may have missed a change.
-                        self.cache.clear()
-                        self.subscribed.set()
-                        if lost:
-                            lost = False
-                            metrics.REDIS_RECONNECTS.inc()
-                            log.warning("change feed reconnected to Redis; cached reads start afresh")
-                    elif message and message["type"] == "message":
-                        self._apply(parse_change(message["data"]))
-            except UNAVAILABLE_ERRORS as error:
-                self.subscribed.clear()
-                metrics.REDIS_ERRORS.inc()
-                if not lost:  # one line an outage, not one a retry
-                    log.warning(
-                        "change feed lost Redis (%s); reads skip the cache and live tallies pause "
-                        "until it is back; retrying every %s s",
-                        type(error).__name__,
-                        self.reconnect_delay,
-                    )
-                lost = True
-                time.sleep(self.reconnect_delay)
-            finally:
-                with contextlib.suppress(*UNAVAILABLE_ERRORS):
-                    pubsub.close()
+    def _receive(self, tag: str, payload: bytes) -> None:
+        """A message on ``tag``'s channel (called by a subscription's reading thread)."""
+        self.received += 1
+        self._apply(parse_change(payload))
 
     def _apply(self, change: TallyUpdate | str | None) -> None:
         if isinstance(change, TallyUpdate):
@@ -242,14 +307,23 @@ class ChangeFeed:
     def _flush(self) -> None:
         """Every ``interval``, hand each listener the newest tally of its poll, if it changed;
         every ``keepalive`` seconds, nudge every listener (one timer, not one a stream);
-        every ``liveness_interval`` seconds, wake the listeners whose client has gone."""
+        every ``liveness_interval`` seconds, wake the listeners whose client has gone; every
+        second, unsubscribe from ids without streams that nobody read for ``idle`` seconds."""
         next_nudge = time.monotonic() + self.keepalive
         next_check = time.monotonic() + self.liveness_interval
+        next_release = time.monotonic() + self.RELEASE_EVERY
         while not self._stopped.is_set():
             time.sleep(self.interval)
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + self.liveness_interval
                 self._release_gone()
+            if self._resumed:
+                self._catch_up()
+            if time.monotonic() >= next_release:
+                next_release = time.monotonic() + self.RELEASE_EVERY
+                with self._lock:
+                    streamed = set(self._listeners)
+                self.subscriptions.release_idle(streamed, self.idle)
             nudge = time.monotonic() >= next_nudge
             with self._lock:
                 latest, self._latest = self._latest, {}
@@ -261,8 +335,25 @@ class ChangeFeed:
                         (update, list(self._listeners.get(poll_id, ()))) for poll_id, update in latest.items()
                     ]
             for update, inboxes in deliveries:
+                rendered = None
                 for inbox in inboxes:
-                    inbox.put(update)
+                    if not isinstance(inbox, AdoptedStream):
+                        inbox.put(update)
+                    elif update is None:
+                        self._write(inbox, KEEP_ALIVE)
+                    elif update.version > inbox.sent:
+                        rendered = rendered or inbox.render(update)  # once for all of the poll's streams
+                        inbox.sent = update.version
+                        self._write(inbox, rendered)
+
+    def _catch_up(self) -> None:
+        """Read again the tally of each streamed poll whose subscription came back: a vote made
+        while it was down (a failover) was never heard, and the poll may have gone quiet since."""
+        resumed, self._resumed = self._resumed, set()
+        for poll_id in resumed:
+            if poll_id in self._listeners:
+                with contextlib.suppress(StoreUnavailable, *UNAVAILABLE_ERRORS):
+                    self._apply(self.tally_of(poll_id))
 
     def _release_gone(self) -> None:
         """Wake, with ``gone`` set, every listener whose socket's peer has hung up.
@@ -288,4 +379,7 @@ class ChangeFeed:
             if event & HUNG_UP and fileno in watched:
                 inbox = watched[fileno]
                 inbox.gone = True
-                inbox.put(None)
+                if isinstance(inbox, AdoptedStream):
+                    self._end(inbox)
+                else:
+                    inbox.put(None)

@@ -55,6 +55,11 @@ merge the shards (``shards.py``, ``ModerationStore.log``).
 | ``P:notify:{notify}:guard:<what>`` | string | its interval | "a digest is scheduled" / "a closing sweep is scheduled" / "this hour's surge was announced": one holder each |
 | ``yaynay:{jobs}:*`` | (RQ's own) | RQ's | background jobs: RQ names its keys under ``RQ_KEY_PREFIX``, which ``store/jobs.py`` sets to this |
 
+Pub/sub channels are not keys and hold nothing, but live in slots too: ``P:changes:{id}``
+is the shard channel of poll ``id`` and thread ``id`` (``change_channel``), hash-tagged like
+their keys, so the vote script SPUBLISHes a tally to it from the poll's slot and only the
+shard that owns the id carries the message (``subscriptions.py``).
+
 Voters are bucketed so each bucket stays a small listpack-encoded hash (Redis keeps a
 hash compact up to ``hash-max-listpack-entries``; config/redis.conf and the embedded
 Redis set 512). The buckets split one at a time as the poll grows (linear hashing,
@@ -215,10 +220,12 @@ class Keys:
         """Sorted set of polls with a closing time still to come, scored by it (its own slot)."""
         return f"{self.prefix}:polls:{{closing}}"
 
-    def change_channel(self) -> str:
-        """Pub/sub channel (not a key) of every change a public read may show: a new tally as
-        "<poll id> <version> <yay> <nay>", anything else about a poll or thread as its bare id."""
-        return f"{self.prefix}:tallies"
+    def change_channel(self, poll_or_thread_id: str) -> str:
+        """Shard pub/sub channel (not a key) of every change a public read of the poll or the
+        thread ``poll_or_thread_id`` may show: a new tally as "<poll id> <version> <yay> <nay>",
+        anything else as the bare id. One channel for both, as a thread page shows its poll's
+        votes; hash-tagged like both, so a script may SPUBLISH to it on Redis Cluster."""
+        return f"{self.prefix}:changes:{{{poll_or_thread_id}}}"
 
     def thread(self, thread_id: str) -> str:
         """Prefix of every key of one comment thread (not a key itself)."""

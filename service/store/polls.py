@@ -237,7 +237,7 @@ class PollStore:
 
     def _announce(self, poll_id: str) -> None:
         """Every worker drops what it cached of the poll (and this one at once)."""
-        self.redis.publish(self.keys.change_channel(), poll_id)
+        self.redis.spublish(self.keys.change_channel(poll_id), poll_id)
         self.read_cache.changed(poll_id)
 
     @translate_errors
@@ -285,7 +285,7 @@ class PollStore:
             limits.new_voters_per_day,
             max(1, int((day + 1) * DAY - now)),
             0,
-            self.keys.change_channel(),
+            self.keys.change_channel(poll_id),
             poll_id,
             NEW_VOTER_COUNTER_TTL,
             ip,

@@ -29,10 +29,10 @@ def eventually(check, seconds: float = 2.0):
         time.sleep(0.01)
 
 
-def warm(client, url: str):
-    """Read until the worker's change subscription is up and the answer is cached."""
+def warm(client, url: str, tag: str = "mini-backpacks"):
+    """Read until the worker's subscription to ``tag``'s changes is up and the answer is cached."""
     first = client.get(url)
-    eventually(lambda: client.application.extensions["yaynay"].changes.subscribed.is_set())
+    eventually(lambda: client.application.extensions["yaynay"].changes.is_live(tag))
     client.get(url)
     return first
 

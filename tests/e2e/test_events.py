@@ -20,7 +20,7 @@ PREFIX = "events-test"
 
 @pytest.fixture
 def server_env():
-    return {"YAYNAY_EVENTS_KEEPALIVE": "0.5", "YAYNAY_KEY_PREFIX": PREFIX}
+    return {"YAYNAY_EVENTS_KEEPALIVE": "0.5", "YAYNAY_KEY_PREFIX": PREFIX, "YAYNAY_READ_CACHE_TTL": "1"}
 
 
 @pytest.fixture
@@ -153,19 +153,26 @@ def test_idle_streams_get_keep_alive_comments(live_server, voting):
     stream.close()
 
 
-def test_streams_share_one_redis_subscription_per_worker(live_server, voting, redis_client):
+def poll_subscribers(redis_client, poll_id: str = POLL) -> int:
+    """How many connections hold a subscription to the poll's shard channel."""
+    ((_, subscribers),) = redis_client.pubsub_shardnumsub(f"{PREFIX}:changes:{{{poll_id}}}")
+    return subscribers
+
+
+def test_streams_share_one_subscription_per_worker_which_ends_with_the_last_stream(live_server, voting, redis_client):
     streams = [Stream(live_server) for _ in range(20)]
     for stream in streams:
         stream.read(5, until_tallies=1)
-    channel = f"{PREFIX}:tallies"
-    # On a cluster a subscriber is counted by the one node it subscribed on: the channel's.
-    on_node = {"target_nodes": redis_client.get_node_from_key(channel)} if ON_CLUSTER else {}
-    ((_, subscribers),) = redis_client.pubsub_numsub(channel, **on_node)
-    assert 1 <= subscribers <= 2  # YAYNAY_WORKERS=2
+    assert 1 <= poll_subscribers(redis_client) <= 2  # YAYNAY_WORKERS=2
+    assert poll_subscribers(redis_client, "another-poll") == 0
     voting(7)
     for stream in streams:
         assert tallies(stream.read(5, until_tallies=1)), "every stream gets the change"
         stream.close()
+    deadline = time.monotonic() + 10
+    while poll_subscribers(redis_client):
+        assert time.monotonic() < deadline, "the workers kept the subscription of a poll nobody watches"
+        time.sleep(0.1)
 
 
 def test_an_unknown_poll_has_no_stream(live_server):

@@ -15,8 +15,8 @@ class Ticks:
 
 def make_cache(live=True, ttl=5.0):
     ticks = Ticks()
-    state = {"live": live}
-    cache = ReadCache(ttl=ttl, is_live=lambda: state["live"], clock=ticks)
+    state = {"live": live, "since": 0.0}
+    cache = ReadCache(ttl=ttl, watch=lambda tag: state["since"] if state["live"] else None, clock=ticks)
     return cache, ticks, state
 
 

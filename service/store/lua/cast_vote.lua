@@ -9,7 +9,7 @@
 -- ARGV[5] rate window (s)                      ARGV[6] rate window start (epoch s)
 -- ARGV[7] new voters allowed per IP per day    ARGV[8] seconds until the day ends
 -- ARGV[9] 1 to create the poll when missing (already admitted by the registry)
--- ARGV[10] the channel tally changes are published on   ARGV[11] the poll id
+-- ARGV[10] the poll's shard channel (in KEYS[1]'s slot)   ARGV[11] the poll id
 -- ARGV[12] seconds a new-voter counter lives (its day, and slack for clocks)
 -- KEYS[5] the poll's vote-integrity hash of the hour   KEYS[6] its busiest-IP set of the hour
 -- ARGV[13] the client's IP digest   ARGV[14] the minute (epoch minutes)
@@ -21,7 +21,8 @@
 -- New votes, changes and new voters refused by the per-IP ceiling are counted in the
 -- integrity keys here, so the figures cost no round trip of their own.
 --
--- A change bumps the poll's tally version and publishes "<poll id> <version> <yay> <nay>".
+-- A change bumps the poll's tally version and publishes "<poll id> <version> <yay> <nay>"
+-- on the poll's shard channel (SPUBLISH: only the shard owning the poll hears it).
 --
 -- Voter records follow lib/voters.lua. The caller names the voter's bucket from the layout
 -- it last saw; when the poll has split since and the voter's bucket is another, nothing is
@@ -116,5 +117,5 @@ if previous == 0 and layout > 0 and layout == assumed and tally[1] + tally[2] > 
   layout = layout + 1
   redis.call('HSET', poll, 'voter_buckets', layout)
 end
-redis.call('PUBLISH', ARGV[10], table.concat({ARGV[11], version, tally[1], tally[2]}, ' '))
+redis.call('SPUBLISH', ARGV[10], table.concat({ARGV[11], version, tally[1], tally[2]}, ' '))
 return {'ok', tally[1], tally[2], previous, remaining, reset, version, layout, created}
