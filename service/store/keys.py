@@ -44,6 +44,7 @@ merge the shards (``shards.py``, ``ModerationStore.log``).
 | ``P:spam:{tools}:blocklist`` | hash | permanent | blocklist rules, id -> JSON |
 | ``P:spam:{tools}:ban:<id>`` | string | until the ban ends | one ban (JSON): Redis frees it when it ends |
 | ``P:spam:{tools}:ban-ends`` | sorted set | permanent, pruned | ban id -> its end time: the list of bans; ended ones are cut at every ban added, listed or reloaded |
+| ``P:spam:{tools}:bans`` | hash | until moved | earlier versions' bans (id -> JSON with the end time): the first reload moves those still in force to their own keys |
 | ``P:spam:{tools}:version`` | string | permanent | bumped by every blocklist or ban change; each process reloads both when it moves |
 | ``P:trust:{<email digest>}`` | string | 1 year | an author's approved comments in a row (TRUSTED_AFTER_APPROVED) |
 | ``P:tokens:{auth}:by-hash`` / ``:by-name`` | hash | permanent | moderator tokens: SHA-256 of the token -> name, name -> role and metadata |
@@ -345,6 +346,10 @@ class Keys:
     def ban(self, ban_id: str) -> str:
         """One ban (JSON), expiring when the ban ends."""
         return f"{self.prefix}:spam:{{tools}}:ban:{ban_id}"
+
+    def legacy_bans(self) -> str:
+        """The one hash of bans of earlier versions: read only to move its bans to their keys."""
+        return f"{self.prefix}:spam:{{tools}}:bans"
 
     def ban_ends(self) -> str:
         """Sorted set of ban ids scored by their end time: the index of the bans."""

@@ -108,13 +108,31 @@ class SpamStore:
             pipe.get(self.keys.spam_version())
             pipe.hgetall(self.keys.blocklist())
             pipe.zrange(self.keys.ban_ends(), 0, -1)
-            version, rules, ban_ids = pipe.execute()
+            pipe.exists(self.keys.legacy_bans())
+            version, rules, ban_ids, legacy = pipe.execute()
+        if legacy:
+            self._move_legacy_bans()
+            return self.reload()
         self._loaded = SpamLists(
             tuple(sorted((Rule(**json.loads(v)) for v in rules.values()), key=lambda r: r.created_at)),
             tuple(self._load_bans([ban_id.decode() for ban_id in ban_ids])),
             (version or b"").decode(),
         )
         return self._loaded
+
+    def _move_legacy_bans(self) -> None:
+        """Earlier versions kept every ban in one hash with its end time: each ban still in
+        force becomes a key of its own that expires when it ends, then the hash goes. Once."""
+        seconds, _ = self.redis.time()  # the server's clock: the store is handed no time here
+        with self.redis.pipeline(transaction=True) as pipe:
+            for raw in self.redis.hvals(self.keys.legacy_bans()):
+                ban = Ban(**json.loads(raw))
+                if ban.until > seconds:
+                    pipe.set(self.keys.ban(ban.id), raw, ex=max(1, math.ceil(ban.until - seconds)))
+                    pipe.zadd(self.keys.ban_ends(), {ban.id: ban.until})
+            pipe.delete(self.keys.legacy_bans())
+            pipe.incr(self.keys.spam_version())
+            pipe.execute()
 
     def _load_bans(self, ban_ids: list[str]) -> list[Ban]:
         """The bans with these ids that Redis still holds, oldest first; the index forgets the rest."""

@@ -1,5 +1,6 @@
 """Bans in the spam store on a real Redis: each ends by itself, and an ended one costs nothing."""
 
+import json
 import time
 
 import pytest
@@ -53,3 +54,15 @@ def test_another_process_loads_a_new_or_lifted_ban_and_its_version_moves(store, 
     assert lifted.version != loaded.version
     assert store.spam.remove_ban("fresh") is False
     assert redis_client.keys("yaynay-test:spam:*ban*") == []
+
+
+def test_an_earlier_versions_bans_move_to_their_own_keys_at_the_first_reload(store, redis_client):
+    now = redis_client.time()[0]
+    in_force = Ban("old-live", "thread.key", "ip", None, now + 3600, now - 60)
+    ended = Ban("old-ended", "thread.key", "ip", None, now - 10, now - 3600)
+    redis_client.hset(store.keys.legacy_bans(), mapping={ban.id: json.dumps(ban.__dict__) for ban in (in_force, ended)})
+
+    assert [ban.id for ban in store.spam.reload().bans] == ["old-live"]
+    assert not redis_client.exists(store.keys.legacy_bans())
+    assert 3590 <= redis_client.ttl(store.keys.ban("old-live")) <= 3600
+    assert not redis_client.exists(store.keys.ban("old-ended"))
