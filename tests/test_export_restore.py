@@ -194,3 +194,13 @@ def test_a_restore_under_another_secret_key_is_refused(app, site, restored_setti
             archive.restore_lines(other.extensions["yaynay"], archive.export_lines(app.extensions["yaynay"]))
     finally:
         other.extensions["yaynay"].close()
+
+
+def test_a_restored_poll_whose_closing_time_is_to_come_is_scheduled_to_be_announced(app, make_poll, restored_app):
+    make_poll("closing-later", closes_at="2030-01-01T00:00:00Z")
+    make_poll("closed-already", closes_at="2020-01-01T00:00:00Z")
+    restored = restored_app.extensions["yaynay"]
+    archive.restore_lines(restored, archive.export_lines(app.extensions["yaynay"]))
+
+    schedule = restored.store.redis.zrange(restored.store.keys.closing_schedule(), 0, -1)
+    assert schedule == [b"closing-later"]

@@ -94,6 +94,8 @@ def restore_lines(core: Core, lines: Iterable[str], *, merge: bool = False) -> R
         summary.counts = core.store.archive.restore_records(records())
     except (KeyError, TypeError, ValueError) as error:
         raise RestoreRefused(f"a record is incomplete or malformed ({type(error).__name__}: {error})") from None
+    # Closing times still to come are announced (poll.closed) when they pass, as before the export.
+    core.store.polls.schedule_closings(core.now())
     return summary
 
 

@@ -204,6 +204,27 @@ class PollStore:
             self.redis.zrem(self.keys.closing_schedule(), poll_id)
 
     @translate_errors
+    def schedule_closings(self, now: float) -> int:
+        """Put every poll whose closing time is still to come in the closing schedule (a
+        restore writes polls without it); how many. One pass over the registries."""
+        poll_ids = [poll_id for poll_id, _ in every_member(self.redis, self.keys.poll_registries())]
+        scheduled = 0
+        for start in range(0, len(poll_ids), BUCKET_BATCH):
+            batch = poll_ids[start : start + BUCKET_BATCH]
+            with self.redis.pipeline(transaction=False) as pipe:
+                for poll_id in batch:
+                    pipe.hget(self.keys.poll(poll_id), "closes_at")
+                closing = {
+                    poll_id: float(closes_at)
+                    for poll_id, closes_at in zip(batch, pipe.execute(), strict=True)
+                    if closes_at and float(closes_at) > now
+                }
+            if closing:
+                self.redis.zadd(self.keys.closing_schedule(), closing)
+                scheduled += len(closing)
+        return scheduled
+
+    @translate_errors
     def take_due_closings(self, now: float, limit: int) -> list[str]:
         """Ids of polls whose scheduled closing time has come, at most ``limit``, each taken
         out of the schedule so that no other sweep takes it again."""
