@@ -120,6 +120,22 @@ errorlog = "-"
 loglevel = _settings["LOG_LEVEL"]
 if _logs is not None:
     logconfig_dict = _logs.logging_config(json_lines=_settings["LOG_FORMAT"] == "json", level=_settings["LOG_LEVEL"])
+
+
+def _logger_without_access_lines() -> type:
+    """gunicorn's logger, minus its access line. With ``logconfig_dict`` set, gunicorn builds
+    the line's atoms for every request (a dict of some 30 entries) before its muted logger
+    drops it; yaynay's own access line is the app's (service/api/observe.py)."""
+    from gunicorn.glogging import Logger
+
+    class LoggerWithoutAccessLines(Logger):
+        def access(self, resp, req, environ, request_time) -> None:
+            return None
+
+    return LoggerWithoutAccessLines
+
+
+logger_class = _logger_without_access_lines()
 proc_name = "yaynay"
 
 # gunicorn's control socket defaults to one path per user, which two servers on one

@@ -52,3 +52,28 @@ def test_the_quick_benchmark_prints_every_row(tmp_path):
     table_rows = [line.split("  ")[0] for line in result.stdout.splitlines()]
     assert [row for row in ROWS if row not in table_rows] == []
     assert all(f"| {row} |" in markdown.read_text() for row in ROWS)
+
+
+def test_the_vote_profile_prints_every_part_with_what_it_costs():
+    profile = subprocess.run(
+        [sys.executable, "-m", "bench.profile_vote", "--votes", "20", "--rounds", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert profile.returncode == 0, profile.stderr
+    lines = profile.stdout.splitlines()
+    assert [line.split("  ")[0] for line in lines] == [
+        "vote, as served",
+        "- access log line",
+        "- every before/after-request hook",
+        "- body validation (VoteSchema.load)",
+        "- answer's schema (json.dumps instead)",
+        "- vote script ('return 1', same KEYS/ARGV)",
+        "- vote script (an INCR instead)",
+        "- Redis round trip (reply canned)",
+        "- core.cast_vote (result canned)",
+        "floor: one Redis INCR",
+    ]
+    assert all("(the part:" in line for line in lines[1:-1])

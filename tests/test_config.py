@@ -319,3 +319,21 @@ def test_workers_default_to_the_cpus_the_process_may_use(tmp_path):
     affinity, uncapped, capped_at_two, capped_at_one, workers = map(int, result.stdout.split())
     assert (uncapped, capped_at_two, capped_at_one) == (affinity, min(affinity, 2), 1)
     assert 1 <= workers <= affinity
+
+
+def test_gunicorn_builds_no_access_line_of_its_own(tmp_path):
+    """The app writes the access line; gunicorn's logger, configured by logconfig_dict, would
+    otherwise build one for every request and drop it."""
+    script = (
+        "import runpy; from gunicorn.config import Config; from gunicorn.glogging import Logger; "
+        f"found = runpy.run_path({str(ROOT / 'config' / 'gunicorn.conf.py')!r}); "
+        "cfg = Config(); cfg.set('logconfig_dict', found['logconfig_dict']); "
+        "logger = found['logger_class'](cfg); "
+        "print(issubclass(found['logger_class'], Logger), logger.access(None, None, None, None))"
+    )
+    env = {key: value for key, value in os.environ.items() if not key.startswith("YAYNAY_")}
+    env["YAYNAY_VAR_DIR"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert (result.returncode, result.stdout.split()) == (0, ["True", "None"]), result.stderr
