@@ -49,7 +49,12 @@ def test_environment_values_take_the_type_of_the_default():
 
 @pytest.mark.parametrize(
     "name, value",
-    [("YAYNAY_MAX_POLLS", "many"), ("YAYNAY_AUTO_CREATE_POLLS", "perhaps"), ("YAYNAY_VOTE_RATE_LIMIT", "lots")],
+    [
+        ("YAYNAY_MAX_POLLS", "many"),
+        ("YAYNAY_AUTO_CREATE_POLLS", "perhaps"),
+        ("YAYNAY_VOTE_RATE_LIMIT", "lots"),
+        ("YAYNAY_EVENTS_INTERVAL", "0"),  # a stream flushed without a pause would spin
+    ],
 )
 def test_a_bad_value_is_refused_by_name(name, value):
     with pytest.raises(ConfigError, match=name.removeprefix("YAYNAY_") if "RATE" not in name else "rate limit"):

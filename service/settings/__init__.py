@@ -121,6 +121,25 @@ class Number(SettingType):
         return float(value)
 
 
+class NumberBetween(Number):
+    """A number from ``low`` to ``high``, both included."""
+
+    def __init__(self, low: float, high: float):
+        self.low, self.high = low, high
+        self.expected = f"a number from {low:g} to {high:g}"
+
+    def from_text(self, text: str) -> object:
+        return self._within(super().from_text(text), text)
+
+    def from_value(self, value: object) -> object:
+        return self._within(super().from_value(value), value)
+
+    def _within(self, number: object, given: object) -> object:
+        if not self.low <= number <= self.high:  # type: ignore[operator]
+            raise BadValue(given)
+        return number
+
+
 class Boolean(SettingType):
     expected = "true or false"
 
@@ -503,6 +522,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Serve the moderation console at `/moderate` (moderators' queue; polls, threads and tokens for admins).",
     ),
     Setting("EVENTS_KEEPALIVE", NUMBER, 15.0, "Seconds between keep-alive comments on an idle live tally stream."),
+    Setting(
+        "EVENTS_INTERVAL",
+        NumberBetween(0.05, 10),
+        0.25,
+        "Seconds a live tally stream waits at least between two events: votes in between are coalesced. "
+        "The fan-out's cost is streams × events a second (docs/scaling.md).",
+    ),
     Setting(
         "STREAMS_PER_IP",
         INTEGER,

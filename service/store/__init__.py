@@ -31,6 +31,7 @@ class Store:
         *,
         read_cache_ttl: float = 5.0,
         keepalive: float = 15.0,
+        events_interval: float = 0.25,
         replicas: int = 1,
         replica_wait_ms: int = 250,
         replicated_votes: bool = False,
@@ -45,7 +46,12 @@ class Store:
             ),
         )
         self.changes = ChangeFeed(
-            redis, self.keys.change_channel, tally_of=self._tally, cache_ttl=read_cache_ttl, keepalive=keepalive
+            redis,
+            self.keys.change_channel,
+            tally_of=self._tally,
+            cache_ttl=read_cache_ttl,
+            keepalive=keepalive,
+            interval=events_interval,
         )
         self.read_cache = self.changes.cache
         self.polls = PollStore(redis, self.keys, self.scripts, self.read_cache, Layouts())
@@ -76,6 +82,7 @@ class Store:
             settings["KEY_PREFIX"],
             read_cache_ttl=settings["READ_CACHE_TTL"],
             keepalive=settings["EVENTS_KEEPALIVE"],
+            events_interval=settings["EVENTS_INTERVAL"],
             replicas=settings["REPLICA_WAIT_COUNT"],
             replica_wait_ms=settings["REPLICA_WAIT_MS"],
             replicated_votes=settings["REPLICA_WAIT_VOTES"],

@@ -65,3 +65,10 @@ def test_the_widget_carries_the_edit_window(settings, redis_client):
     settings["EDIT_WINDOW"] = 60
     widget = create_app(settings).test_client().get("/widget.js")
     assert b'"edit": 60}' in widget.data
+
+
+def test_the_configured_events_interval_paces_the_change_feed(settings, redis_client):
+    settings["EVENTS_INTERVAL"] = 1.5
+    app = create_app(settings)
+    assert app.extensions["yaynay"].store.changes.interval == 1.5
+    app.extensions["yaynay"].close()
