@@ -8,7 +8,8 @@ scheduler lock) carries the same hash tag and lives in one Redis Cluster slot. R
 to a plain Redis client only: on Redis Cluster, requests and workers get one whose every
 (re)connect goes to the master that owns that slot then (``SlotOwnerConnection``), so after
 a failover enqueues and a running worker reach the promoted replica by themselves; the
-failover costs the enqueues of its window, and the worker retries every second.
+failover costs the enqueues of its window, and the worker and its scheduler retry every
+second (RQ's own worker backs off to a minute, and its scheduler process ends).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ os.environ.setdefault("RQ_KEY_PREFIX", "yaynay:{jobs}")
 
 from redis.cluster import RedisCluster  # noqa: E402
 from rq import Queue, SimpleWorker  # noqa: E402  (RQ reads its key prefix when imported)
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT  # noqa: E402
+from rq.scheduler import RQScheduler  # noqa: E402
 
 from service.store.connection import UNAVAILABLE_ERRORS, slot_owner_client, translate_errors
 
@@ -125,7 +128,59 @@ class _Worker(SimpleWorker):
             except UNAVAILABLE_ERRORS:
                 continue
 
+    def _start_scheduler(
+        self,
+        burst: bool = False,
+        logging_level: str | None = "INFO",
+        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+        log_format: str = DEFAULT_LOGGING_FORMAT,
+    ) -> None:
+        """RQ's own, with ``_Scheduler`` for RQScheduler (which RQ does not let a worker choose)."""
+        self.scheduler = _Scheduler(
+            self.queues,
+            connection=self.connection,
+            logging_level=logging_level if logging_level is not None else self.log.level,
+            date_format=date_format,
+            log_format=log_format,
+            serializer=self.serializer,
+        )
+        self.scheduler.acquire_locks()
+        if not self.scheduler.acquired_locks:
+            return
+        if not burst:
+            self.scheduler.start()
+            return
+        try:
+            self.scheduler.register_birth()
+            self.scheduler.enqueue_scheduled_jobs()
+        finally:
+            self.scheduler.release_locks()
+            self.scheduler.register_death()
+
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
         if self.every_maintenance is not None:
             self.every_maintenance()
+
+
+class _Scheduler(RQScheduler):
+    """RQ's scheduler (it moves delayed jobs to the queue when due, every second), which goes
+    on when Redis goes away. RQ's own process ends at the first error, and its worker starts
+    another only at its maintenance, 10 minutes on: a failover held every retry that long."""
+
+    def heartbeat(self) -> None:
+        self._unless_redis_is_away(super().heartbeat)
+
+    def enqueue_scheduled_jobs(self) -> None:
+        self._unless_redis_is_away(super().enqueue_scheduled_jobs)
+
+    def acquire_locks(self, auto_start: bool = False) -> Any:
+        return self._unless_redis_is_away(lambda: super(_Scheduler, self).acquire_locks(auto_start))
+
+    def _unless_redis_is_away(self, step: Callable[[], Any]) -> Any:
+        """``step()``, or None with a warning while Redis does not answer (tried again in a second)."""
+        try:
+            return step()
+        except UNAVAILABLE_ERRORS as error:
+            self.log.warning("Scheduler %s: Redis is away (%s); trying again", self.name, error)
+            return None
