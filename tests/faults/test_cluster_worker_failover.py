@@ -84,14 +84,16 @@ def test_the_worker_follows_the_promoted_replica_of_the_jobs_master_without_a_re
             victim = cluster.master_of(os.environ["RQ_KEY_PREFIX"])
             cluster.kill(victim)
             promoted_at = cluster.wait_for_promotion(victim, timeout=20)
-            comment_until_accepted(client, "After the failover. YAY.", timeout=RECOVERY_BOUND)
+            # The app's own cluster client finds the new master (503s meanwhile: other tests' subject).
+            accepted_at = comment_until_accepted(client, "After the failover. YAY.", timeout=10)
             received = receiver.wait_for(2, timeout=RECOVERY_BOUND)
             took = time.monotonic() - promoted_at
+            waited = accepted_at - promoted_at  # the worker could not have delivered it earlier
             retried = receiver.wait_for(3, timeout=RETRY_DELAYS[0] + RECOVERY_BOUND)
             assert worker.process.poll() is None, "the worker stopped"
         assert len(received) >= 2, f"no delivery {took:.1f} s after the promotion; the worker said:\n{worker.errors}"
         print(f"webhook delivered {took:.2f} s after the promotion")
-        assert took < RECOVERY_BOUND
+        assert took - max(waited, 0) < RECOVERY_BOUND
         first_id = retried[0]["headers"]["webhook-id"]
         retries = [delivery for delivery in retried[1:] if delivery["headers"]["webhook-id"] == first_id]
         assert [delivery["answered"] for delivery in retries] == [200], f"no retry; the worker said:\n{worker.errors}"
