@@ -97,6 +97,7 @@ class Store:
         """Stop the change feed and drop the connections (a worker's end, or a test's)."""
         self.changes.stop()
         self.moderation.stop()
+        self.jobs.close()
         self.redis.close()
 
     def is_ready(self) -> bool:

@@ -27,6 +27,67 @@ UNAVAILABLE_ERRORS = (
 )
 
 
+class SlotOwnerConnection(redis.Connection):
+    """A connection to the master that owns ``slot_key``'s slot of ``cluster`` now.
+
+    The Redis Cluster counterpart of redis-py's SentinelManagedConnection, for a client that
+    must be plain (RQ's): each (re)connect asks the cluster client which master owns the slot
+    and, when that one cannot be reached, has it read the slot map again first, so after a
+    failover the next reconnect reaches the promoted replica. The settings travel in the
+    pool's connection kwargs, as RQ rebuilds the pool from them in its scheduler process.
+    """
+
+    def __init__(self, *, cluster: RedisCluster, slot_key: str, **kwargs: Any):
+        self.cluster = cluster
+        self.slot_key = slot_key
+        super().__init__(**kwargs)
+
+    def connect(self) -> None:
+        if self._sock:
+            return
+        try:
+            self._connect_to_owner(refresh=False)
+        except redis.exceptions.ConnectionError:
+            self._connect_to_owner(refresh=True)
+
+    def _connect_to_owner(self, *, refresh: bool) -> None:
+        if refresh:
+            self.cluster.nodes_manager.initialize()
+        owner = self.cluster.get_node_from_key(self.slot_key)
+        self.host, self.port = owner.host, owner.port
+        self.connect_check_health(retry_socket_connect=False)
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().read_response(*args, **kwargs)
+        except redis.exceptions.MovedError as moved:
+            # The master came back as another's replica, or the slot moved: reconnect.
+            self.disconnect()
+            raise redis.exceptions.ConnectionError(f"{self.host}:{self.port} no longer owns the slot") from moved
+
+
+class SlotOwnerSSLConnection(SlotOwnerConnection, redis.SSLConnection):
+    """``SlotOwnerConnection`` over TLS (a ``rediss://`` cluster)."""
+
+
+def slot_owner_client(cluster: RedisCluster, slot_key: str) -> redis.Redis:
+    """A plain client of whichever master owns ``slot_key``'s slot, that follows it across
+    failovers, with the cluster client's credentials, timeouts and bounded pool."""
+    node = cluster.get_node_from_key(slot_key)
+    assert node.redis_connection is not None  # the cluster client made it when it read the slot map
+    node_pool = node.redis_connection.connection_pool
+    options = {name: value for name, value in node_pool.connection_kwargs.items() if name not in ("host", "port")}
+    secure = issubclass(node_pool.connection_class, redis.SSLConnection)
+    pool = redis.BlockingConnectionPool(
+        connection_class=SlotOwnerSSLConnection if secure else SlotOwnerConnection,
+        max_connections=node_pool.max_connections,
+        cluster=cluster,
+        slot_key=slot_key,
+        **options,
+    )
+    return redis.Redis(connection_pool=pool, retry=cluster.retry)
+
+
 class BlockingSentinelPool(SentinelConnectionPool, redis.BlockingConnectionPool):
     """redis-py's Sentinel pool (connections go to the master the sentinels name now), with
     the bounded wait of a BlockingConnectionPool instead of an error when all are in use."""

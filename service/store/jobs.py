@@ -5,16 +5,18 @@ its keys itself, under ``RQ_KEY_PREFIX`` (read from the environment when rq is f
 imported, which is here): yaynay sets it to ``yaynay:{jobs}`` unless it is set, so every
 RQ key (``yaynay:{jobs}:queue:yaynay``, ``...:job:<id>``, its registries, workers and
 scheduler lock) carries the same hash tag and lives in one Redis Cluster slot. RQ speaks
-to a plain Redis client only: on Redis Cluster it gets the master that owns that slot,
-looked up again for each enqueue, so a failover costs the enqueues of its window. A
-running worker keeps the master it started with (RQ retries a lost connection forever):
-after a failover of that slot's master, restart ``yaynay worker``.
+to a plain Redis client only: on Redis Cluster, requests and workers get one whose every
+(re)connect goes to the master that owns that slot then (``SlotOwnerConnection``), so after
+a failover enqueues and a running worker reach the promoted replica by themselves; the
+failover costs the enqueues of its window, and the worker and its scheduler retry every
+second (RQ's own worker backs off to a minute, and its scheduler process ends).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,8 +24,10 @@ os.environ.setdefault("RQ_KEY_PREFIX", "yaynay:{jobs}")
 
 from redis.cluster import RedisCluster  # noqa: E402
 from rq import Queue, SimpleWorker  # noqa: E402  (RQ reads its key prefix when imported)
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT  # noqa: E402
+from rq.scheduler import RQScheduler  # noqa: E402
 
-from service.store.connection import translate_errors
+from service.store.connection import UNAVAILABLE_ERRORS, slot_owner_client, translate_errors
 
 QUEUE_NAME = "yaynay"
 # A webhook receiver gets 10 s to answer; a job gets a little more for DNS and TLS.
@@ -36,6 +40,7 @@ class Jobs:
     def __init__(self, redis: Any, *, name: str = QUEUE_NAME):
         self.redis = redis
         self.name = name
+        self._plain_client: Any = None
 
     @property
     def queue(self) -> Queue:
@@ -43,10 +48,13 @@ class Jobs:
         return Queue(self.name, connection=self._jobs_redis(), default_timeout=JOB_TIMEOUT)
 
     def _jobs_redis(self) -> Any:
-        """A plain client of the Redis that holds every RQ key (on Cluster, their slot's master)."""
-        if isinstance(self.redis, RedisCluster):
-            return self.redis.get_redis_connection(self.redis.get_node_from_key(os.environ["RQ_KEY_PREFIX"]))
-        return self.redis
+        """A plain client of the Redis that holds every RQ key: on Cluster, one whose every
+        reconnect goes to the master that owns their slot then."""
+        if not isinstance(self.redis, RedisCluster):
+            return self.redis
+        if self._plain_client is None:
+            self._plain_client = slot_owner_client(self.redis, os.environ["RQ_KEY_PREFIX"])
+        return self._plain_client
 
     @translate_errors
     def enqueue(self, function: Callable[..., Any], *args: Any, delay: float = 0.0) -> str:
@@ -60,7 +68,7 @@ class Jobs:
     def worker(self, *, name: str | None = None, every_maintenance: Callable[[], None] | None = None) -> SimpleWorker:
         """A worker of this queue, in this process, that also calls ``every_maintenance``
         with RQ's own maintenance: when it starts, then every 10 minutes."""
-        return _Worker([self.queue], connection=self.redis, name=name, every_maintenance=every_maintenance)
+        return _Worker([self.queue], connection=self._jobs_redis(), name=name, every_maintenance=every_maintenance)
 
     def work(
         self,
@@ -78,6 +86,11 @@ class Jobs:
         worker = self.worker(name=name, every_maintenance=every_maintenance)
         return bool(worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="WARNING"))
 
+    def close(self) -> None:
+        """Drop the connections of the jobs' own client (on Cluster)."""
+        if self._plain_client is not None:
+            self._plain_client.close()
+
     @translate_errors
     def counts(self) -> dict[str, int]:
         """Jobs waiting now, and waiting for their time (the README's sizing hint)."""
@@ -87,11 +100,87 @@ class Jobs:
 class _Worker(SimpleWorker):
     """RQ's in-process worker, with a hook at its periodic maintenance."""
 
+    # RQ waits 1, 2, 4 ... 60 s between tries while Redis is away; a failover's window is a
+    # few seconds (cluster-node-timeout, then the election), so retry every second instead.
+    max_connection_wait_time = 1.0
+
     def __init__(self, *args: Any, every_maintenance: Callable[[], None] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.every_maintenance = every_maintenance
+
+    def execute_job(self, job: Any, queue: Queue) -> None:
+        try:
+            super().execute_job(job, queue)
+        except UNAVAILABLE_ERRORS as error:
+            # Redis went away as RQ recorded the job's end (a failover): RQ's own loop would
+            # quit. The job ran; RQ's maintenance finds it abandoned. Wait for Redis instead.
+            self.log.warning(
+                "Worker %s: Redis went away as job %s ended (%s); waiting for it", self.name, job.id, error
+            )
+            self._wait_for_redis()
+
+    def _wait_for_redis(self) -> None:
+        while True:
+            time.sleep(self.max_connection_wait_time)
+            try:
+                self.connection.ping()
+                return
+            except UNAVAILABLE_ERRORS:
+                continue
+
+    def _start_scheduler(
+        self,
+        burst: bool = False,
+        logging_level: str | None = "INFO",
+        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+        log_format: str = DEFAULT_LOGGING_FORMAT,
+    ) -> None:
+        """RQ's own, with ``_Scheduler`` for RQScheduler (which RQ does not let a worker choose)."""
+        self.scheduler = _Scheduler(
+            self.queues,
+            connection=self.connection,
+            logging_level=logging_level if logging_level is not None else self.log.level,
+            date_format=date_format,
+            log_format=log_format,
+            serializer=self.serializer,
+        )
+        self.scheduler.acquire_locks()
+        if not self.scheduler.acquired_locks:
+            return
+        if not burst:
+            self.scheduler.start()
+            return
+        try:
+            self.scheduler.register_birth()
+            self.scheduler.enqueue_scheduled_jobs()
+        finally:
+            self.scheduler.release_locks()
+            self.scheduler.register_death()
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
         if self.every_maintenance is not None:
             self.every_maintenance()
+
+
+class _Scheduler(RQScheduler):
+    """RQ's scheduler (it moves delayed jobs to the queue when due, every second), which goes
+    on when Redis goes away. RQ's own process ends at the first error, and its worker starts
+    another only at its maintenance, 10 minutes on: a failover held every retry that long."""
+
+    def heartbeat(self) -> None:
+        self._unless_redis_is_away(super().heartbeat)
+
+    def enqueue_scheduled_jobs(self) -> None:
+        self._unless_redis_is_away(super().enqueue_scheduled_jobs)
+
+    def acquire_locks(self, auto_start: bool = False) -> Any:
+        return self._unless_redis_is_away(lambda: super(_Scheduler, self).acquire_locks(auto_start))
+
+    def _unless_redis_is_away(self, step: Callable[[], Any]) -> Any:
+        """``step()``, or None with a warning while Redis does not answer (tried again in a second)."""
+        try:
+            return step()
+        except UNAVAILABLE_ERRORS as error:
+            self.log.warning("Scheduler %s: Redis is away (%s); trying again", self.name, error)
+            return None
