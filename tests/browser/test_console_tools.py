@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_console import api, sign_in, submit
-from tests.conftest import LIVE_SECRET
+from tests.conftest import LIVE_SECRET, ON_CLUSTER
 
 
 @pytest.fixture
@@ -101,6 +101,7 @@ def run_worker(redis_url, tmp_path):
     env = dict(
         os.environ,
         YAYNAY_REDIS_URL=redis_url,
+        YAYNAY_REDIS_CLUSTER="true" if ON_CLUSTER else "false",
         YAYNAY_SECRET_KEY=LIVE_SECRET,
         YAYNAY_VAR_DIR=str(tmp_path / "worker"),
         YAYNAY_WEBHOOK_ALLOW_PRIVATE="true",
