@@ -1,12 +1,10 @@
 """The console's spam and notification tools in a real browser: webhooks (secret shown once),
 the blocklist, bans made from a queue item, a poll's vote integrity and the moderators' mail."""
 
-import http.server
 import os
 import re
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ from playwright.sync_api import expect
 
 from tests.browser.test_console import api, sign_in, submit
 from tests.conftest import LIVE_SECRET, ON_CLUSTER
+from tests.notifications.conftest import running_receiver
 
 
 @pytest.fixture
@@ -76,24 +75,15 @@ def test_an_admin_adds_a_webhook_sees_its_secret_once_edits_disables_and_deletes
 
 @pytest.fixture
 def failing_receiver():
-    """A webhook receiver that answers every POST with 500; yields its URL and the ids it got."""
-    received = []
+    """A webhook receiver that answers every POST with 500."""
+    with running_receiver() as receiver:
+        receiver.statuses = [500]
+        yield receiver
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's name)
-            self.rfile.read(int(self.headers["content-length"]))
-            received.append(self.headers["webhook-id"])
-            self.send_response(500)
-            self.end_headers()
 
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
-    server.shutdown()
-    server.server_close()
+def delivery_ids(receiver) -> list[str]:
+    """The ``webhook-id`` of each delivery the receiver got, in order."""
+    return [delivery["headers"]["webhook-id"] for delivery in receiver.received]
 
 
 def run_worker(redis_url, tmp_path):
@@ -114,10 +104,11 @@ def run_worker(redis_url, tmp_path):
 def test_an_admin_sees_a_failing_webhooks_attempts_and_redelivers_one(
     live_server, console, failing_receiver, redis_url, tmp_path
 ):
-    url, received = failing_receiver
+    url = failing_receiver.url
     _, hook = api(live_server, "POST", "/webhooks", {"url": url, "events": ["poll.created"]})
     api(live_server, "PUT", "/polls/crocs", {"question": "Crocs: YAY or NAY?"})
     run_worker(redis_url, tmp_path)
+    received = delivery_ids(failing_receiver)
     assert len(received) == 1
 
     page = console
@@ -133,6 +124,7 @@ def test_an_admin_sees_a_failing_webhooks_attempts_and_redelivers_one(
     attempt.locator("button[data-redeliver]").click()
     expect(page.locator("#status")).to_have_text(f"Queued {received[0]} again.")
     run_worker(redis_url, tmp_path)
+    received = delivery_ids(failing_receiver)
     # The redelivery is a first try again (attempt 0); a due retry of the first (attempt 1) may run too.
     attempts = api(live_server, "GET", f"/webhooks/{hook['id']}/deliveries")[1]["deliveries"]
     assert [entry["attempt"] for entry in attempts if entry["delivery_id"] == received[0]].count(0) == 2

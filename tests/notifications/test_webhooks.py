@@ -12,7 +12,7 @@ import pytest
 from service import create_app
 from service.core import events, mail
 from service.store.webhooks import Attempt
-from tests.notifications.conftest import worker_process
+from tests.notifications.conftest import running_receiver, worker_process
 
 HOOKS = "/api/v1/webhooks"
 
@@ -233,27 +233,10 @@ def test_the_worker_process_retries_after_a_500_and_the_receiver_verifies_it(
 
 
 @pytest.fixture
-def second_receiver(receiver):
-    """Another receiver, for a redirect to point at (the fixture is per test, so build one more)."""
-    import http.server
-    import threading
-
-    hits: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's name)
-            hits.append(self.path)
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/elsewhere", hits
-    server.shutdown()
-    server.server_close()
+def second_receiver():
+    """Another receiver, for a redirect to point at: its URL and what it was sent."""
+    with running_receiver() as elsewhere:
+        yield elsewhere.url, elsewhere.received
 
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
