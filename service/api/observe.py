@@ -24,9 +24,8 @@ from service.core import moderation
 from service.core.tokens import ADMIN, require_role
 from service.error_shape import error_body
 from service.errors import Forbidden, StoreUnavailable, Unauthorized
-from service.logs import ACCESS_LOGGER
+from service.logs import ACCESS_LOGGER, AccessLog
 
-access_log = logging.getLogger(ACCESS_LOGGER)
 log = logging.getLogger("yaynay")
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -58,7 +57,12 @@ def current_request_id() -> str:
 def init_app(app: Flask) -> None:
     """Give every request an id, a log line and its counts; serve ``/metrics``."""
     trusted_proxy = bool(app.config["PROXY_HOPS"])
-    access_log_on = bool(app.config["ACCESS_LOG"])
+    # LOG_LEVEL warning or above silences the access lines, as it does any info line.
+    access_log = (
+        AccessLog(json_lines=app.config["LOG_FORMAT"] == "json", flush_seconds=app.config["ACCESS_LOG_FLUSH_INTERVAL"])
+        if app.config["ACCESS_LOG"] and logging.getLogger(ACCESS_LOGGER).isEnabledFor(logging.INFO)
+        else None
+    )
     metrics_token = str(app.config.get("METRICS_TOKEN") or "")
     warned_forwarded = False
 
@@ -98,21 +102,8 @@ def init_app(app: Flask) -> None:
                 g.get("refusal", "unavailable"),
                 extra={"request_id": g.request_id, "route": route},
             )
-        if access_log_on:
-            access_log.info(
-                "%s %s %s %.1f ms",
-                request.method,
-                route,
-                status,
-                duration * 1000,
-                extra={
-                    "request_id": g.request_id,
-                    "method": request.method,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(duration * 1000, 2),
-                },
-            )
+        if access_log is not None:
+            access_log.write(g.request_id, request.method, route, status, duration)
         return response
 
     def scrape() -> Response:

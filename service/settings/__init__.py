@@ -572,6 +572,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Log a line for every request: request id, method, route, status, duration (never an IP address).",
     ),
     Setting(
+        "ACCESS_LOG_FLUSH_INTERVAL",
+        NumberBetween(0, 10),
+        1.0,
+        "Seconds a worker gathers access lines before writing them together (0: each at once). "
+        "A worker killed by SIGKILL loses at most that many seconds of access lines.",
+    ),
+    Setting(
         "LOG_FORMAT",
         Auto(Choice("json", "text"), example="json"),
         None,

@@ -7,7 +7,7 @@ import time
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, gunicorn_server
 from tests.e2e.test_gunicorn import request
 
 METRICS_TOKEN = "scraper-token"
@@ -143,3 +143,16 @@ def test_a_forwarded_request_without_proxy_hops_is_warned_of(live_server, server
     line = wait_for_line(server_log, lambda line: "PROXY_HOPS" in line)
     assert json.loads(line)["level"] == "WARNING"
     assert "203.0.113.9" not in server_log.read_text()
+
+
+def test_access_lines_are_gathered_and_written_when_a_worker_stops(redis_url, redis_client, tmp_path):
+    """With a long interval the lines wait in the worker; stopping the server writes them."""
+    env = {"YAYNAY_LOG_FORMAT": "json", "YAYNAY_ACCESS_LOG_FLUSH_INTERVAL": "10"}
+    with gunicorn_server(redis_url, tmp_path, env) as (base, _):
+        status, headers, _ = request("GET", f"{base}/healthz")
+        assert status == 200
+        request_id = headers["X-Request-ID"]
+        time.sleep(0.5)
+        assert request_id not in (tmp_path / "gunicorn.log").read_text()  # gathered, not yet written
+    [line] = [line for line in log_lines(tmp_path / "gunicorn.log") if request_id in line]
+    assert json.loads(line)["route"] == "/healthz"
