@@ -156,18 +156,35 @@ def fan_out_row(fan_out: FanOut) -> Row:
 
 
 def idle_streams_rows(held: list[HeldStreams]) -> list[Row]:
+    """A row a count of idle streams: the RSS of the worker holding them or, when it took several,
+    their sum and each one's share (the target then holds for each worker)."""
     rows = []
     for step in held:
-        mb = step.rss_bytes / 1e6
-        per_stream = (step.rss_bytes - step.idle_rss_bytes) / step.streams / 1024
-        target, met = _judged(
-            f"< {MAX_RSS_MB} MB", TARGET_STREAMS, step.streams, mb < MAX_RSS_MB and step.with_tally == step.streams
-        )
+        mb = step.total_rss_bytes / 1e6
+        per_stream = (step.total_rss_bytes - step.total_idle_rss_bytes) / step.streams / 1024
+        all_tallied = step.with_tally == step.streams
+        tallies = f"{step.with_tally:,} streams got their tally"
+        if len(step.rss_bytes) == 1:
+            target, met = _judged(f"< {MAX_RSS_MB} MB", TARGET_STREAMS, step.streams, mb < MAX_RSS_MB and all_tallied)
+            result = (
+                f"{mb:.1f} MB, one worker ({step.total_idle_rss_bytes / 1e6:.1f} MB before, "
+                f"{per_stream:.1f} KiB a stream; {tallies})"
+            )
+        else:
+            each_ok = all(rss / 1e6 < MAX_RSS_MB for rss in step.rss_bytes)
+            target, met = _judged(f"< {MAX_RSS_MB} MB a worker", TARGET_STREAMS, step.streams, each_ok and all_tallied)
+            shares = ", ".join(
+                f"{rss / 1e6:.1f} MB with {streams:,}"
+                for rss, streams in zip(step.rss_bytes, step.streams_by_worker, strict=True)
+            )
+            result = (
+                f"{mb:.1f} MB over {len(step.rss_bytes)} workers ({shares}; "
+                f"{step.total_idle_rss_bytes / 1e6:.1f} MB before; {per_stream:.1f} KiB a stream; {tallies})"
+            )
         rows.append(
             Row(
                 f"idle streams RSS ({step.streams:,})",
-                f"{mb:.1f} MB, one worker ({step.idle_rss_bytes / 1e6:.1f} MB before, "
-                f"{per_stream:.1f} KiB a stream; {step.with_tally:,} streams got their tally)",
+                result,
                 errors=f"{step.streams - step.with_tally:,}",
                 target=target,
                 met=met,

@@ -167,6 +167,20 @@ class Gunicorn:
         """The worker processes (not the arbiter)."""
         return psutil.Process(self.process.pid).children()
 
+    def settled_workers(self, count: int, timeout: float = 60) -> list[psutil.Process]:
+        """The ``count`` workers, once each has loaded the app: ``wait_ready`` hears from one of
+        them only, so wait until there are ``count`` and none's RSS grew by 1 MB in a second."""
+        deadline = time.monotonic() + timeout
+        before: dict[int, int] = {}
+        while time.monotonic() < deadline:
+            workers = self.workers()
+            now = {worker.pid: worker.memory_info().rss for worker in workers}
+            if len(workers) == count and all(abs(rss - before.get(pid, 0)) < 1 << 20 for pid, rss in now.items()):
+                return workers
+            before = now
+            time.sleep(1.0)
+        raise RuntimeError(f"gunicorn {self.app}: {count} workers not settled within {timeout:.0f} s")
+
     def stop(self) -> None:
         """Stop the master, or kill it and its workers if it has not exited within 15 s."""
         process, self.process = self.process, None

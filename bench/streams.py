@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import multiprocessing
 import secrets
 import selectors
 import socket
@@ -10,6 +12,10 @@ import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+
+import psutil
 
 from bench.api import Api
 
@@ -156,24 +162,149 @@ def measure_fan_out(
     return FanOut(streams=streams, opened=opened, votes=votes, delivered=delivered, latencies_ms=latencies)
 
 
+CLIENT_STREAMS = 9000  # the most streams one client process holds: a descriptor each, well under the limit
+
+
+def hold_streams(base_url: str, poll_id: str, connection: Connection) -> None:
+    """A child of ``StreamClients``: for each ``(count, rate)`` received, open ``count`` more
+    streams ``rate`` a second and send back how many of all its streams got their opening tally;
+    close them all on ``None``."""
+    with StreamSet(base_url, poll_id) as stream_set:
+        while (order := connection.recv()) is not None:
+            count, rate = order
+            stream_set.open(count, rate)
+            with_tally = stream_set.wait_for_opening_tallies()
+            stream_set.pump(1.0)  # let the server settle after the burst
+            connection.send(with_tally)
+
+
+@dataclass
+class StreamClient:
+    """One child process of ``StreamClients``, its pipe, and what it holds."""
+
+    process: BaseProcess
+    connection: Connection
+    streams: int = 0
+    with_tally: int = 0
+
+
+class StreamClients:
+    """Idle streams of one poll held by child processes, ``CLIENT_STREAMS`` at most each, so that
+    the client's descriptors (one a stream) stay well under one process's open-files limit
+    however many streams the server holds. Each child runs a ``StreamSet`` (``hold_streams``)
+    and answers through a pipe; the children open in parallel, ``OPEN_RATE`` a second in all.
+    """
+
+    def __init__(self, base_url: str, poll_id: str):
+        self.base_url = base_url
+        self.poll_id = poll_id
+        # spawn, not fork: a child starts without the bench's sockets (Redis, the servers' pipes).
+        self.context = multiprocessing.get_context("spawn")
+        self.clients: list[StreamClient] = []
+
+    @property
+    def streams(self) -> int:
+        return sum(client.streams for client in self.clients)
+
+    def open(self, total: int, timeout: float = 120) -> int:
+        """Grow to ``total`` streams, filling each child up to ``CLIENT_STREAMS`` before starting
+        another; how many of all the streams got their opening tally."""
+        orders: list[tuple[StreamClient, int]] = []
+        remaining = total - self.streams
+        for client in self._clients_for(total):
+            count = min(CLIENT_STREAMS - client.streams, remaining)
+            if count > 0:
+                orders.append((client, count))
+                remaining -= count
+        opening = sum(count for _, count in orders)
+        for client, count in orders:
+            client.connection.send((count, OPEN_RATE * count / opening))
+            client.streams += count
+        for client, _ in orders:
+            if not client.connection.poll(opening / OPEN_RATE + timeout):
+                raise RuntimeError(f"a stream client (pid {client.process.pid}) did not answer")
+            client.with_tally = client.connection.recv()
+        return sum(client.with_tally for client in self.clients)
+
+    def _clients_for(self, total: int) -> list[StreamClient]:
+        """The children, started until they can hold ``total`` streams."""
+        while len(self.clients) * CLIENT_STREAMS < total:
+            ours, theirs = self.context.Pipe()
+            process = self.context.Process(
+                target=hold_streams, args=(self.base_url, self.poll_id, theirs), name="stream-client", daemon=True
+            )
+            process.start()
+            theirs.close()
+            self.clients.append(StreamClient(process, ours))
+        return self.clients
+
+    def close(self) -> None:
+        """Tell every child to close its streams and exit; kill any still running 10 s later."""
+        for client in self.clients:
+            with contextlib.suppress(OSError):
+                client.connection.send(None)
+        for client in self.clients:
+            client.process.join(10)
+            if client.process.is_alive():
+                client.process.kill()
+                client.process.join()
+            client.connection.close()
+        self.clients = []
+
+    def __enter__(self) -> StreamClients:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
 @dataclass(frozen=True)
 class HeldStreams:
+    """Idle streams held by a server's workers, and each worker's RSS before and with them."""
+
     streams: int
     with_tally: int
-    rss_bytes: int
-    idle_rss_bytes: int
+    rss_bytes: list[int]  # each worker's
+    idle_rss_bytes: list[int]  # each worker's before the first stream
+    streams_by_worker: list[int]  # the connections each worker holds (the streams, give or take one)
+
+    @property
+    def total_rss_bytes(self) -> int:
+        return sum(self.rss_bytes)
+
+    @property
+    def total_idle_rss_bytes(self) -> int:
+        return sum(self.idle_rss_bytes)
 
 
-def measure_idle_streams(base_url: str, poll_id: str, worker, counts: list[int]) -> list[HeldStreams]:
-    """Open streams to the poll in steps up to each of ``counts`` and read ``worker``'s RSS
-    (a psutil.Process: the only worker of the server at ``base_url``) once each step's
-    streams have all got their opening tally."""
-    idle = worker.memory_info().rss
+def established_connections(worker: psutil.Process, port: int) -> int:
+    """The TCP connections ``worker`` has accepted on ``port`` and still holds."""
+    return sum(
+        1
+        for connection in worker.net_connections("tcp")
+        if connection.laddr and connection.laddr.port == port and connection.status == psutil.CONN_ESTABLISHED
+    )
+
+
+def measure_idle_streams(
+    base_url: str, poll_id: str, workers: list[psutil.Process], counts: list[int]
+) -> list[HeldStreams]:
+    """Open streams to the poll in steps up to each of ``counts`` (from ``StreamClients``) and
+    read the RSS of ``workers`` (the server's at ``base_url``) and the connections each holds,
+    once each step's streams have all got their opening tally."""
+    port = urllib.parse.urlsplit(base_url).port
+    idle = [worker.memory_info().rss for worker in workers]
     held = []
-    with StreamSet(base_url, poll_id) as stream_set:
+    with StreamClients(base_url, poll_id) as clients:
         for count in sorted(counts):
-            stream_set.open(count - len(stream_set.streams))
-            with_tally = stream_set.wait_for_opening_tallies()
-            stream_set.pump(1.0)  # let the worker settle after the burst
-            held.append(HeldStreams(count, with_tally, worker.memory_info().rss, idle))
+            with_tally = clients.open(count)
+            held.append(
+                HeldStreams(
+                    count,
+                    with_tally,
+                    [worker.memory_info().rss for worker in workers],
+                    idle,
+                    [established_connections(worker, port) for worker in workers],
+                )
+            )
     return held
