@@ -342,3 +342,25 @@ def test_gunicorn_builds_no_access_line_of_its_own(tmp_path):
         [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
     )
     assert (result.returncode, result.stdout.split()) == (0, ["True", "None"]), result.stderr
+
+
+def test_the_gunicorn_hooks_run_under_an_interpreter_without_yaynay(tmp_path):
+    """The benchmark runs Isso under config/gunicorn.conf.py with Isso's own interpreter, where
+    the service package is not installed: the worker hooks must not need it. Here without
+    ``site``, so the venv's packages are on the path but not its editable install of yaynay."""
+    import sysconfig
+
+    script = (
+        "import runpy, signal; from gunicorn.config import Config\n"
+        "try:\n    import service\nexcept ImportError:\n    pass\nelse:\n    raise SystemExit('service importable')\n"
+        f"found = runpy.run_path({str(ROOT / 'config' / 'gunicorn.conf.py')!r})\n"
+        "class Worker:\n    pid = 0\n    cfg = Config()\n"
+        "found['post_worker_init'](Worker()); found['worker_int'](Worker())\n"
+        "print(callable(signal.getsignal(signal.SIGTERM)))\n"
+    )
+    env = {key: value for key, value in os.environ.items() if not key.startswith("YAYNAY_")}
+    env.update(YAYNAY_VAR_DIR=str(tmp_path), PYTHONPATH=sysconfig.get_paths()["purelib"])
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert (result.returncode, result.stdout.split()) == (0, ["True"]), result.stderr
