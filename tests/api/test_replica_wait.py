@@ -71,13 +71,19 @@ def _replica_state(master: RedisProcess) -> str | None:
         return client.info("replication").get("slave0", {}).get("state")
 
 
+# A second for a replica to confirm: a healthy one does in milliseconds, a loaded machine's
+# (the suite beside other work) has taken more than 200. The socket timeout stays above it,
+# so a refusal that took under 2.5 s was the WAIT's, not the socket's.
+WAITED = {"REPLICA_WAIT_MS": 1000, "REDIS_SOCKET_TIMEOUT": 3}
+
+
 def post(client, thread_id: str, key: str):
     body = {"author": "Ann", "body": f"Kept on a replica ({key}).", "email": "ann@example.com"}
     return client.post(f"/api/v1/threads/{thread_id}/comments", json=body, headers={"Idempotency-Key": key})
 
 
 def test_a_comment_no_replica_confirms_answers_503_and_its_retry_is_the_same_comment(replicated, settings, admin):
-    settings.update(REPLICA_WAIT_MS=200)
+    settings.update(WAITED)
     app = create_app(settings)
     client = app.test_client()
     core = app.extensions["yaynay"]
@@ -90,7 +96,7 @@ def test_a_comment_no_replica_confirms_answers_503_and_its_retry_is_the_same_com
         took = time.monotonic() - started
     assert refused.status_code == 503, refused.json
     assert refused.headers["Retry-After"] and refused.json["code"] == 503
-    assert took < 0.5, f"the wait is bounded by REPLICA_WAIT_MS, not the socket timeout ({took:.2f} s)"
+    assert took < 2.5, f"the wait is bounded by REPLICA_WAIT_MS, not the socket timeout ({took:.2f} s)"
 
     retried = post(client, "waited", "key-1")
     assert retried.status_code == 202, retried.json
@@ -104,7 +110,7 @@ def test_a_comment_no_replica_confirms_answers_503_and_its_retry_is_the_same_com
 
 
 def test_a_decision_no_replica_confirms_answers_503_and_its_retry_finds_it_made(replicated, settings, admin):
-    settings.update(REPLICA_WAIT_MS=200)
+    settings.update(WAITED)
     app = create_app(settings)
     client = app.test_client()
     core = app.extensions["yaynay"]
@@ -128,7 +134,7 @@ def test_votes_wait_for_a_replica_only_when_told(replicated, settings, admin, ne
     assert fast.status_code == 200, "votes do not wait by default"
     app.extensions["yaynay"].close()
 
-    settings.update(REPLICA_WAIT_VOTES=True, REPLICA_WAIT_MS=200)
+    settings.update(WAITED, REPLICA_WAIT_VOTES=True)
     app = create_app(settings)
     client = app.test_client()
     with replicated(poll_key):
@@ -159,7 +165,7 @@ def test_without_replicas_nothing_waits(settings, redis_client):
 
 
 def test_a_master_that_lost_its_scripts_loads_them_and_still_waits(replicated, settings):
-    settings.update(REPLICA_WAIT_MS=200)
+    settings.update(WAITED)
     app = create_app(settings)
     client = app.test_client()
     core = app.extensions["yaynay"]
@@ -173,7 +179,7 @@ def test_a_master_that_lost_its_scripts_loads_them_and_still_waits(replicated, s
 
 def test_a_master_whose_replica_died_stops_waiting_after_one_refused_write(settings, tmp_path):
     with master_and_replica(tmp_path) as (master, replica):
-        settings.update(REDIS_URL=master.url, REDIS_CLUSTER=False, REPLICA_WAIT_MS=200)
+        settings.update(WAITED, REDIS_URL=master.url, REDIS_CLUSTER=False)
         app = create_app(settings)
         client = app.test_client()
         assert post(client, "orphaned", "key-0").status_code == 202  # counts one replica
