@@ -179,7 +179,9 @@ def announce_due_closings(core: Core) -> int:
     The schedule (``Keys.closing_schedule``) is in Redis, so closings that fell due while
     no worker ran are announced by the next sweep; each is taken out of it by the one
     sweep that announces it, so none is announced twice. A poll whose closing time was
-    moved or cleared since is skipped (a later closing time was scheduled again).
+    cleared since is skipped; one whose closing time is still to come is scheduled again
+    at that time: the schedule is in another slot than the poll, so two saves at once can
+    leave it holding the earlier save's time, and the sweep puts it right.
     """
     announced = 0
     while True:
@@ -189,6 +191,8 @@ def announce_due_closings(core: Core) -> int:
             if poll.state(now) == "closed":
                 events.emit(core, "poll.closed", _poll_event(poll))
                 announced += 1
+            elif poll.closes_at is not None:
+                core.store.polls.schedule_closing(poll.id, poll.closes_at, now)
         if len(due) < CLOSINGS_TAKEN:
             return announced
 

@@ -143,7 +143,7 @@ class PollStore:
             keys=[self.keys.poll(poll_id)],
             args=[question, "" if closes_at is None else repr(closes_at), "1" if allow_change else "0", repr(now)],
         )
-        self._schedule_closing(poll_id, closes_at, now)
+        self.schedule_closing(poll_id, closes_at, now)
         self._announce(poll_id)
         poll = _poll_from_fields(poll_id, values)
         assert poll is not None  # created_at was just set
@@ -196,7 +196,8 @@ class PollStore:
         self._announce(poll_id)
         return self.get(poll_id), True
 
-    def _schedule_closing(self, poll_id: str, closes_at: float | None, now: float) -> None:
+    @translate_errors
+    def schedule_closing(self, poll_id: str, closes_at: float | None, now: float) -> None:
         """Keep a closing time still to come in the schedule; a past or no closing time leaves it."""
         if closes_at is not None and closes_at > now:
             self.redis.zadd(self.keys.closing_schedule(), {poll_id: closes_at})

@@ -155,3 +155,18 @@ def test_the_schedule_outlives_the_process_that_wrote_it(client, admin, core, re
         fresh.extensions["yaynay"].close()
     run_jobs(core)
     assert kinds(receiver) == [("poll.closed", "survivor")]
+
+
+def test_a_schedule_left_at_an_earlier_save_s_time_is_put_right_by_the_sweep(client, admin, core, receiver):
+    """Two saves at once can leave the schedule (another slot) at the first save's time while
+    the poll holds the second's: the sweep that finds it not yet closed schedules it again."""
+    add_hook(client, admin, receiver, events=["poll.closed"])
+    client.put("/api/v1/polls/raced", json={"question": "?", "closes_at": closing_in(2)}, headers=admin)
+    schedule = core.store.keys.closing_schedule()
+    core.store.redis.zadd(schedule, {"raced": time.time() - 1})  # the earlier save's time, now past
+    assert polls.announce_due_closings(core) == 0  # not closed yet: nothing announced...
+    assert core.store.redis.zscore(schedule, "raced") == pytest.approx(time.time() + 2, abs=1)  # ...but kept
+    time.sleep(2.1)
+    assert polls.announce_due_closings(core) == 1
+    run_jobs(core)
+    assert kinds(receiver) == [("poll.closed", "raced")]
