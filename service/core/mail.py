@@ -20,17 +20,18 @@ DIGEST_LISTED = 50
 
 
 def subscribe(core: Core, address: str) -> bool:
-    """Send ``address`` the digest and surge mail; False when already subscribed."""
+    """Send ``address`` the digest and surge mail; False when already subscribed in any casing
+    (the address stays as first given)."""
     return core.store.webhooks.subscribe(address.strip())
 
 
 def unsubscribe(core: Core, address: str) -> bool:
-    """Stop mailing ``address``; False when it was not subscribed."""
+    """Stop mailing ``address`` in every casing; False when it was not subscribed."""
     return core.store.webhooks.unsubscribe(address.strip())
 
 
 def subscribers(core: Core) -> list[str]:
-    """Every subscribed address."""
+    """Every subscribed address, one per mailbox: what each mail goes to, so none gets two."""
     return core.store.webhooks.subscribers()
 
 

@@ -51,7 +51,7 @@ merge the shards (``shards.py``, ``ModerationStore.log``).
 | ``P:webhooks:{webhooks}:endpoints`` | hash | permanent | webhook endpoint id -> JSON: url, events, format, private, the signing secret (kept: it signs), health |
 | ``P:webhooks:{webhooks}:attempts:<id>`` | list | with the endpoint | its latest delivery attempts (JSON), newest first, at most 100 |
 | ``P:webhooks:{webhooks}:message:<msg id>`` | string | 3 days | one emitted event (JSON), for its retries and redelivery |
-| ``P:notify:{notify}:subscribers`` | set | permanent | moderators' mail addresses |
+| ``P:notify:{notify}:subscribers`` | set | permanent | moderators' mail addresses, as first given; one per casefolded address (older versions may have stored two casings) |
 | ``P:notify:{notify}:digest:sent`` | string | permanent | when the last digest of pending comments went out |
 | ``P:notify:{notify}:guard:<what>`` | string | its interval | "a digest is scheduled" / "a closing sweep is scheduled" / "this hour's surge was announced": one holder each |
 | ``yaynay:{jobs}:*`` | (RQ's own) | RQ's | background jobs: RQ names its keys under ``RQ_KEY_PREFIX``, which ``store/jobs.py`` sets to this |

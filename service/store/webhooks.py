@@ -59,6 +59,15 @@ def _endpoint(raw: bytes) -> Endpoint:
     return Endpoint(**{**data, "events": tuple(data["events"])})
 
 
+def mailbox_key(address: str) -> str:
+    """What two addresses of one mailbox share, as mail services compare them: any casing.
+
+    The whole address is casefolded, local part too: RFC 5321 lets a server tell ``Ann@``
+    from ``ann@``, but providers do not, and a moderator who types either means one mailbox.
+    """
+    return address.casefold()
+
+
 def _oldest_first(records: list[bytes]) -> list[Endpoint]:
     return sorted((_endpoint(raw) for raw in records), key=lambda endpoint: (endpoint.created_at, endpoint.id))
 
@@ -137,18 +146,36 @@ class WebhookStore:
 
     @translate_errors
     def subscribe(self, address: str) -> bool:
-        """Add a moderator's address; False when it was there."""
-        return bool(self.redis.sadd(self.keys.mail_subscribers(), address))
+        """Add a moderator's address, kept as given; False when it, in any casing, was there."""
+        key = self.keys.mail_subscribers()
+
+        def add_unless_present(pipe: Any) -> bool:
+            # Watched: two casings subscribed at once cannot both find the other absent.
+            wanted = mailbox_key(address)
+            if any(mailbox_key(member.decode()) == wanted for member in pipe.smembers(key)):
+                return False
+            pipe.multi()
+            pipe.sadd(key, address)
+            return True
+
+        return bool(self.redis.transaction(add_unless_present, key, value_from_callable=True))
 
     @translate_errors
     def unsubscribe(self, address: str) -> bool:
-        """Remove a moderator's address; False when it was not there."""
-        return bool(self.redis.srem(self.keys.mail_subscribers(), address))
+        """Remove a moderator's address in every casing; False when none was there."""
+        key = self.keys.mail_subscribers()
+        # Every casing: a previous version stored ``Ann@x`` and ``ann@x`` as two subscriptions.
+        wanted = mailbox_key(address)
+        casings = [member for member in self.redis.smembers(key) if mailbox_key(member.decode()) == wanted]
+        return bool(casings) and bool(self.redis.srem(key, *casings))
 
     @translate_errors
     def subscribers(self) -> list[str]:
-        """Every subscribed address, sorted."""
-        return sorted(value.decode() for value in self.redis.smembers(self.keys.mail_subscribers()))
+        """Every subscribed address once, sorted: of casings a previous version stored apart, one."""
+        addresses: dict[str, str] = {}
+        for address in sorted(value.decode() for value in self.redis.smembers(self.keys.mail_subscribers())):
+            addresses.setdefault(mailbox_key(address), address)
+        return list(addresses.values())
 
     @translate_errors
     def claim(self, key: str, seconds: int) -> bool:

@@ -78,6 +78,15 @@ def test_a_moderator_subscribes_lists_and_unsubscribes_an_address(client, modera
     assert client.get(MAIL, headers=moderator).json == {"subscribers": []}
 
 
+def test_an_address_is_one_subscription_in_any_casing(client, moderator):
+    assert client.post(MAIL, json={"email": "Desk@Example.com"}, headers=moderator).status_code == 201
+    again = client.post(MAIL, json={"email": "desk@example.COM"}, headers=moderator)
+    assert (again.status_code, again.json) == (200, {"email": "desk@example.COM"})
+    assert client.get(MAIL, headers=moderator).json == {"subscribers": [{"email": "Desk@Example.com"}]}
+    assert client.delete(f"{MAIL}/DESK@example.com", headers=moderator).status_code == 204
+    assert client.get(MAIL, headers=moderator).json == {"subscribers": []}
+
+
 def test_an_address_the_cli_subscribes_the_console_lists_and_unsubscribes(yaynay, client, moderator):
     assert yaynay("notify", "subscribe", "night.desk+yaynay@example.org").returncode == 0
     assert client.get(MAIL, headers=moderator).json == {"subscribers": [{"email": "night.desk+yaynay@example.org"}]}

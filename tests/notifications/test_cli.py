@@ -39,3 +39,12 @@ def test_notify_subscribe_list_unsubscribe(yaynay):
     assert yaynay("notify", "unsubscribe", "mod@blog.example").returncode == 0
     assert yaynay("notify", "list").stdout == ""
     assert yaynay("notify", "subscribe", "not-an-address").returncode == 2
+
+
+def test_notify_takes_an_address_in_any_casing_as_the_one_subscribed(yaynay):
+    assert yaynay("notify", "subscribe", "Mod@Blog.example").returncode == 0
+    again = yaynay("notify", "subscribe", "mod@blog.example")
+    assert again.stdout == "mod@blog.example was already subscribed\n"
+    assert yaynay("notify", "list").stdout == "Mod@Blog.example\n"
+    assert yaynay("notify", "unsubscribe", "MOD@BLOG.EXAMPLE").returncode == 0
+    assert yaynay("notify", "list").stdout == ""
