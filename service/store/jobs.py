@@ -31,8 +31,8 @@ from service.errors import StoreUnavailable
 from service.store.connection import UNAVAILABLE_ERRORS, slot_owner_client, translate_errors
 
 QUEUE_NAME = "yaynay"
-# RQ's (2.x/3.0) methods that ``_Worker`` overrides to wait for Redis: the guards depend on
-# these names (tests/faults/test_worker_redis_outages.py fails if RQ renames one).
+# RQ's methods (as of RQ 3.0.0) that ``_Worker`` overrides to wait for Redis: the guards depend on
+# these names (tests/store/test_jobs.py fails if RQ renames one).
 GUARDED_RQ_METHODS = ("execute_job", "heartbeat", "set_state", "check_for_suspension", "run_maintenance_tasks")
 # A webhook receiver gets 10 s to answer; a job gets a little more for DNS and TLS.
 JOB_TIMEOUT = 30
