@@ -27,9 +27,13 @@ from rq import Queue, SimpleWorker  # noqa: E402  (RQ reads its key prefix when 
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT  # noqa: E402
 from rq.scheduler import RQScheduler  # noqa: E402
 
+from service.errors import StoreUnavailable
 from service.store.connection import UNAVAILABLE_ERRORS, slot_owner_client, translate_errors
 
 QUEUE_NAME = "yaynay"
+# RQ's methods (as of RQ 3.0.0) that ``_Worker`` overrides to wait for Redis: the guards depend on
+# these names (tests/store/test_jobs.py fails if RQ renames one).
+GUARDED_RQ_METHODS = ("execute_job", "heartbeat", "set_state", "check_for_suspension", "run_maintenance_tasks")
 # A webhook receiver gets 10 s to answer; a job gets a little more for DNS and TLS.
 JOB_TIMEOUT = 30
 
@@ -98,7 +102,15 @@ class Jobs:
 
 
 class _Worker(SimpleWorker):
-    """RQ's in-process worker, with a hook at its periodic maintenance."""
+    """RQ's in-process worker, with a hook at its periodic maintenance, which waits for Redis
+    wherever RQ's work loop would end at a Redis error.
+
+    RQ (3.0) retries only around its blocking dequeue. Its loop also calls Redis in the
+    suspension check (every loop, and every second while suspended), the heartbeat after each
+    job and after each dequeue, the worker's state, and the maintenance (at start, then every
+    10 minutes); an error in any of them ends ``work``. Those are overridden below, each
+    with a wait for Redis (retried every second) and then the same call again.
+    """
 
     # RQ waits 1, 2, 4 ... 60 s between tries while Redis is away; a failover's window is a
     # few seconds (cluster-node-timeout, then the election), so retry every second instead.
@@ -118,6 +130,37 @@ class _Worker(SimpleWorker):
                 "Worker %s: Redis went away as job %s ended (%s); waiting for it", self.name, job.id, error
             )
             self._wait_for_redis()
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        """RQ's own, made again once Redis is back: RQ's loop beats unguarded after each job
+        and after each dequeue (a beat queued on a pipeline fails with the pipeline instead)."""
+        if pipeline is not None:
+            super().heartbeat(timeout, pipeline)
+            return
+        self._until_redis_answers("heartbeat", lambda: super(_Worker, self).heartbeat(timeout))
+
+    def set_state(self, state: str, pipeline: Any = None) -> None:
+        """RQ's own, made again once Redis is back: RQ's loop sets it unguarded before each
+        dequeue and in the suspension check."""
+        if pipeline is not None:
+            super().set_state(state, pipeline)
+            return
+        self._until_redis_answers("state", lambda: super(_Worker, self).set_state(state))
+
+    def check_for_suspension(self, burst: bool) -> None:
+        """RQ's own, asked again once Redis is back (a suspension may still hold): RQ calls it
+        unguarded at each turn of its loop, and every second while suspended."""
+        self._until_redis_answers("suspension check", lambda: super(_Worker, self).check_for_suspension(burst))
+
+    def _until_redis_answers(self, what: str, step: Callable[[], None]) -> None:
+        """``step()``, waited for and made again while Redis does not answer."""
+        while True:
+            try:
+                step()
+                return
+            except UNAVAILABLE_ERRORS as error:
+                self.log.warning("Worker %s: Redis went away at the %s (%s); waiting for it", self.name, what, error)
+                self._wait_for_redis()
 
     def _wait_for_redis(self) -> None:
         while True:
@@ -158,9 +201,18 @@ class _Worker(SimpleWorker):
             self.scheduler.register_death()
 
     def run_maintenance_tasks(self) -> None:
-        super().run_maintenance_tasks()
-        if self.every_maintenance is not None:
-            self.every_maintenance()
+        """RQ's own, then ``every_maintenance``; both made again once Redis is back: RQ's loop
+        runs them unguarded at its first turn and every 10 minutes (and the hook's errors, as
+        the store words them, escape even RQ's retry around the dequeue)."""
+        while True:
+            try:
+                super().run_maintenance_tasks()
+                if self.every_maintenance is not None:
+                    self.every_maintenance()
+                return
+            except (*UNAVAILABLE_ERRORS, StoreUnavailable) as error:
+                self.log.warning("Worker %s: Redis went away at the maintenance (%s); waiting for it", self.name, error)
+                self._wait_for_redis()
 
 
 class _Scheduler(RQScheduler):
