@@ -45,7 +45,7 @@ def wait_until(condition, timeout: float, what: str) -> None:
 def test_a_suspended_worker_waits_out_a_redis_restart_and_runs_the_next_job(faulty_redis, settings, tmp_path):
     """How the test reaches the unguarded spot: while suspended (``rq suspend``), RQ's worker
     stays in ``check_for_suspension``, asking Redis once a second, outside any retry. It enters
-    that loop after its next job, so the test suspends it, lets it deliver one webhook, waits
+    that loop after its next dequeue, so the test suspends it, gives it a job (a webhook), waits
     until the worker says ``suspended`` in Redis, and only then stops Redis (SIGTERM, which keeps
     the data and so the suspension), for longer than a second. RQ's own worker exits there.
     """
@@ -66,10 +66,12 @@ def test_a_suspended_worker_waits_out_a_redis_restart_and_runs_the_next_job(faul
             # Idle: past its first suspension check, waiting in the dequeue.
             wait_until(lambda: worker_states(jobs_redis) == ["idle"], timeout=10, what="the worker did not start")
             suspend(jobs_redis)
+            # The job wakes the worker from its dequeue: it runs it and then meets the
+            # suspension, or (its dequeue had just timed out) meets the suspension first and
+            # runs the job after the resume. Either way it then asks Redis once a second.
             submit(client, "Before the outage. NAY.")
-            assert len(receiver.wait_for(1, timeout=10)) == 1, "no delivery before the outage"
             wait_until(
-                lambda: worker_states(jobs_redis) == ["suspended"], timeout=5, what="the worker was not suspended"
+                lambda: worker_states(jobs_redis) == ["suspended"], timeout=10, what="the worker was not suspended"
             )
 
             faulty_redis.stop()
