@@ -244,32 +244,36 @@ class Bench:
                 sizes=self.options.voters,
                 flat_polls=self.options.flat_polls,
             )
-            loads += self.isso_scenarios(stack)
+            isso_loads, isso_pid = self.isso_scenarios(stack)
+            loads += isso_loads
             if loads:
-                cpu = costs.CpuMeter(self.redis, [yaynay.process.pid, floors.process.pid])
+                # Every gunicorn's workers: one server is loaded at a time, the others idle.
+                servers = [yaynay.process.pid, floors.process.pid, *([isso_pid] if isso_pid else [])]
+                cpu = costs.CpuMeter(self.redis, servers)
                 self.measure([*scenarios.floor_scenarios(floors.url), *loads], counter, cpu)
             if self.selected("fanout"):
                 cpu = costs.CpuMeter(self.redis, [yaynay.process.pid])
                 self.attempt("fanout", "live fan-out", lambda: self.fan_out(api, yaynay.url, cpu))
 
-    def isso_scenarios(self, stack: contextlib.ExitStack) -> list[scenarios.Scenario]:
+    def isso_scenarios(self, stack: contextlib.ExitStack) -> tuple[list[scenarios.Scenario], int]:
+        """Isso's scenarios and its gunicorn's pid (for its workers' CPU), or none and 0."""
         if not self.selected("isso"):
-            return []
+            return [], 0
         if self.options.no_isso:
             self.rows["isso"] = [report.not_measured("Isso", "--quick" if self.options.quick else "--no-isso")]
-            return []
+            return [], 0
         try:
             from bench.isso_peer import IssoPeer, IssoUnavailable
         except ImportError as error:
             self.rows["isso"] = [report.not_measured("Isso", f"bench/isso_peer.py: {error}")]
-            return []
+            return [], 0
         scenarios.progress("starting Isso (the first run installs it)")
         try:
             peer = stack.enter_context(IssoPeer(self.workdir, GUNICORN_CONFIG))
         except IssoUnavailable as unavailable:
             self.rows["isso"] = [report.not_measured("Isso", str(unavailable).splitlines()[0])]
-            return []
-        return scenarios.isso_scenarios(peer)
+            return [], 0
+        return scenarios.isso_scenarios(peer), peer.pid
 
     def measure(self, loads: list[scenarios.Scenario], counter: RoundTripCounter, cpu: costs.CpuMeter) -> None:
         usable = []

@@ -7,7 +7,7 @@ spent per request drifts far less, since a process is charged only for the time 
 core (its main thread: ``used_cpu_user`` + ``used_cpu_sys`` of ``INFO cpu``).
 
 The app's figure is the CPU time of every worker of every gunicorn the bench started
-(the floors' and yaynay's: only one of them is loaded at a time, and an idle worker
+(the floors', yaynay's and Isso's: only one is loaded at a time, and an idle worker
 spends next to nothing), divided by the requests wrk completed. wrk's own time is not
 in it. Background work (the change feed's thread, keep-alive flushes) is counted with
 the request that caused it, which is what a capacity model wants.
@@ -62,7 +62,7 @@ class CostRow:
     name: str
     requests: int
     app_us: float
-    redis_us: float
+    redis_us: float | None  # None: the scenario's server keeps nothing in Redis (Isso)
     round_trips: float | None
 
     def cells(self) -> tuple[str, ...]:
@@ -70,7 +70,7 @@ class CostRow:
             self.name,
             f"{self.requests:,}",
             f"{self.app_us:,.0f} µs",
-            f"{self.redis_us:,.1f} µs",
+            "—" if self.redis_us is None else f"{self.redis_us:,.1f} µs",
             "—" if self.round_trips is None else f"{self.round_trips:.2f}",
         )
 

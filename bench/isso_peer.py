@@ -96,6 +96,7 @@ class IssoPeer:
         self.post_script = POST_SCRIPT
         self.version = ""
         self._server: Gunicorn | None = None
+        self.pid = 0  # Isso's gunicorn master, once started
 
     def __enter__(self) -> IssoPeer:
         self.version = self._ensure_venv()
@@ -221,6 +222,7 @@ class IssoPeer:
     def _start(self) -> None:
         try:
             self._server.start().wait_ready(START_TIMEOUT)
+            self.pid = self._server.process.pid
         except RuntimeError as error:  # the message ends with the log's tail
             raise IssoUnavailable(f"Isso's {error}") from error
 

@@ -114,7 +114,7 @@ class Measurement:
             self.scenario.name,
             self.requests,
             self.cpu.app / requests * 1e6,
-            self.cpu.redis / requests * 1e6,
+            self.cpu.redis / requests * 1e6 if self.scenario.uses_redis else None,
             self.round_trips_per_request,
         )
 
