@@ -18,7 +18,6 @@ from rq.worker import Worker
 from service import create_app
 from service.store import Jobs
 from service.store.connection import connect
-from service.store.embedded import RedisProcess, free_port
 from tests.notifications.conftest import running_receiver, worker_process
 from tests.notifications.test_webhooks import add_hook, submit
 
@@ -94,20 +93,12 @@ def test_a_suspended_worker_waits_out_a_redis_restart_and_runs_the_next_job(faul
         app.extensions["yaynay"].close()
 
 
-@pytest.fixture
-def stoppable_redis(tmp_path):
-    server = RedisProcess(tmp_path / "redis", port=free_port(), persist=True)
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.mark.parametrize("call", ["heartbeat", "set_state", "check_for_suspension", "run_maintenance_tasks"])
-def test_each_guarded_call_waits_for_redis_instead_of_raising(call, stoppable_redis):
+def test_each_guarded_call_waits_for_redis_instead_of_raising(call, faulty_redis):
     """Each guarded call made with Redis stopped returns once Redis is back (started again 1.5 s
     on), having done its work then. These calls sit between a job's end and the next dequeue,
     a window too short for a test to stop Redis in from outside the worker."""
-    redis_client = connect(stoppable_redis.url)
+    redis_client = connect(faulty_redis.url)
     worker = Jobs(redis_client).worker(name="outage")
     worker.register_birth()
     calls = {
@@ -118,8 +109,8 @@ def test_each_guarded_call_waits_for_redis_instead_of_raising(call, stoppable_re
     }
     worker.set_state("started")
     before = redis_client.hgetall(worker.key)
-    stoppable_redis.stop()
-    restart = threading.Timer(1.5, stoppable_redis.start)
+    faulty_redis.stop()
+    restart = threading.Timer(1.5, faulty_redis.start)
     restart.start()
     started = time.monotonic()
     try:
