@@ -215,8 +215,10 @@ class ShardedSubscriber:
                 to_send, self._to_send = self._to_send, set()
                 to_drop, self._to_drop = self._to_drop, []
             for shard, name in to_drop:
-                with contextlib.suppress(*NOT_PLACEABLE):
+                try:
                     shard.pubsub.sunsubscribe(name)
+                except Exception as error:  # noqa: BLE001 -- this thread must outlive any refusal
+                    self._failed(shard, error)
             unreachable: set[str] = set()
             for tag in to_send:
                 self._send(tag, unreachable)
@@ -237,7 +239,7 @@ class ShardedSubscriber:
                 shard.channels.add(channel.name)
                 shard.dropping.discard(channel.name)
             shard.pubsub.ssubscribe(channel.name)
-        except NOT_PLACEABLE:
+        except Exception as error:  # noqa: BLE001 -- a dead router would subscribe nothing more
             with self._lock:
                 if channel.shard is shard:
                     channel.shard = None
@@ -245,8 +247,17 @@ class ShardedSubscriber:
                     self._to_send.add(tag)
             if shard is not None:
                 unreachable.add(shard.name)
-                self._lose(shard)
+                self._failed(shard, error)
             self._stale_map = True
+
+    def _failed(self, shard: _Shard, error: Exception) -> None:
+        """A command on ``shard``'s connection failed: start it afresh (tried again in
+        ``reconnect_delay``). An error other than Redis being away is logged: seen once, an
+        answer of a connection's handshake read by the command after it, two threads having
+        reconnected the one connection at once."""
+        if not isinstance(error, NOT_PLACEABLE):
+            log.exception("change subscriptions on %s: a command failed", shard.name)
+        self._lose(shard)
 
     def _shard_for(self, name: bytes, unreachable: set[str]) -> _Shard:
         """The subscription connection of the master that owns channel ``name``, opened if new;
