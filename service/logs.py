@@ -108,12 +108,15 @@ class AccessLog:
     written together every ``flush_seconds``, at ``batch`` lines and at exit, as nginx's
     ``access_log ... buffer= flush=`` does; the price is that a worker killed by SIGKILL
     loses its last ``flush_seconds`` of access lines. With ``flush_seconds`` 0 each line is
-    written at once.
+    written at once; an interval under ``SHORTEST_INTERVAL`` is taken as that (a flusher
+    waking ten thousand times a second would cost more than the lines).
     """
+
+    SHORTEST_INTERVAL = 0.05
 
     def __init__(self, *, json_lines: bool, flush_seconds: float, batch: int = 200, stream: TextIO | None = None):
         self.json_lines = json_lines
-        self.flush_seconds = flush_seconds
+        self.flush_seconds = max(flush_seconds, self.SHORTEST_INTERVAL) if flush_seconds else 0.0
         self.batch = batch if flush_seconds else 1
         self._stream = stream
         # deque's append and popleft are atomic: threads (gthread workers) need no lock.

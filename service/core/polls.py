@@ -181,7 +181,9 @@ def announce_due_closings(core: Core) -> int:
     sweep that announces it, so none is announced twice. A poll whose closing time was
     cleared since is skipped; one whose closing time is still to come is scheduled again
     at that time: the schedule is in another slot than the poll, so two saves at once can
-    leave it holding the earlier save's time, and the sweep puts it right.
+    leave it holding the earlier save's time, and the sweep puts it right. (One holding a
+    later time than the poll's, left by a race that ``schedule_closing``'s second read
+    narrows to a few microseconds, is announced late, at that time.)
     """
     announced = 0
     while True:

@@ -198,11 +198,23 @@ class PollStore:
 
     @translate_errors
     def schedule_closing(self, poll_id: str, closes_at: float | None, now: float) -> None:
-        """Keep a closing time still to come in the schedule; a past or no closing time leaves it."""
+        """Keep a closing time still to come in the schedule; a past or no closing time leaves it.
+
+        The schedule is in another slot than the poll, so a save or a close of the poll may
+        land between the two: after adding a time, the poll's own is read again and, when it
+        differs, put in its place (a poll closed meanwhile leaves the schedule). What is left
+        is a race within that read, which the sweep heals when the time it meets is early.
+        """
         if closes_at is not None and closes_at > now:
             self.redis.zadd(self.keys.closing_schedule(), {poll_id: closes_at})
-        else:
-            self.redis.zrem(self.keys.closing_schedule(), poll_id)
+            held = self.redis.hget(self.keys.poll(poll_id), "closes_at")
+            if (float(held) if held else None) == closes_at:
+                return
+            closes_at = float(held) if held else None
+            if closes_at is not None and closes_at > now:
+                self.redis.zadd(self.keys.closing_schedule(), {poll_id: closes_at})
+                return
+        self.redis.zrem(self.keys.closing_schedule(), poll_id)
 
     @translate_errors
     def schedule_closings(self, now: float) -> int:

@@ -62,10 +62,11 @@ def _endpoint(raw: bytes) -> Endpoint:
 def mailbox_key(address: str) -> str:
     """What two addresses of one mailbox share, as mail services compare them: any casing.
 
-    The whole address is casefolded, local part too: RFC 5321 lets a server tell ``Ann@``
+    The whole address is lowercased, local part too: RFC 5321 lets a server tell ``Ann@``
     from ``ann@``, but providers do not, and a moderator who types either means one mailbox.
     """
-    return address.casefold()
+    # lower(), not casefold(): casefold() makes ``straße@`` and ``strasse@`` one mailbox.
+    return address.lower()
 
 
 def _oldest_first(records: list[bytes]) -> list[Endpoint]:

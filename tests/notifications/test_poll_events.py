@@ -170,3 +170,16 @@ def test_a_schedule_left_at_an_earlier_save_s_time_is_put_right_by_the_sweep(cli
     assert polls.announce_due_closings(core) == 1
     run_jobs(core)
     assert kinds(receiver) == [("poll.closed", "raced")]
+
+
+def test_scheduling_a_time_the_poll_no_longer_holds_schedules_the_poll_s_own(client, admin, core):
+    """A save or a close landing between the poll's write and the schedule's (another slot):
+    the schedule ends at what the poll holds, or without a poll closed meanwhile."""
+    for poll_id in ("moved-meanwhile", "closed-meanwhile"):
+        client.put(f"/api/v1/polls/{poll_id}", json={"question": "?", "closes_at": closing_in(3600)}, headers=admin)
+    client.post("/api/v1/polls/closed-meanwhile/close", headers=admin)
+    schedule, now = core.store.keys.closing_schedule(), time.time()
+    core.store.polls.schedule_closing("moved-meanwhile", now + 60, now)  # a save's time the poll lost
+    core.store.polls.schedule_closing("closed-meanwhile", now + 60, now)
+    assert core.store.redis.zscore(schedule, "moved-meanwhile") == pytest.approx(now + 3600, abs=5)
+    assert core.store.redis.zscore(schedule, "closed-meanwhile") is None
