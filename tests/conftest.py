@@ -136,7 +136,15 @@ def settings(redis_url, clock, tmp_path):
         "ALLOWED_ORIGINS": [ALLOWED_ORIGIN],
         "VAR_DIR": str(tmp_path / "var"),
         "CLOCK": clock,
+        **(REPLICAS_GIVEN_TIME if ON_CLUSTER else {}),
     }
+
+
+# On a cluster every comment waits for a replica (WAIT). A healthy one confirms in
+# milliseconds; on a loaded test machine one took more than the default 250 ms (a 503 in
+# CI), so tests give it a second, under a socket timeout above it. The tests that time
+# the wait set their own.
+REPLICAS_GIVEN_TIME = {"REPLICA_WAIT_MS": 1000, "REDIS_SOCKET_TIMEOUT": 3}
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import pytest
 
 from service import create_app
 from service.store.embedded import RedisProcess, free_port
+from tests.conftest import REPLICAS_GIVEN_TIME
 
 
 @pytest.fixture
@@ -22,6 +23,8 @@ def own_redis(tmp_path):
 @pytest.fixture
 def outage_client(own_redis, settings, admin):
     settings.update(REDIS_URL=own_redis.url, REDIS_CLUSTER=False)  # one node of its own, even in the cluster run
+    for name in REPLICAS_GIVEN_TIME:  # and the default timeouts, which these tests time
+        settings.pop(name, None)
     client = create_app(settings).test_client()
     client.put("/api/v1/polls/mini-backpacks", json={"question": "YAY or NAY?"}, headers=admin)
     return client

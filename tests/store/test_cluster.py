@@ -14,6 +14,7 @@ from service.store.keys import shard_of
 from service.store.moderation import ModerationStore
 from tests.api.test_spam_tools import BANS, block, client_with, queued, submitted, trusted_after_two_approvals
 from tests.cluster import Cluster
+from tests.conftest import REPLICAS_GIVEN_TIME
 from tests.test_import import run_import
 
 
@@ -25,6 +26,12 @@ def any_cluster(redis_cluster, tmp_path_factory):
         return
     with Cluster(tmp_path_factory.mktemp("cluster")) as cluster:
         yield cluster
+
+
+@pytest.fixture
+def settings(settings):
+    """The suite's settings, with the time for a replica that a cluster's tests give it."""
+    return {**settings, **REPLICAS_GIVEN_TIME}
 
 
 @pytest.fixture
