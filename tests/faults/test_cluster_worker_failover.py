@@ -78,7 +78,9 @@ def test_the_worker_follows_the_promoted_replica_of_the_jobs_master_without_a_re
             receiver.statuses = [500, 200]
             add_hook(client, admin, receiver)
             comment_until_accepted(client, "Before the failover. NAY.", timeout=5)
-            assert len(receiver.wait_for(1, timeout=10)) == 1, "no delivery before the failover"
+            # 20 s: a worker starting beside a cluster that has just started (the first comment's
+            # WAIT can time out there) once took more than 10 s to make its first delivery in CI.
+            assert len(receiver.wait_for(1, timeout=20)) == 1, "no delivery before the failover"
             wait_for_a_scheduled_delivery(app.extensions["yaynay"].store.jobs.queue, timeout=5)
             time.sleep(REPLICATION_LAG)  # for the replica to have the retry too
             victim = cluster.master_of(os.environ["RQ_KEY_PREFIX"])
