@@ -152,13 +152,14 @@ class _Worker(SimpleWorker):
         unguarded at each turn of its loop, and every second while suspended."""
         self._until_redis_answers("suspension check", lambda: super(_Worker, self).check_for_suspension(burst))
 
-    def _until_redis_answers(self, what: str, step: Callable[[], None]) -> None:
-        """``step()``, waited for and made again while Redis does not answer."""
+    def _until_redis_answers(self, what: str, step: Callable[[], None], also: tuple[type[Exception], ...] = ()) -> None:
+        """``step()``, waited for and made again while Redis does not answer (or ``also`` is raised)."""
+        retried: tuple[type[Exception], ...] = (*UNAVAILABLE_ERRORS, *also)
         while True:
             try:
                 step()
                 return
-            except UNAVAILABLE_ERRORS as error:
+            except retried as error:
                 self.log.warning("Worker %s: Redis went away at the %s (%s); waiting for it", self.name, what, error)
                 self._wait_for_redis()
 
@@ -204,15 +205,13 @@ class _Worker(SimpleWorker):
         """RQ's own, then ``every_maintenance``; both made again once Redis is back: RQ's loop
         runs them unguarded at its first turn and every 10 minutes (and the hook's errors, as
         the store words them, escape even RQ's retry around the dequeue)."""
-        while True:
-            try:
-                super().run_maintenance_tasks()
-                if self.every_maintenance is not None:
-                    self.every_maintenance()
-                return
-            except (*UNAVAILABLE_ERRORS, StoreUnavailable) as error:
-                self.log.warning("Worker %s: Redis went away at the maintenance (%s); waiting for it", self.name, error)
-                self._wait_for_redis()
+
+        def maintain() -> None:
+            super(_Worker, self).run_maintenance_tasks()
+            if self.every_maintenance is not None:
+                self.every_maintenance()
+
+        self._until_redis_answers("maintenance", maintain, also=(StoreUnavailable,))
 
 
 class _Scheduler(RQScheduler):

@@ -15,7 +15,7 @@ from rq import Queue
 from service import create_app
 from service.core.events import RETRY_DELAYS
 from tests.cluster import Cluster
-from tests.notifications.conftest import running_receiver, worker_process
+from tests.notifications.conftest import running_receiver, worker_process, worker_settings
 from tests.notifications.test_webhooks import add_hook
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
@@ -61,13 +61,7 @@ def wait_for_a_scheduled_delivery(queue: Queue, timeout: float) -> None:
 
 
 def test_the_worker_follows_the_promoted_replica_of_the_jobs_master_without_a_restart(cluster, settings, tmp_path):
-    settings = {
-        **settings,
-        "REDIS_URL": cluster.url,
-        "REDIS_CLUSTER": True,
-        "CLOCK": time.time,
-        "WEBHOOK_ALLOW_PRIVATE": True,
-    }
+    settings = worker_settings(settings, cluster.url, cluster=True)
     app = create_app(settings)
     client = app.test_client()
     admin = {"Authorization": f"Bearer {settings['ADMIN_TOKEN']}"}

@@ -18,7 +18,7 @@ from rq.worker import Worker
 from service import create_app
 from service.store import Jobs
 from service.store.connection import connect
-from tests.notifications.conftest import running_receiver, worker_process
+from tests.notifications.conftest import running_receiver, worker_process, worker_settings
 from tests.notifications.test_webhooks import add_hook, submit
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
@@ -48,13 +48,7 @@ def test_a_suspended_worker_waits_out_a_redis_restart_and_runs_the_next_job(faul
     until the worker says ``suspended`` in Redis, and only then stops Redis (SIGTERM, which keeps
     the data and so the suspension), for longer than a second. RQ's own worker exits there.
     """
-    settings = {
-        **settings,
-        "REDIS_URL": faulty_redis.url,
-        "REDIS_CLUSTER": False,
-        "CLOCK": time.time,
-        "WEBHOOK_ALLOW_PRIVATE": True,
-    }
+    settings = worker_settings(settings, faulty_redis.url, cluster=False)
     app = create_app(settings)
     client = app.test_client()
     admin = {"Authorization": f"Bearer {settings['ADMIN_TOKEN']}"}

@@ -38,6 +38,18 @@ class WorkerRun:
     errors: str = ""  # what it wrote to stderr, once stopped
 
 
+def worker_settings(settings: dict, redis_url: str, *, cluster: bool) -> dict:
+    """``settings`` for an app and a ``yaynay worker`` on ``redis_url`` delivering webhooks to a
+    local receiver, on the real clock."""
+    return {
+        **settings,
+        "REDIS_URL": redis_url,
+        "REDIS_CLUSTER": cluster,
+        "CLOCK": time.time,
+        "WEBHOOK_ALLOW_PRIVATE": True,
+    }
+
+
 @contextlib.contextmanager
 def worker_process(settings, var_dir) -> Iterator[WorkerRun]:
     """``yaynay worker`` on the test's Redis, stopped (and waited for) on the way out."""
